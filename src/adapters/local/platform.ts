@@ -1,0 +1,425 @@
+import { createHash, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import { FaasError, functionNotFound } from "../../domain/errors.ts";
+import type {
+  DeployEmitter,
+  DeployPhase,
+  DeploySpec,
+  FunctionInfo,
+  HealthCheck,
+  InvokeOutcome,
+  LogLine,
+  LogsOptions,
+  Platform,
+} from "../../domain/types.ts";
+import { PythonFinder } from "../../runtime/python.ts";
+import { RUNTIME_SHIM, Worker } from "../../runtime/worker.ts";
+import { FunctionLog } from "./logs.ts";
+import { StateStore, type FunctionRecord } from "./store.ts";
+import { ensureVenv } from "./venv.ts";
+
+/** Options of the local platform; see Config for their environment variables. */
+export interface LocalPlatformOptions {
+  stateDir: string;
+  /** Interpreter for deploys that do not set PYTHON_VERSION. */
+  python: string;
+  workerThreads: number;
+  /** Stop a worker after this long without calls; 0 = never. */
+  idleTimeoutMs: number;
+  invokeTimeoutMs: number;
+  deployTimeoutMs: number;
+  /** How long a stopping worker may finish the calls it has. */
+  drainMs: number;
+  /** The agent's environment: only PATH, HOME, locale, proxy and PIP_* settings pass to pip. */
+  hostEnv: NodeJS.ProcessEnv;
+  logger: Logger;
+}
+
+/** Hash of the shim's source: part of every revision, so a new runtime means a new revision. */
+const RUNTIME_HASH = createHash("sha256").update(readFileSync(RUNTIME_SHIM)).digest("hex").slice(0, 16);
+
+interface Entry {
+  record: FunctionRecord;
+  log: FunctionLog;
+  worker: Worker | undefined;
+  starting: Promise<Worker> | undefined;
+  lastUsed: number;
+}
+
+/**
+ * The embedded platform: each function runs as a Python worker process on this machine, started
+ * from the runtime shim, spoken to over a unix socket. Functions persist under `stateDir` and
+ * survive an agent restart; idle workers stop and start again on the next call.
+ */
+export class LocalPlatform implements Platform {
+  readonly name = "local" as const;
+  private readonly store: StateStore;
+  private readonly entries = new Map<string, Entry>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly python: PythonFinder;
+  private readonly toolEnv: Record<string, string>;
+  private socketDir = "";
+  private sweeper: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  private constructor(private readonly options: LocalPlatformOptions) {
+    this.store = new StateStore(options.stateDir);
+    this.toolEnv = pickEnv(options.hostEnv, /^(PATH|HOME|LANG|LC_[A-Z]+|TMPDIR|PYENV_[A-Z_]+|https?_proxy|HTTPS?_PROXY|no_proxy|NO_PROXY|PIP_[A-Z_]+)$/);
+    this.python = new PythonFinder(options.python, this.toolEnv);
+  }
+
+  /** Opens the state directory and registers every function deployed before (as idle). */
+  static async open(options: LocalPlatformOptions): Promise<LocalPlatform> {
+    const platform = new LocalPlatform(options);
+    await platform.store.init();
+    // Unix socket paths are limited to ~100 bytes, so they live in a short private directory.
+    platform.socketDir = await mkdtemp(join(tmpdir(), "rfaas-"));
+    for (const record of await platform.store.loadAll()) {
+      const log = new FunctionLog(platform.store.logPath(record.id));
+      await log.load();
+      platform.entries.set(record.id, { record, log, worker: undefined, starting: undefined, lastUsed: Date.now() });
+    }
+    if (options.idleTimeoutMs > 0) {
+      const every = Math.min(Math.max(options.idleTimeoutMs / 4, 50), 5000);
+      platform.sweeper = setInterval(() => platform.stopIdle(), every).unref();
+    }
+    return platform;
+  }
+
+  async deploy(spec: DeploySpec, emit: DeployEmitter, signal: AbortSignal): Promise<FunctionInfo> {
+    return this.exclusive(spec.id, () => this.deployLocked(spec, emit, signal));
+  }
+
+  async invoke(id: string, payloadJson: string, signal: AbortSignal): Promise<InvokeOutcome> {
+    const entry = this.entries.get(id);
+    if (!entry) throw functionNotFound(id);
+    let worker = entry.worker;
+    let coldStart = false;
+    if (worker === undefined || !worker.alive) {
+      worker = await this.ensureWorker(entry, signal);
+      coldStart = true;
+    }
+    entry.lastUsed = Date.now();
+    try {
+      return { resultJson: await worker.call(payloadJson, this.options.invokeTimeoutMs, signal), coldStart };
+    } finally {
+      entry.lastUsed = Date.now();
+    }
+  }
+
+  async list(): Promise<FunctionInfo[]> {
+    return [...this.entries.values()].map((e) => this.describe(e)).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  async get(id: string): Promise<FunctionInfo> {
+    const entry = this.entries.get(id);
+    if (!entry) throw functionNotFound(id);
+    return this.describe(entry);
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.exclusive(id, async () => {
+      const entry = this.entries.get(id);
+      if (!entry) throw functionNotFound(id);
+      this.entries.delete(id);
+      const worker = entry.worker;
+      entry.worker = undefined;
+      await worker?.stop(this.options.drainMs);
+      await entry.log.close();
+      await this.store.remove(id);
+      await this.collectVenv(entry.record.venv);
+      this.options.logger.info({ function: id }, "function deleted");
+    });
+  }
+
+  async *logs(id: string, options: LogsOptions, signal: AbortSignal): AsyncIterable<LogLine> {
+    const entry = this.entries.get(id);
+    if (!entry) throw functionNotFound(id);
+    const queue: LogLine[] = [];
+    let wake: (() => void) | undefined;
+    const unfollow = options.follow
+      ? entry.log.follow((line) => {
+          queue.push(line);
+          wake?.();
+        })
+      : undefined;
+    const onAbort = () => wake?.();
+    signal.addEventListener("abort", onAbort);
+    try {
+      yield* entry.log.tail(options.tail);
+      while (unfollow && !signal.aborted && !this.closed && this.entries.get(id) === entry) {
+        if (queue.length === 0) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            setTimeout(resolve, 1000).unref(); // re-check deletion and shutdown now and then
+          });
+          wake = undefined;
+          continue;
+        }
+        yield* queue.splice(0, queue.length);
+      }
+    } finally {
+      unfollow?.();
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  async health(): Promise<HealthCheck[]> {
+    const checks: HealthCheck[] = [];
+    try {
+      const python = await this.python.default();
+      checks.push({ name: "python", ok: true, message: `${python.executable} ${python.fullVersion}` });
+    } catch (error) {
+      checks.push({ name: "python", ok: false, message: (error as Error).message });
+    }
+    try {
+      await this.store.init();
+      checks.push({ name: "state_dir", ok: true, message: this.store.root });
+    } catch (error) {
+      checks.push({ name: "state_dir", ok: false, message: `${this.store.root}: ${(error as Error).message}` });
+    }
+    return checks;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.sweeper);
+    await Promise.all(
+      [...this.entries.values()].map(async (entry) => {
+        const worker = entry.worker;
+        entry.worker = undefined;
+        await worker?.stop(this.options.drainMs);
+        await entry.log.close();
+      }),
+    );
+    await rm(this.socketDir, { recursive: true, force: true });
+  }
+
+  private async deployLocked(spec: DeploySpec, emit: DeployEmitter, signal: AbortSignal): Promise<FunctionInfo> {
+    const log = (phase: DeployPhase, source: string, line: string) => emit({ type: "log", phase, source, line, time: new Date() });
+    const phase = (p: DeployPhase) => emit({ type: "phase", phase: p, time: new Date() });
+
+    const python = await this.python.find(spec.params.PYTHON_VERSION);
+    const revision = revisionOf(spec, python.fullVersion);
+    const previous = this.entries.get(spec.id);
+    if (previous && previous.record.revision === revision) {
+      log("validating", "agent", `revision ${revision} is already deployed; nothing to do`);
+      return this.describe(previous);
+    }
+    if (spec.params.BASE_IMAGE) log("validating", "agent", "BASE_IMAGE is ignored on the local platform, which runs no image");
+
+    phase("packaging");
+    await this.store.writeRevision(spec.id, revision, spec.handler);
+    log("packaging", "agent", `wrote revision ${revision} (Python ${python.fullVersion})`);
+
+    phase("building");
+    let interpreter = python.executable;
+    let venvKey = "";
+    if (spec.requirements.trim()) {
+      venvKey = createHash("sha256").update(`${python.executable}\0${python.fullVersion}\0${spec.requirements}`).digest("hex").slice(0, 24);
+      const venv = await this.exclusive(`venv:${venvKey}`, () =>
+        ensureVenv({
+          dir: this.store.venvDir(venvKey),
+          python: python.executable,
+          requirements: spec.requirements,
+          indexUrl: spec.params.PIP_INDEX_URL,
+          env: this.toolEnv,
+          timeoutMs: this.options.deployTimeoutMs,
+          onLine: (source, line) => log("building", source, line),
+          signal,
+        }),
+      );
+      if (venv.reused) log("building", "agent", "requirements unchanged: reusing the existing virtualenv");
+      interpreter = venv.python;
+    } else {
+      log("building", "agent", "no requirements to install");
+    }
+
+    phase("deploying");
+    const now = new Date().toISOString();
+    const record: FunctionRecord = {
+      id: spec.id,
+      revision,
+      python: interpreter,
+      pythonVersion: python.version,
+      venv: venvKey,
+      env: spec.env,
+      createdAt: previous?.record.createdAt ?? now,
+      updatedAt: now,
+    };
+    const entryLog = previous?.log ?? new FunctionLog(this.store.logPath(spec.id));
+    let worker: Worker;
+    try {
+      worker = await this.startWorker(record, entryLog, signal, (stream, line) => log("deploying", stream === "stderr" ? "import" : "stdout", line));
+    } catch (error) {
+      if (!previous) await rm(this.store.functionDir(spec.id), { recursive: true, force: true });
+      else await rm(this.store.revisionDir(spec.id, revision), { recursive: true, force: true });
+      throw error;
+    }
+    log("deploying", "agent", `handler imported; worker ${worker.pid} is serving`);
+
+    await this.store.save(record);
+    const entry: Entry = previous ?? { record, log: entryLog, worker: undefined, starting: undefined, lastUsed: Date.now() };
+    const old = entry.worker;
+    // The swap: new calls go to the new worker from here on; the old one finishes what it has.
+    entry.record = record;
+    entry.worker = worker;
+    entry.starting = undefined;
+    entry.lastUsed = Date.now();
+    this.entries.set(spec.id, entry);
+    if (previous && previous.record.venv !== venvKey) void this.collectVenv(previous.record.venv);
+    void old?.stop(this.options.drainMs).then(() => this.store.pruneRevisions(spec.id, revision));
+    if (!old) void this.store.pruneRevisions(spec.id, revision);
+    this.options.logger.info({ function: spec.id, revision }, "function deployed");
+    return this.describe(entry);
+  }
+
+  /** Starts a worker for the entry's current revision, once however many calls wait for it. */
+  private ensureWorker(entry: Entry, signal: AbortSignal): Promise<Worker> {
+    if (entry.starting) return entry.starting;
+    const record = entry.record;
+    const starting = this.startWorker(record, entry.log, signal).then(
+      (worker) => {
+        entry.starting = undefined;
+        if (entry.record !== record || this.entries.get(record.id) !== entry || this.closed) {
+          // Redeployed or deleted while this one started: it must not serve.
+          void worker.stop(0);
+          return entry.worker ?? this.ensureWorker(entry, signal);
+        }
+        entry.worker = worker;
+        this.options.logger.debug({ function: record.id, pid: worker.pid }, "worker started");
+        return worker;
+      },
+      (error) => {
+        entry.starting = undefined;
+        throw error;
+      },
+    );
+    entry.starting = starting;
+    return starting;
+  }
+
+  private startWorker(
+    record: FunctionRecord,
+    log: FunctionLog,
+    signal: AbortSignal,
+    during?: (stream: "stdout" | "stderr", line: string) => void,
+  ): Promise<Worker> {
+    let starting = true;
+    const socketPath = join(this.socketDir, `${record.id}-${randomBytes(4).toString("hex")}.sock`);
+    return Worker.start(
+      {
+        python: record.python,
+        handlerPath: this.store.handlerPath(record.id, record.revision),
+        socketPath,
+        cwd: this.store.revisionDir(record.id, record.revision),
+        env: this.workerEnv(record),
+        startTimeoutMs: this.options.deployTimeoutMs,
+        onOutput: (stream, line) => {
+          log.append(stream, line);
+          if (starting) during?.(stream, line);
+        },
+        onExit: (worker) => {
+          void rm(socketPath, { force: true });
+          for (const entry of this.entries.values()) {
+            if (entry.worker === worker) {
+              entry.worker = undefined;
+              this.options.logger.warn({ function: record.id, pid: worker.pid }, "worker exited");
+            }
+          }
+        },
+      },
+      signal,
+    ).finally(() => {
+      starting = false;
+    });
+  }
+
+  /** A worker's whole environment: its own env plus what the runtime needs, nothing of the agent's. */
+  private workerEnv(record: FunctionRecord): Record<string, string> {
+    const env: Record<string, string> = {
+      PATH: this.toolEnv.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+      LANG: this.toolEnv.LANG ?? "C.UTF-8",
+      PYTHONUNBUFFERED: "1",
+      PYTHONDONTWRITEBYTECODE: "1",
+      FAAS_WORKER_THREADS: String(this.options.workerThreads),
+      FAAS_FUNCTION_ID: record.id,
+      FAAS_REVISION: record.revision,
+      ...record.env,
+    };
+    if (this.toolEnv.HOME) env.HOME = this.toolEnv.HOME;
+    if (this.toolEnv.PYENV_ROOT) env.PYENV_ROOT = this.toolEnv.PYENV_ROOT;
+    if (record.venv) env.VIRTUAL_ENV = this.store.venvDir(record.venv);
+    return env;
+  }
+
+  private describe(entry: Entry): FunctionInfo {
+    const worker = entry.worker;
+    const running = worker?.alive === true;
+    return {
+      id: entry.record.id,
+      image: "",
+      ready: true,
+      state: running ? "running" : "idle",
+      platform: "local",
+      endpoint: running ? `unix:${worker.socketPath}` : "",
+      createdAt: new Date(entry.record.createdAt),
+      updatedAt: new Date(entry.record.updatedAt),
+      revision: entry.record.revision,
+      pythonVersion: entry.record.pythonVersion,
+    };
+  }
+
+  private stopIdle(): void {
+    const now = Date.now();
+    for (const entry of this.entries.values()) {
+      const worker = entry.worker;
+      if (worker && worker.inflight === 0 && now - entry.lastUsed >= this.options.idleTimeoutMs) {
+        entry.worker = undefined;
+        this.options.logger.debug({ function: entry.record.id, pid: worker.pid }, "idle worker stopped");
+        void worker.stop(this.options.drainMs);
+      }
+    }
+  }
+
+  private async collectVenv(key: string): Promise<void> {
+    if (!key) return;
+    for (const entry of this.entries.values()) if (entry.record.venv === key) return;
+    await this.exclusive(`venv:${key}`, () => rm(this.store.venvDir(key), { recursive: true, force: true }));
+  }
+
+  /** Runs `task` after every earlier task with the same key has settled. */
+  private exclusive<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const before = this.locks.get(key) ?? Promise.resolve();
+    const run = before.then(task, task);
+    const settled = run.catch(() => undefined);
+    this.locks.set(key, settled);
+    void settled.then(() => {
+      if (this.locks.get(key) === settled) this.locks.delete(key);
+    });
+    return run;
+  }
+}
+
+/** The content hash of a deploy: everything that goes into the function, and the runtime. */
+function revisionOf(spec: DeploySpec, pythonVersion: string): string {
+  const content = JSON.stringify({
+    runtime: RUNTIME_HASH,
+    python: pythonVersion,
+    handler: spec.handler,
+    requirements: spec.requirements,
+    params: Object.entries(spec.params).sort(),
+    env: Object.entries(spec.env).sort(),
+  });
+  return createHash("sha256").update(content).digest("hex").slice(0, 16);
+}
+
+function pickEnv(env: NodeJS.ProcessEnv, pattern: RegExp): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && pattern.test(k)) out[k] = v;
+  return out;
+}

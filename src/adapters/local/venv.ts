@@ -1,0 +1,83 @@
+import { existsSync } from "node:fs";
+import { rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { execa } from "execa";
+import { FaasError } from "../../domain/errors.ts";
+
+const COMPLETE_MARKER = ".faas-complete";
+const ERROR_LINES = 25;
+
+export interface VenvOptions {
+  /** Directory of the virtualenv (`<stateDir>/venvs/<key>`). */
+  dir: string;
+  /** Interpreter to create it with. */
+  python: string;
+  requirements: string;
+  /** Package index for pip, if the deploy set PIP_INDEX_URL. */
+  indexUrl: string | undefined;
+  /** Environment for venv and pip (PATH, HOME, proxy and PIP_* settings of the agent). */
+  env: Record<string, string>;
+  timeoutMs: number;
+  /** Receives each line of venv and pip output as it is written. */
+  onLine: (source: "venv" | "pip", line: string) => void;
+  signal: AbortSignal;
+}
+
+/**
+ * Makes sure a virtualenv with `requirements` installed exists at `dir` and returns its python.
+ * A complete one (marker file written last) is reused; a partial one from a failed or interrupted
+ * install is removed first. A failed pip install throws failed_precondition
+ * DEPENDENCY_INSTALL_FAILED with pip's last lines and leaves nothing behind.
+ */
+export async function ensureVenv(options: VenvOptions): Promise<{ python: string; reused: boolean }> {
+  const python = join(options.dir, "bin", "python");
+  if (existsSync(join(options.dir, COMPLETE_MARKER))) return { python, reused: true };
+  await rm(options.dir, { recursive: true, force: true });
+  try {
+    await run(options, "venv", options.python, ["-m", "venv", options.dir]);
+    const requirementsFile = join(options.dir, "requirements.txt");
+    await writeFile(requirementsFile, options.requirements);
+    const args = ["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--progress-bar", "off", "-r", requirementsFile];
+    if (options.indexUrl) args.push("--index-url", options.indexUrl);
+    await run(options, "pip", python, args);
+    await writeFile(join(options.dir, COMPLETE_MARKER), new Date().toISOString());
+    return { python, reused: false };
+  } catch (error) {
+    await rm(options.dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function run(options: VenvOptions, source: "venv" | "pip", file: string, args: string[]): Promise<void> {
+  const recent: string[] = [];
+  const child = execa(file, args, {
+    env: { ...options.env, PYTHONUNBUFFERED: "1" },
+    extendEnv: false,
+    all: true,
+    buffer: false,
+    reject: false,
+    timeout: options.timeoutMs,
+    cancelSignal: options.signal,
+    stdin: "ignore",
+  });
+  for await (const line of child.iterable({ from: "all" })) {
+    const text = String(line);
+    recent.push(text);
+    if (recent.length > ERROR_LINES) recent.shift();
+    options.onLine(source, text);
+  }
+  const result = await child;
+  if (result.isCanceled) throw new FaasError("cancelled", `${source} was cancelled`, { reason: "CANCELLED" });
+  if (result.timedOut) {
+    throw new FaasError("deadline_exceeded", `${source} did not finish within ${options.timeoutMs / 1000} s`, { reason: "DEPENDENCY_INSTALL_FAILED" });
+  }
+  if (result.exitCode !== 0) {
+    const what = source === "pip" ? "pip install failed" : "creating the virtualenv failed";
+    const errors = recent.filter((l) => /error|ERROR|not find|No matching/.test(l));
+    const tail = (errors.length ? errors : recent).join("\n");
+    throw new FaasError("failed_precondition", `${what} (exit code ${result.exitCode ?? result.signal}):\n${tail}`, {
+      reason: "DEPENDENCY_INSTALL_FAILED",
+      metadata: { exit_code: String(result.exitCode ?? ""), output: recent.join("\n") },
+    });
+  }
+}

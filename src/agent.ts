@@ -1,0 +1,85 @@
+import { readFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import { LocalPlatform } from "./adapters/local/platform.ts";
+import type { Config } from "./config.ts";
+import type { Platform } from "./domain/types.ts";
+import { AgentCore } from "./service/core.ts";
+import { createAgentServer, type AgentServerOptions } from "./server/server.ts";
+
+/** The agent's version, from package.json. */
+export const VERSION: string = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+
+/** A started agent: its address and a graceful `stop`. */
+export interface RunningAgent {
+  address: AddressInfo;
+  url: string;
+  core: AgentCore;
+  platform: Platform;
+  stop(): Promise<void>;
+}
+
+/**
+ * Builds the agent from a Config (platform → core → server) and starts listening. Used by main.ts
+ * and by the tests, which start real agents on port 0.
+ */
+export async function startAgent(
+  config: Config,
+  logger: Logger,
+  env: NodeJS.ProcessEnv,
+  extra: Pick<AgentServerOptions, "extraRoutes"> = {},
+): Promise<RunningAgent> {
+  const platform = await openPlatform(config, logger, env);
+  const core = new AgentCore({ platform, workflow: config.workflow, version: VERSION, deployTimeoutMs: config.deployTimeoutMs });
+  const server = createAgentServer({
+    core,
+    logger,
+    authTokens: config.authTokens,
+    maxBodyBytes: config.maxBodyBytes,
+    maxTimeoutMs: Math.max(config.invokeTimeoutMs, config.deployTimeoutMs),
+    ...extra,
+  });
+  let address: AddressInfo;
+  try {
+    address = await server.listen(config.port, config.host);
+  } catch (error) {
+    await platform.close();
+    throw error;
+  }
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  let stopping: Promise<void> | undefined;
+  return {
+    address,
+    url: `http://${host}:${address.port}`,
+    core,
+    platform,
+    stop() {
+      stopping ??= (async () => {
+        core.markShuttingDown();
+        await server.close(config.shutdownGraceMs);
+        await platform.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+async function openPlatform(config: Config, logger: Logger, env: NodeJS.ProcessEnv): Promise<Platform> {
+  switch (config.platform) {
+    case "local":
+      return LocalPlatform.open({
+        stateDir: config.local.stateDir,
+        python: config.local.python,
+        workerThreads: config.local.workerThreads,
+        idleTimeoutMs: config.idleTimeoutMs,
+        invokeTimeoutMs: config.invokeTimeoutMs,
+        deployTimeoutMs: config.deployTimeoutMs,
+        drainMs: config.shutdownGraceMs,
+        hostEnv: env,
+        logger: logger.child({ adapter: "local" }),
+      });
+    default:
+      // loadConfig refuses platforms this build does not have; this is the compiler's guard.
+      throw new Error(`platform ${config.platform} is not available`);
+  }
+}

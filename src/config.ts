@@ -1,0 +1,154 @@
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseEnv } from "node:util";
+import type { PlatformName } from "./domain/types.ts";
+
+/** The agent's configuration, parsed and validated once at start-up from the environment. */
+export interface Config {
+  platform: PlatformName;
+  workflow: "local" | "registry";
+  registry: string | undefined;
+  dockerRepoPrefix: string;
+  host: string;
+  port: number;
+  debug: boolean;
+  logLevel: string;
+  /** Bearer tokens; empty = no authentication. */
+  authTokens: string[];
+  /** Largest request body accepted, in bytes (REST and RPC). */
+  maxBodyBytes: number;
+  /** Longest an invoke may run, in milliseconds. */
+  invokeTimeoutMs: number;
+  /** Longest a deploy may run, in milliseconds. */
+  deployTimeoutMs: number;
+  /** Time without calls after which a worker is stopped, in milliseconds; 0 = never. */
+  idleTimeoutMs: number;
+  /** Grace period for calls and streams in flight at shutdown, in milliseconds. */
+  shutdownGraceMs: number;
+  local: {
+    stateDir: string;
+    /** Interpreter used when a deploy does not set PYTHON_VERSION. */
+    python: string;
+    /** Threads each worker runs sync handlers on. */
+    workerThreads: number;
+  };
+  knative: { domain: string; namespace: string; timeoutSeconds: number };
+  nuclio: { namespace: string; platformKind: string; timeoutSeconds: number; dashboardUrl: string | undefined };
+  docker: { timeoutSeconds: number };
+}
+
+/** Raised for a configuration the agent cannot start with; main prints its message as one line. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** Platforms this build of the agent implements. */
+export const AVAILABLE_PLATFORMS: readonly PlatformName[] = ["local"];
+const ALL_PLATFORMS: readonly PlatformName[] = ["local", "docker", "knative", "nuclio"];
+
+/**
+ * Reads `.env` in `cwd` (if present) into a copy of `env`. Variables already set win, as with
+ * `export $(cat .env | xargs)` followed by explicit exports.
+ */
+export function withDotEnv(env: NodeJS.ProcessEnv, cwd: string): NodeJS.ProcessEnv {
+  const file = join(cwd, ".env");
+  if (!existsSync(file)) return env;
+  const parsed = parseEnv(readFileSync(file, "utf8")) as Record<string, string>;
+  return { ...parsed, ...env };
+}
+
+/** Parses the environment into a Config; throws ConfigError naming the offending variable. */
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  const platform = oneOf(env, "RADICAL_FAAS_PLATFORM", ALL_PLATFORMS, "local");
+  if (!AVAILABLE_PLATFORMS.includes(platform)) {
+    throw new ConfigError(
+      `RADICAL_FAAS_PLATFORM=${platform} is not available in this version of the agent; available: ${AVAILABLE_PLATFORMS.join(", ")}`,
+    );
+  }
+  const workflow = oneOf(env, "FAAS_WORKFLOW", ["local", "registry"] as const, "local");
+  const registry = nonEmpty(env.RADICAL_FAAS_REGISTRY);
+  if (workflow === "registry" && !registry) {
+    throw new ConfigError("FAAS_WORKFLOW=registry needs RADICAL_FAAS_REGISTRY (the registry to push images to)");
+  }
+  const debug = bool(env, "FLASK_DEBUG", false) || bool(env, "FAAS_DEBUG", false);
+  const stateHome = nonEmpty(env.XDG_STATE_HOME) ?? join(homedir(), ".local", "state");
+  return {
+    platform,
+    workflow,
+    registry,
+    dockerRepoPrefix: nonEmpty(env.DOCKER_REPO_PREFIX) ?? "library",
+    host: nonEmpty(env.FAAS_HOST) ?? "127.0.0.1",
+    port: int(env, "PORT", 5000, 0, 65535),
+    debug,
+    logLevel: nonEmpty(env.FAAS_LOG_LEVEL) ?? (debug ? "debug" : "info"),
+    authTokens: (env.FAAS_AUTH_TOKEN ?? "")
+      .split(",")
+      .map((t) => t.trim())
+      .filter((t) => t.length > 0),
+    maxBodyBytes: int(env, "FAAS_MAX_BODY_BYTES", 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    invokeTimeoutMs: seconds(env, "FAAS_INVOKE_TIMEOUT", 300),
+    deployTimeoutMs: seconds(env, "FAAS_DEPLOY_TIMEOUT", 600),
+    idleTimeoutMs: seconds(env, "FAAS_IDLE_TIMEOUT", 600, true),
+    shutdownGraceMs: seconds(env, "FAAS_SHUTDOWN_GRACE", 5, true),
+    local: {
+      stateDir: resolve(nonEmpty(env.FAAS_STATE_DIR) ?? join(stateHome, "radical-faas")),
+      python: nonEmpty(env.FAAS_PYTHON) ?? "python3",
+      workerThreads: int(env, "FAAS_WORKER_THREADS", 64, 1, 1024),
+    },
+    knative: {
+      domain: nonEmpty(env.KNATIVE_DOMAIN) ?? "example.com",
+      namespace: nonEmpty(env.KNATIVE_NAMESPACE) ?? "default",
+      timeoutSeconds: int(env, "KNATIVE_TIMEOUT", 60, 1, 86400),
+    },
+    nuclio: {
+      namespace: nonEmpty(env.NUCLIO_NAMESPACE) ?? "nuclio",
+      platformKind: oneOf(env, "NUCLIO_PLATFORM_KIND", ["kube", "local"] as const, "kube"),
+      timeoutSeconds: int(env, "NUCLIO_TIMEOUT", 60, 1, 86400),
+      dashboardUrl: nonEmpty(env.NUCLIO_DASHBOARD_URL),
+    },
+    docker: { timeoutSeconds: int(env, "DOCKER_TIMEOUT", 300, 1, 86400) },
+  };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  const v = value?.trim();
+  return v ? v : undefined;
+}
+
+function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return fallback;
+  const value = raw.toLowerCase() as T;
+  if (!allowed.includes(value)) throw new ConfigError(`${name}=${raw} is invalid; expected one of: ${allowed.join(", ")}`);
+  return value;
+}
+
+function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = nonEmpty(env[name])?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (["1", "true", "yes", "on"].includes(raw)) return true;
+  if (["0", "false", "no", "off"].includes(raw)) return false;
+  throw new ConfigError(`${name}=${env[name]} is invalid; expected true or false`);
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name}=${raw} is invalid; expected an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/** A duration given in (possibly fractional) seconds, returned in milliseconds. */
+function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number, allowZero = false): number {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return fallback * 1000;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0 || (value === 0 && !allowZero) || value > 7 * 86400) {
+    throw new ConfigError(`${name}=${raw} is invalid; expected a number of seconds${allowZero ? " (0 = never)" : " greater than 0"}`);
+  }
+  return Math.round(value * 1000);
+}

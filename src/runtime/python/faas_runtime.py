@@ -1,0 +1,437 @@
+"""radical-faas runtime shim: serves one Python function's `handle(req)`.
+
+Shipped into every function, on every platform, so that payload and result semantics are the same
+everywhere: the request body is JSON and reaches `handle` as the parsed value; whatever `handle`
+returns is serialised as JSON and is the result. Output printed by the handler goes to the
+process's stdout/stderr (the function's logs), never into the result.
+
+Usage:
+    python3 faas_runtime.py --handler PATH --listen unix:/path/to.sock --protocol frame
+    python3 faas_runtime.py --handler PATH --listen tcp:0.0.0.0:8080 --protocol http
+
+Protocols:
+  frame  (the agent's local platform) length-prefixed frames, many calls multiplexed on one
+         connection. Request:  u32 body length, u32 call id, u8 kind (1 invoke, 2 cancel), body.
+         Response: u32 body length, u32 call id, u8 status, body. Status 0: body is the result
+         JSON; 1: `handle` raised; 2: the payload is not JSON; 3: the result is not JSON. For 1-3
+         the body is a JSON object {type, message, traceback}.
+  http   (containers, reverse proxies) HTTP/1.1 keep-alive. POST any path: JSON body in, result
+         JSON out with 200; 500 {"error": {...}, "reason": "FUNCTION_ERROR"|"RESULT_NOT_SERIALIZABLE"}
+         or 400 {"error": ..., "reason": "INVALID_PAYLOAD"} on failure. GET /healthz answers 200.
+
+Sync handlers run on a thread pool (FAAS_WORKER_THREADS, default 64) so that calls run
+concurrently; `async def handle` runs on the event loop. The handler module is imported before the
+server listens: an import failure is reported on --ready-fd as JSON and the process exits with 3.
+"""
+
+import argparse
+import asyncio
+import collections
+import importlib.util
+import inspect
+import json
+import os
+import queue
+import signal
+import socket
+import struct
+import sys
+import threading
+import traceback
+
+RUNTIME_VERSION = "1"
+
+STATUS_OK = 0
+STATUS_FUNCTION_ERROR = 1
+STATUS_BAD_PAYLOAD = 2
+STATUS_BAD_RESULT = 3
+
+KIND_INVOKE = 1
+KIND_CANCEL = 2
+
+HEADER = struct.Struct(">IIB")
+MAX_BODY = int(os.environ.get("FAAS_MAX_BODY_BYTES", str(64 * 1024 * 1024)))
+
+_dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+_loads = json.loads
+
+
+def _error_body(exc, kind=None):
+    return _dumps(
+        {
+            "type": kind or type(exc).__name__,
+            "message": str(exc),
+            "traceback": "".join(traceback.format_exception(exc)),
+        }
+    ).encode()
+
+
+def _encode_result(result):
+    try:
+        return STATUS_OK, _dumps(result).encode()
+    except (TypeError, ValueError) as exc:
+        message = f"handle returned a value that is not JSON serializable: {exc}"
+        return STATUS_BAD_RESULT, _dumps({"type": type(exc).__name__, "message": message, "traceback": ""}).encode()
+
+
+def _decode_payload(body):
+    try:
+        return True, _loads(body) if body else {}
+    except ValueError as exc:
+        return False, _dumps({"type": "JSONDecodeError", "message": f"payload is not valid JSON: {exc}", "traceback": ""}).encode()
+
+
+def load_handler(path):
+    """Imports the module at `path` and returns its `handle`; raises on any failure."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if directory not in sys.path:
+        sys.path.insert(0, directory)
+    spec = importlib.util.spec_from_file_location("handler", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["handler"] = module
+    spec.loader.exec_module(module)
+    handle = getattr(module, "handle", None)
+    if handle is None:
+        raise AttributeError("the handler module does not define handle(req)")
+    if not callable(handle):
+        raise TypeError(f"handle must be callable, got {type(handle).__name__}")
+    return handle
+
+
+class Dispatcher:
+    """Runs calls and hands each (status, body) to its `done` callback on the event loop thread.
+
+    Sync handlers run on worker threads fed by a SimpleQueue; finished calls are batched back to
+    the loop with one call_soon_threadsafe per batch instead of one future per call.
+    """
+
+    def __init__(self, loop, handle, max_threads):
+        self.loop = loop
+        self.handle = handle
+        self.is_async = inspect.iscoroutinefunction(handle)
+        self.max_threads = max(1, max_threads)
+        self.jobs = queue.SimpleQueue()
+        self.finished = collections.deque()
+        self.wakeup_pending = False
+        self.threads = 0
+        self.idle = 0
+        self.lock = threading.Lock()
+        self.inflight = 0
+        self.tasks = {}
+
+    def submit(self, body, done, key=None):
+        self.inflight += 1
+        if self.is_async:
+            task = self.loop.create_task(self._run_async(body))
+            if key is not None:
+                self.tasks[key] = task
+            task.add_done_callback(lambda t: self._async_done(t, done, key))
+            return
+        with self.lock:
+            spawn = self.idle == 0 and self.threads < self.max_threads
+            if spawn:
+                self.threads += 1
+        if spawn:
+            threading.Thread(target=self._worker, name="faas-worker", daemon=True).start()
+        self.jobs.put((body, done))
+
+    def cancel(self, key):
+        task = self.tasks.get(key)
+        if task is not None:
+            task.cancel()
+
+    async def _run_async(self, body):
+        ok, value = _decode_payload(body)
+        if not ok:
+            return STATUS_BAD_PAYLOAD, value
+        try:
+            result = await self.handle(value)
+        except Exception as exc:  # the function's own failure, reported to the caller
+            traceback.print_exc()
+            return STATUS_FUNCTION_ERROR, _error_body(exc)
+        return _encode_result(result)
+
+    def _async_done(self, task, done, key):
+        self.inflight -= 1
+        if key is not None:
+            self.tasks.pop(key, None)
+        if task.cancelled():
+            return
+        status, out = task.result()
+        done(status, out)
+
+    def _run_sync(self, body):
+        ok, value = _decode_payload(body)
+        if not ok:
+            return STATUS_BAD_PAYLOAD, value
+        try:
+            result = self.handle(value)
+        except Exception as exc:
+            traceback.print_exc()
+            return STATUS_FUNCTION_ERROR, _error_body(exc)
+        return _encode_result(result)
+
+    def _worker(self):
+        jobs = self.jobs
+        while True:
+            with self.lock:
+                self.idle += 1
+            body, done = jobs.get()
+            with self.lock:
+                self.idle -= 1
+            try:
+                status, out = self._run_sync(body)
+            except BaseException as exc:  # SystemExit or KeyboardInterrupt raised by a handler
+                status, out = STATUS_FUNCTION_ERROR, _error_body(exc)
+            self.finished.append((done, status, out))
+            if not self.wakeup_pending:
+                self.wakeup_pending = True
+                try:
+                    self.loop.call_soon_threadsafe(self._drain)
+                except RuntimeError:  # loop closed during shutdown
+                    return
+
+    def _drain(self):
+        self.wakeup_pending = False
+        finished = self.finished
+        while finished:
+            done, status, out = finished.popleft()
+            self.inflight -= 1
+            done(status, out)
+
+
+class FrameProtocol(asyncio.Protocol):
+    """The agent's framed protocol (see the module docstring)."""
+
+    def __init__(self, dispatcher):
+        self.dispatcher = dispatcher
+        self.buffer = bytearray()
+        self.transport = None
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def connection_lost(self, exc):
+        self.transport = None
+
+    def data_received(self, data):
+        buf = self.buffer
+        buf += data
+        offset = 0
+        size = len(buf)
+        while size - offset >= 9:
+            length, call_id, kind = HEADER.unpack_from(buf, offset)
+            end = offset + 9 + length
+            if end > size:
+                break
+            body = bytes(buf[offset + 9 : end])
+            offset = end
+            if kind == KIND_INVOKE:
+                self.dispatcher.submit(body, self._responder(call_id), key=(id(self), call_id))
+            elif kind == KIND_CANCEL:
+                self.dispatcher.cancel((id(self), call_id))
+        if offset:
+            del buf[:offset]
+
+    def _responder(self, call_id):
+        def done(status, out):
+            transport = self.transport
+            if transport is not None:
+                transport.write(HEADER.pack(len(out), call_id, status) + out)
+
+        return done
+
+
+_REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 411: b"Length Required", 413: b"Payload Too Large", 500: b"Internal Server Error"}
+_HEALTH_BODY = b'{"status":"ok"}'
+
+
+class HttpProtocol(asyncio.Protocol):
+    """A small HTTP/1.1 keep-alive server: Content-Length bodies, responses in request order."""
+
+    def __init__(self, dispatcher):
+        self.dispatcher = dispatcher
+        self.buffer = bytearray()
+        self.transport = None
+        # Responses must leave in request order (pipelining): slots filled as calls finish.
+        self.slots = collections.deque()
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def connection_lost(self, exc):
+        self.transport = None
+
+    def data_received(self, data):
+        buf = self.buffer
+        buf += data
+        while True:
+            head_end = buf.find(b"\r\n\r\n")
+            if head_end < 0:
+                if len(buf) > 65536:
+                    self._fail(431)
+                return
+            head = bytes(buf[:head_end]).decode("latin-1")
+            lines = head.split("\r\n")
+            parts = lines[0].split(" ")
+            if len(parts) != 3:
+                self._fail(400)
+                return
+            method, path, _version = parts
+            length = 0
+            close = _version == "HTTP/1.0"
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                name = name.strip().lower()
+                if name == "content-length":
+                    try:
+                        length = int(value.strip())
+                    except ValueError:
+                        self._fail(400)
+                        return
+                elif name == "transfer-encoding":
+                    self._fail(411)
+                    return
+                elif name == "connection":
+                    token = value.strip().lower()
+                    if token == "close":
+                        close = True
+                    elif token == "keep-alive":
+                        close = False
+            if length > MAX_BODY:
+                self._fail(413)
+                return
+            body_start = head_end + 4
+            if len(buf) < body_start + length:
+                return
+            body = bytes(buf[body_start : body_start + length])
+            del buf[: body_start + length]
+            slot = [None, close]
+            self.slots.append(slot)
+            if method == "GET" and path.split("?", 1)[0] in ("/healthz", "/health", "/__health"):
+                self._finish(slot, 200, _HEALTH_BODY)
+            elif method == "POST":
+                self.dispatcher.submit(body, self._responder(slot))
+            else:
+                self._finish(slot, 404, b'{"error":"not found"}')
+            if close:
+                return
+
+    def _responder(self, slot):
+        def done(status, out):
+            if status == STATUS_OK:
+                self._finish(slot, 200, out)
+            elif status == STATUS_BAD_PAYLOAD:
+                self._finish(slot, 400, b'{"reason":"INVALID_PAYLOAD","error":' + out + b"}")
+            else:
+                reason = b"FUNCTION_ERROR" if status == STATUS_FUNCTION_ERROR else b"RESULT_NOT_SERIALIZABLE"
+                self._finish(slot, 500, b'{"reason":"' + reason + b'","error":' + out + b"}")
+
+        return done
+
+    def _finish(self, slot, code, body):
+        slot[0] = (
+            b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n"
+            % (code, _REASONS.get(code, b"Error"), len(body), b"Connection: close\r\n" if slot[1] else b"")
+            + body
+        )
+        slots = self.slots
+        out = []
+        close = False
+        while slots and slots[0][0] is not None:
+            ready = slots.popleft()
+            out.append(ready[0])
+            if ready[1]:
+                close = True
+                break
+        transport = self.transport
+        if out and transport is not None:
+            transport.write(b"".join(out) if len(out) > 1 else out[0])
+            if close:
+                transport.close()
+
+    def _fail(self, code):
+        transport = self.transport
+        if transport is not None:
+            transport.write(b"HTTP/1.1 %d %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n" % (code, _REASONS.get(code, b"Error")))
+            transport.close()
+        self.buffer.clear()
+
+
+def _report_ready(fd, message):
+    if fd is None:
+        return
+    try:
+        os.write(fd, (json.dumps(message) + "\n").encode())
+        os.close(fd)
+    except OSError:
+        pass
+
+
+async def serve(args):
+    loop = asyncio.get_running_loop()
+    try:
+        handle = load_handler(args.handler)
+    except BaseException as exc:  # SyntaxError, ImportError, anything the module raises
+        traceback.print_exc()
+        _report_ready(args.ready_fd, {"ok": False, "type": type(exc).__name__, "message": str(exc), "traceback": "".join(traceback.format_exception(exc))})
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(3)
+
+    dispatcher = Dispatcher(loop, handle, int(os.environ.get("FAAS_WORKER_THREADS", "64")))
+    protocol = FrameProtocol if args.protocol == "frame" else HttpProtocol
+    kind, _, address = args.listen.partition(":")
+    if kind == "unix":
+        if os.path.exists(address):
+            os.unlink(address)
+        server = await loop.create_unix_server(lambda: protocol(dispatcher), address, backlog=1024)
+    elif kind == "tcp":
+        host, _, port = address.rpartition(":")
+        server = await loop.create_server(lambda: protocol(dispatcher), host or "0.0.0.0", int(port), backlog=1024, reuse_address=True)
+        for sock in server.sockets:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    else:
+        raise SystemExit(f"--listen must be unix:PATH or tcp:HOST:PORT, got {args.listen!r}")
+
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    if args.exit_on_stdin_eof:
+        # The agent holds our stdin open; EOF means it is gone, so we must not linger as an orphan.
+        reader = asyncio.StreamReader()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+
+        async def watch_parent():
+            while await reader.read(4096):
+                pass
+            stop.set()
+
+        loop.create_task(watch_parent())
+
+    _report_ready(args.ready_fd, {"ok": True, "python": "%d.%d.%d" % sys.version_info[:3], "runtime": RUNTIME_VERSION})
+    await stop.wait()
+    server.close()
+    # Let calls in flight finish (bounded), then exit.
+    for _ in range(100):
+        if dispatcher.inflight == 0:
+            break
+        await asyncio.sleep(0.05)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def main():
+    parser = argparse.ArgumentParser(description="radical-faas Python runtime")
+    parser.add_argument("--handler", required=True, help="path of the module defining handle(req)")
+    parser.add_argument("--listen", required=True, help="unix:PATH or tcp:HOST:PORT")
+    parser.add_argument("--protocol", choices=("frame", "http"), default="http")
+    parser.add_argument("--ready-fd", type=int, default=None, help="file descriptor to report readiness on")
+    parser.add_argument("--exit-on-stdin-eof", action="store_true")
+    args = parser.parse_args()
+    asyncio.run(serve(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.ts";
+import { FaasError, isFaasError, type FaasErrorKind } from "../domain/errors.ts";
+
+/** ErrorInfo.domain of every error the agent reports. */
+export const ERROR_DOMAIN = "radical-faas";
+
+/**
+ * The one table from error kinds to protocol codes. REST status codes follow the prototype's
+ * README: 400 for an invalid request, 404 for an unknown function, 500 for a failed deploy or a
+ * failed call; 401 and 413 are added for authentication and the size limit.
+ */
+const KINDS: Record<FaasErrorKind, { code: Code; http: number }> = {
+  invalid_argument: { code: Code.InvalidArgument, http: 400 },
+  not_found: { code: Code.NotFound, http: 404 },
+  already_exists: { code: Code.AlreadyExists, http: 409 },
+  failed_precondition: { code: Code.FailedPrecondition, http: 500 },
+  resource_exhausted: { code: Code.ResourceExhausted, http: 413 },
+  unauthenticated: { code: Code.Unauthenticated, http: 401 },
+  unavailable: { code: Code.Unavailable, http: 500 },
+  deadline_exceeded: { code: Code.DeadlineExceeded, http: 500 },
+  function_error: { code: Code.Unknown, http: 500 },
+  cancelled: { code: Code.Canceled, http: 499 },
+  internal: { code: Code.Internal, http: 500 },
+};
+
+/** The REST status code for a FaasError. */
+export function httpStatusOf(error: FaasError): number {
+  return KINDS[error.kind].http;
+}
+
+/** A FaasError as a ConnectError with a google.rpc.ErrorInfo detail. */
+export function toConnectError(error: FaasError): ConnectError {
+  const info = create(ErrorInfoSchema, { reason: error.reason, domain: ERROR_DOMAIN, metadata: error.metadata });
+  return new ConnectError(error.message, KINDS[error.kind].code, undefined, [{ desc: ErrorInfoSchema, value: info }]);
+}
+
+/**
+ * Any error as a FaasError: FaasErrors as they are, ConnectErrors by their code, and anything else
+ * masked as internal (the cause is logged by the caller, never sent).
+ */
+export function asFaasError(error: unknown): FaasError {
+  if (isFaasError(error)) return error;
+  if (error instanceof ConnectError) {
+    if (error.code === Code.ResourceExhausted) return new FaasError("resource_exhausted", error.rawMessage, { reason: "REQUEST_TOO_LARGE" });
+    if (error.code === Code.DeadlineExceeded) return new FaasError("deadline_exceeded", error.rawMessage, { reason: "INVOKE_TIMEOUT" });
+    if (error.code === Code.Canceled) return new FaasError("cancelled", error.rawMessage, { reason: "CANCELLED" });
+  }
+  return new FaasError("internal", "internal error", { reason: "INTERNAL", cause: error });
+}
+
+/**
+ * Turns whatever a handler throws into a ConnectError: FaasErrors through the table above,
+ * ConnectErrors as they are (Connect's own: deadline, size limits), anything else masked as
+ * internal with the cause logged.
+ */
+export function errorInterceptor(logger: Logger): Interceptor {
+  const convert = (error: unknown, method: string): ConnectError => {
+    if (error instanceof ConnectError) return error;
+    const faas = asFaasError(error);
+    if (faas.kind === "internal") logger.error({ err: faas.cause ?? error, rpc: method }, "internal error");
+    return toConnectError(faas);
+  };
+  return (next) => async (req) => {
+    try {
+      const res = await next(req);
+      if (!res.stream) return res;
+      return {
+        ...res,
+        message: (async function* () {
+          try {
+            yield* res.message;
+          } catch (error) {
+            throw convert(error, req.method.name);
+          }
+        })(),
+      };
+    } catch (error) {
+      throw convert(error, req.method.name);
+    }
+  };
+}

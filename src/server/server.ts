@@ -1,0 +1,118 @@
+import type { AddressInfo, Socket } from "node:net";
+import type { ServerHttp2Session } from "node:http2";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { createServer } from "@httptoolkit/httpolyglot";
+import type { Logger } from "pino";
+import { FaasAgent } from "../../gen/faas/v1/agent_pb.ts";
+import { createFaasAgentService } from "../service/connect.ts";
+import type { AgentCore } from "../service/core.ts";
+import { authInterceptor, TokenAuth } from "./auth.ts";
+import { errorInterceptor } from "./errors.ts";
+import { createRestHandler } from "./rest.ts";
+
+export interface AgentServerOptions {
+  core: AgentCore;
+  logger: Logger;
+  authTokens: string[];
+  /** Largest request (REST body or RPC message) accepted, in bytes. */
+  maxBodyBytes: number;
+  /** Largest deadline a client may ask for, in milliseconds. */
+  maxTimeoutMs: number;
+  /** Registers more services on the same stack (tests and benchmarks). */
+  extraRoutes?: (router: ConnectRouter) => void;
+}
+
+/** A running agent server; `close` is graceful. */
+export interface AgentServer {
+  /** Starts listening; resolves with the bound address (port 0 picks a free port). */
+  listen(port: number, host: string): Promise<AddressInfo>;
+  /**
+   * Stops accepting, ends streaming RPCs (their handlers see the shutdown signal), lets requests in
+   * flight finish for up to `graceMs`, closes idle keep-alive sockets and HTTP/2 sessions, then
+   * destroys whatever is left.
+   */
+  close(graceMs: number): Promise<void>;
+}
+
+/**
+ * The agent's one port: Connect (JSON and binary over HTTP/1.1 and h2c), gRPC (h2c) and gRPC-Web
+ * for FaasAgent, and the prototype's REST routes, told apart by httpolyglot's sniffing of the
+ * connection preface. build only: no socket until `listen`.
+ */
+export function createAgentServer(options: AgentServerOptions): AgentServer {
+  const shutdown = new AbortController();
+  const auth = new TokenAuth(options.authTokens);
+  const rest = createRestHandler({ core: options.core, auth, maxBodyBytes: options.maxBodyBytes, logger: options.logger });
+  const handler = connectNodeAdapter({
+    routes: (router) => {
+      router.service(FaasAgent, createFaasAgentService(options.core));
+      options.extraRoutes?.(router);
+    },
+    fallback: rest,
+    interceptors: [errorInterceptor(options.logger), authInterceptor(auth)],
+    readMaxBytes: options.maxBodyBytes,
+    writeMaxBytes: options.maxBodyBytes * 2,
+    maxTimeoutMs: options.maxTimeoutMs,
+    shutdownSignal: shutdown.signal,
+  });
+
+  // Requests in flight per HTTP/1.1 socket, so that shutdown can close the idle ones at once;
+  // every socket, so that whatever is left after the grace period can be destroyed.
+  const active = new Map<Socket, number>();
+  const sockets = new Set<Socket>();
+  const sessions = new Set<ServerHttp2Session>();
+  let closing = false;
+
+  const server = createServer({ http2: { settings: { maxConcurrentStreams: 1000 } } }, (req, res) => {
+    if ("stream" in req) return handler(req, res); // HTTP/2: sessions are tracked separately
+    const socket = req.socket;
+    const count = active.get(socket);
+    if (count === undefined) socket.once("close", () => active.delete(socket));
+    active.set(socket, (count ?? 0) + 1);
+    res.on("close", () => {
+      const left = (active.get(socket) ?? 1) - 1;
+      active.set(socket, left);
+      if (closing && left === 0) socket.destroy();
+    });
+    if (closing) res.setHeader("connection", "close");
+    handler(req, res);
+  });
+  server.on("connection", (socket: Socket) => {
+    if (!sockets.has(socket)) {
+      sockets.add(socket);
+      socket.once("close", () => sockets.delete(socket));
+    }
+  });
+  server.on("session", (session: ServerHttp2Session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+  server.on("clientError", (_error: Error, socket: Socket) => socket.destroy());
+
+  return {
+    listen(port, host) {
+      return new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          resolve(server.address() as AddressInfo);
+        });
+      });
+    },
+
+    async close(graceMs) {
+      closing = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      shutdown.abort();
+      for (const session of sessions) session.close();
+      for (const [socket, count] of active) if (count === 0) socket.destroy();
+      const timer = setTimeout(() => {
+        for (const socket of sockets) socket.destroy();
+        for (const session of sessions) session.destroy();
+      }, graceMs);
+      await closed;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,110 @@
+import { create, fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
+import { timestampFromDate, ValueSchema } from "@bufbuild/protobuf/wkt";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import {
+  DeleteResponseSchema,
+  DeployPhase,
+  DeployResponseSchema,
+  FaasAgent,
+  FunctionSchema,
+  GetResponseSchema,
+  HealthResponseSchema,
+  InvokeResponseSchema,
+  ListResponseSchema,
+  LogsResponseSchema,
+  type DeployResponse,
+  type Function as FunctionMessage,
+} from "../../gen/faas/v1/agent_pb.ts";
+import type { DeployPhase as DomainPhase, FunctionInfo } from "../domain/types.ts";
+import type { AgentCore, DeployProgress } from "./core.ts";
+
+const PHASES: Record<DomainPhase, DeployPhase> = {
+  validating: DeployPhase.VALIDATING,
+  packaging: DeployPhase.PACKAGING,
+  building: DeployPhase.BUILDING,
+  deploying: DeployPhase.DEPLOYING,
+  ready: DeployPhase.READY,
+};
+
+/**
+ * The FaasAgent service: converts generated messages to domain calls on the core and back. Errors
+ * are FaasErrors; the error interceptor (server/errors.ts) turns them into Connect errors.
+ */
+export function createFaasAgentService(core: AgentCore): ServiceImpl<typeof FaasAgent> {
+  return {
+    async *deploy(req, ctx: HandlerContext) {
+      const progress = core.deploy(
+        { id: req.id, handler: req.handler, requirements: req.requirements, params: req.params, env: req.env },
+        ctx.signal,
+      );
+      for await (const event of progress) yield toDeployResponse(event);
+    },
+
+    async invoke(req, ctx) {
+      const payloadJson = req.payload ? JSON.stringify(toJson(ValueSchema, req.payload)) : "{}";
+      const out = await core.invoke(req.id, payloadJson, ctx.signal);
+      return create(InvokeResponseSchema, {
+        result: fromJson(ValueSchema, JSON.parse(out.resultJson) as JsonValue),
+        status: "success",
+        executionTime: out.executionTime,
+        platform: out.platform,
+        coldStart: out.coldStart,
+      });
+    },
+
+    async list(_req, ctx) {
+      const functions = await core.list(ctx.signal);
+      return create(ListResponseSchema, { functions: functions.map(toFunctionMessage) });
+    },
+
+    async get(req, ctx) {
+      return create(GetResponseSchema, { function: toFunctionMessage(await core.get(req.id, ctx.signal)) });
+    },
+
+    async delete(req, ctx) {
+      return create(DeleteResponseSchema, await core.remove(req.id, ctx.signal));
+    },
+
+    async *logs(req, ctx) {
+      for await (const line of core.logs(req.id, { follow: req.follow, tail: req.tail }, ctx.signal)) {
+        yield create(LogsResponseSchema, { time: timestampFromDate(line.time), stream: line.stream, line: line.line });
+      }
+    },
+
+    async health(_req, ctx) {
+      return create(HealthResponseSchema, await core.health(ctx.signal));
+    },
+  };
+}
+
+function toDeployResponse(event: DeployProgress): DeployResponse {
+  const time = timestampFromDate(event.time);
+  switch (event.type) {
+    case "phase":
+      return create(DeployResponseSchema, { time, event: { case: "phase", value: PHASES[event.phase] } });
+    case "log":
+      return create(DeployResponseSchema, {
+        time,
+        event: { case: "log", value: { phase: PHASES[event.phase], source: event.source, line: event.line } },
+      });
+    case "function":
+      return create(DeployResponseSchema, { time, event: { case: "function", value: toFunctionMessage(event.function) } });
+  }
+}
+
+/** A domain function as the Function message. */
+export function toFunctionMessage(fn: FunctionInfo): FunctionMessage {
+  return create(FunctionSchema, {
+    id: fn.id,
+    image: fn.image,
+    status: "deployed",
+    ready: fn.ready,
+    state: fn.state,
+    platform: fn.platform,
+    endpoint: fn.endpoint,
+    createdAt: timestampFromDate(fn.createdAt),
+    updatedAt: timestampFromDate(fn.updatedAt),
+    revision: fn.revision,
+    pythonVersion: fn.pythonVersion,
+  });
+}

@@ -1,0 +1,159 @@
+import { FaasError, isFaasError } from "../domain/errors.ts";
+import { validateDeployRequest, validateId, type RawDeployRequest } from "../domain/spec.ts";
+import type { DeployEvent, FunctionInfo, HealthCheck, LogLine, LogsOptions, Platform, PlatformName } from "../domain/types.ts";
+
+/** A deploy's progress as the service reports it: the platform's events, then the function. */
+export type DeployProgress = DeployEvent | { type: "function"; function: FunctionInfo; time: Date };
+
+export interface InvokeResult {
+  /** What `handle` returned, as JSON text. */
+  resultJson: string;
+  /** Seconds the call took inside the agent, cold start included. */
+  executionTime: number;
+  coldStart: boolean;
+  platform: PlatformName;
+}
+
+export interface HealthReport {
+  status: "healthy" | "degraded";
+  platform: PlatformName;
+  workflow: string;
+  version: string;
+  checks: HealthCheck[];
+}
+
+export interface AgentCoreOptions {
+  platform: Platform;
+  workflow: string;
+  version: string;
+  deployTimeoutMs: number;
+}
+
+const ERROR_LOG_LINES = 15;
+
+/**
+ * What the agent does, whatever the protocol: the Connect service and the REST routes both call
+ * this, so validation, platform calls and errors are the same everywhere. It speaks domain types
+ * only; protocol mapping happens in service/connect.ts and server/rest.ts.
+ */
+export class AgentCore {
+  readonly platformName: PlatformName;
+  private shuttingDown = false;
+
+  constructor(private readonly options: AgentCoreOptions) {
+    this.platformName = options.platform.name;
+  }
+
+  /**
+   * Validates and deploys, yielding progress. The request is validated before the first event, so
+   * an invalid request fails without any event. A failure ends the iteration with a FaasError whose
+   * message carries the cause and the last log lines.
+   */
+  async *deploy(raw: RawDeployRequest, signal: AbortSignal): AsyncGenerator<DeployProgress> {
+    const spec = validateDeployRequest(raw);
+    yield { type: "phase", phase: "validating", time: new Date() };
+    const deploySignal = AbortSignal.any([signal, AbortSignal.timeout(this.options.deployTimeoutMs)]);
+    const queue: DeployEvent[] = [];
+    const recent: string[] = [];
+    let wake: (() => void) | undefined;
+    let outcome: { ok: true; fn: FunctionInfo } | { ok: false; error: unknown } | undefined;
+    const emit = (event: DeployEvent) => {
+      if (event.type === "log") {
+        recent.push(event.line);
+        if (recent.length > ERROR_LOG_LINES) recent.shift();
+      }
+      queue.push(event);
+      wake?.();
+    };
+    void this.options.platform.deploy(spec, emit, deploySignal).then(
+      (fn) => {
+        outcome = { ok: true, fn };
+        wake?.();
+      },
+      (error: unknown) => {
+        outcome = { ok: false, error };
+        wake?.();
+      },
+    );
+    while (true) {
+      if (queue.length > 0) {
+        yield* queue.splice(0, queue.length);
+        continue;
+      }
+      if (outcome) break;
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+    }
+    if (!outcome.ok) throw withLogTail(deployError(outcome.error, deploySignal, this.options.deployTimeoutMs), recent);
+    yield { type: "phase", phase: "ready", time: new Date() };
+    yield { type: "function", function: outcome.fn, time: new Date() };
+  }
+
+  /** Calls a function with a JSON payload (text). */
+  async invoke(id: string, payloadJson: string, signal: AbortSignal): Promise<InvokeResult> {
+    validateId(id);
+    const start = performance.now();
+    const outcome = await this.options.platform.invoke(id, payloadJson, signal);
+    return {
+      resultJson: outcome.resultJson,
+      executionTime: (performance.now() - start) / 1000,
+      coldStart: outcome.coldStart,
+      platform: this.platformName,
+    };
+  }
+
+  list(signal: AbortSignal): Promise<FunctionInfo[]> {
+    return this.options.platform.list(signal);
+  }
+
+  get(id: string, signal: AbortSignal): Promise<FunctionInfo> {
+    return this.options.platform.get(validateId(id), signal);
+  }
+
+  async remove(id: string, signal: AbortSignal): Promise<{ status: "deleted"; platform: PlatformName; functionId: string }> {
+    await this.options.platform.remove(validateId(id), signal);
+    return { status: "deleted", platform: this.platformName, functionId: id };
+  }
+
+  logs(id: string, options: LogsOptions, signal: AbortSignal): AsyncIterable<LogLine> {
+    return this.options.platform.logs(validateId(id), options, signal);
+  }
+
+  async health(signal: AbortSignal): Promise<HealthReport> {
+    const checks = await this.options.platform.health(signal);
+    if (this.shuttingDown) checks.push({ name: "agent", ok: false, message: "shutting down" });
+    return {
+      status: checks.every((c) => c.ok) ? "healthy" : "degraded",
+      platform: this.platformName,
+      workflow: this.options.workflow,
+      version: this.options.version,
+      checks,
+    };
+  }
+
+  /** Marks the agent as shutting down: Health reports degraded from now on. */
+  markShuttingDown(): void {
+    this.shuttingDown = true;
+  }
+}
+
+function deployError(error: unknown, signal: AbortSignal, timeoutMs: number): unknown {
+  if (isFaasError(error)) return error;
+  if (signal.aborted && (signal.reason as Error | undefined)?.name === "TimeoutError") {
+    return new FaasError("deadline_exceeded", `deploy did not finish within ${timeoutMs / 1000} s`, { reason: "DEPLOY_TIMEOUT", cause: error });
+  }
+  return error;
+}
+
+/** Appends the last log lines to a deploy error unless its message already ends with them. */
+function withLogTail(error: unknown, recent: string[]): unknown {
+  if (!isFaasError(error) || recent.length === 0) return error;
+  const last = recent[recent.length - 1].trim();
+  if (last && error.message.includes(last)) return error;
+  const tail = recent.slice(-10).join("\n");
+  return new FaasError(error.kind, `${error.message}\nlast log lines:\n${tail}`, {
+    reason: error.reason,
+    metadata: error.metadata,
+    cause: error.cause,
+  });
+}
