@@ -11,6 +11,32 @@ import { authInterceptor, TokenAuth } from "./auth.ts";
 import { errorInterceptor } from "./errors.ts";
 import { createRestHandler } from "./rest.ts";
 
+/** The most of a refused request body the server reads and discards so the client sees the error. */
+const DRAIN_LIMIT_BYTES = 256 * 1024 * 1024;
+
+type DrainableRequest = NodeJS.ReadableStream & { complete?: boolean; destroy(error?: Error): unknown };
+
+/**
+ * Connect stops reading a message over readMaxBytes and destroys the request, which resets the
+ * HTTP/2 stream (or the HTTP/1.1 connection) while the client is still sending: the client then
+ * sees a reset instead of resource_exhausted. Instead, an unfinished request body is read and
+ * discarded, up to a bound, so the client finishes sending and reads the error.
+ */
+function drainInsteadOfDestroy(req: DrainableRequest): void {
+  const destroy = req.destroy.bind(req);
+  req.destroy = (error?: Error) => {
+    // Node's stream iterator passes an AbortError when the reader stops early: not a failure.
+    if (req.complete || (error && error.name !== "AbortError")) return destroy(error);
+    let seen = 0;
+    req.on("data", (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > DRAIN_LIMIT_BYTES) destroy();
+    });
+    req.resume();
+    return req;
+  };
+}
+
 export interface AgentServerOptions {
   core: AgentCore;
   logger: Logger;
@@ -65,6 +91,7 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   let closing = false;
 
   const server = createServer({ http2: { settings: { maxConcurrentStreams: 1000 } } }, (req, res) => {
+    drainInsteadOfDestroy(req);
     if ("stream" in req) return handler(req, res); // HTTP/2: sessions are tracked separately
     const socket = req.socket;
     const count = active.get(socket);

@@ -56,14 +56,22 @@ _dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", 
 _loads = json.loads
 
 
-def _error_body(exc, kind=None):
-    return _dumps(
-        {
-            "type": kind or type(exc).__name__,
-            "message": str(exc),
-            "traceback": "".join(traceback.format_exception(exc)),
-        }
-    ).encode()
+_THIS_FILE = os.path.abspath(__file__)
+
+
+def user_traceback(exc):
+    """The traceback of `exc` without the runtime's and importlib's own frames."""
+    frames = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if os.path.abspath(frame.filename) != _THIS_FILE and not frame.filename.startswith("<frozen")
+    ]
+    lines = ["Traceback (most recent call last):\n"] + traceback.format_list(frames) if frames else []
+    return "".join(lines + traceback.format_exception_only(type(exc), exc))
+
+
+def _error_body(exc):
+    return _dumps({"type": type(exc).__name__, "message": str(exc), "traceback": user_traceback(exc)}).encode()
 
 
 def _encode_result(result):
@@ -147,7 +155,7 @@ class Dispatcher:
         try:
             result = await self.handle(value)
         except Exception as exc:  # the function's own failure, reported to the caller
-            traceback.print_exc()
+            sys.stderr.write(user_traceback(exc))
             return STATUS_FUNCTION_ERROR, _error_body(exc)
         return _encode_result(result)
 
@@ -167,7 +175,7 @@ class Dispatcher:
         try:
             result = self.handle(value)
         except Exception as exc:
-            traceback.print_exc()
+            sys.stderr.write(user_traceback(exc))
             return STATUS_FUNCTION_ERROR, _error_body(exc)
         return _encode_result(result)
 
@@ -373,8 +381,9 @@ async def serve(args):
     try:
         handle = load_handler(args.handler)
     except BaseException as exc:  # SyntaxError, ImportError, anything the module raises
-        traceback.print_exc()
-        _report_ready(args.ready_fd, {"ok": False, "type": type(exc).__name__, "message": str(exc), "traceback": "".join(traceback.format_exception(exc))})
+        text = user_traceback(exc)
+        sys.stderr.write(text)
+        _report_ready(args.ready_fd, {"ok": False, "type": type(exc).__name__, "message": str(exc), "traceback": text})
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(3)

@@ -1,0 +1,98 @@
+/**
+ * A server for bench/run.ts, run as a child process (`node --import tsx bench/server_child.ts MODE`)
+ * so that it has a process of its own, as in production. Configured from the environment by
+ * loadConfig like src/main.ts. Sends `{ url }` over the IPC channel once listening; stops
+ * gracefully on SIGTERM or when the parent goes away.
+ *
+ *   agent  the real agent: startAgent (local platform, Python workers)
+ *   empty  the same server stack (createAgentServer: httpolyglot + Connect, interceptors, REST
+ *          fallback, AgentCore) around a platform whose invoke returns `null` at once
+ */
+import type { AddressInfo } from "node:net";
+import { startAgent, VERSION } from "../src/agent.ts";
+import { loadConfig } from "../src/config.ts";
+import { FaasError, functionNotFound } from "../src/domain/errors.ts";
+import type { FunctionInfo, HealthCheck, InvokeOutcome, LogLine, Platform } from "../src/domain/types.ts";
+import { createLogger } from "../src/logger.ts";
+import { createAgentServer } from "../src/server/server.ts";
+import { AgentCore } from "../src/service/core.ts";
+
+/** A platform with nothing behind it: invoke answers `null` without doing any work. */
+class EmptyPlatform implements Platform {
+  readonly name = "local" as const;
+  private static readonly OUTCOME: InvokeOutcome = { resultJson: "null", coldStart: false };
+
+  deploy(): Promise<FunctionInfo> {
+    return Promise.reject(new FaasError("failed_precondition", "the empty platform cannot deploy", { reason: "PLATFORM_UNAVAILABLE" }));
+  }
+  invoke(): Promise<InvokeOutcome> {
+    return Promise.resolve(EmptyPlatform.OUTCOME);
+  }
+  list(): Promise<FunctionInfo[]> {
+    return Promise.resolve([]);
+  }
+  get(id: string): Promise<FunctionInfo> {
+    return Promise.reject(functionNotFound(id));
+  }
+  remove(id: string): Promise<void> {
+    return Promise.reject(functionNotFound(id));
+  }
+  async *logs(): AsyncIterable<LogLine> {}
+  health(): Promise<HealthCheck[]> {
+    return Promise.resolve([]);
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+async function main(): Promise<void> {
+  const mode = process.argv[2];
+  const config = loadConfig(process.env);
+  const logger = createLogger(config.logLevel);
+  let url: string;
+  let stop: () => Promise<void>;
+
+  if (mode === "agent") {
+    const agent = await startAgent(config, logger, process.env);
+    url = agent.url;
+    stop = () => agent.stop();
+  } else if (mode === "empty") {
+    // The same options startAgent passes, with the empty platform in place of the local one.
+    const core = new AgentCore({ platform: new EmptyPlatform(), workflow: config.workflow, version: VERSION, deployTimeoutMs: config.deployTimeoutMs });
+    const server = createAgentServer({
+      core,
+      logger,
+      authTokens: config.authTokens,
+      maxBodyBytes: config.maxBodyBytes,
+      maxTimeoutMs: Math.max(config.invokeTimeoutMs, config.deployTimeoutMs),
+    });
+    const address: AddressInfo = await server.listen(config.port, config.host);
+    url = `http://${address.address}:${address.port}`;
+    stop = () => server.close(config.shutdownGraceMs);
+  } else {
+    throw new Error(`unknown mode ${JSON.stringify(mode)}: expected agent or empty`);
+  }
+
+  let stopping = false;
+  const shutdown = () => {
+    if (stopping) return;
+    stopping = true;
+    stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`server_child: stop failed: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", shutdown);
+  process.on("SIGINT", shutdown);
+  process.on("disconnect", shutdown); // the bench is gone: do not linger
+  process.send?.({ url });
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`server_child: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
