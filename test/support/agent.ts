@@ -14,9 +14,9 @@ export interface TestAgent extends RunningAgent {
 
 /**
  * Starts a real agent on 127.0.0.1, port 0, with a fresh state directory (or `stateDir`), a silent
- * logger and the given environment on top of this process's.
+ * logger and the given environment on top of this process's (an undefined value unsets a variable).
  */
-export async function startTestAgent(overrides: Record<string, string> = {}, stateDir?: string): Promise<TestAgent> {
+export async function startTestAgent(overrides: Record<string, string | undefined> = {}, stateDir?: string): Promise<TestAgent> {
   const dir = stateDir ?? (await mkdtemp(join(tmpdir(), "faas-test-")));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -27,6 +27,7 @@ export async function startTestAgent(overrides: Record<string, string> = {}, sta
     FAAS_SHUTDOWN_GRACE: "2",
     ...overrides,
   };
+  for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name];
   const agent = await startAgent(loadConfig(env), pino({ level: "silent" }), env);
   return {
     ...agent,
