@@ -72,7 +72,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     throw new ConfigError("FAAS_WORKFLOW=registry needs RADICAL_FAAS_REGISTRY (the registry to push images to)");
   }
   const debug = bool(env, "FLASK_DEBUG", false) || bool(env, "FAAS_DEBUG", false);
-  const stateHome = nonEmpty(env.XDG_STATE_HOME) ?? join(homedir(), ".local", "state");
+  const stateHome = nonEmpty(env.XDG_STATE_HOME) ?? join(nonEmpty(env.HOME) ?? homedir(), ".local", "state");
   return {
     platform,
     workflow,
