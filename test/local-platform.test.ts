@@ -219,7 +219,10 @@ describe("local platform: requirements from a package index", () => {
   let index: LocalIndex;
   let agent: TestAgent;
   beforeAll(async () => {
-    index = await startLocalIndex([["faasdemo", "1.0.0"]]);
+    index = await startLocalIndex([
+      ["faasdemo", "1.0.0"],
+      ["faasother", "2.0.0"],
+    ]);
     // PIP_FIND_LINKS may point at a wheel folder on this machine; the test wants the index only.
     agent = await startTestAgent({ PIP_FIND_LINKS: undefined, PIP_NO_INDEX: undefined });
   });
@@ -286,4 +289,15 @@ describe("local platform: requirements from a package index", () => {
     await postJson(`${agent.url}/delete`, { id: "with-deps-too" });
     expect(await readdir(join(agent.stateDir, "venvs"))).toHaveLength(0);
   });
+
+  it("a redeploy that drops its requirements removes the virtualenv nobody uses any more", async () => {
+    await deploy(agent, { id: "venv-swap", handler: "import faasother\ndef handle(req):\n    return faasother.VALUE", requirements: "faasother==2.0.0", params: { PIP_INDEX_URL: index.url } });
+    expect((await invoke(agent, "venv-swap")).body.result).toBe("faasother 2.0.0");
+    expect(await readdir(join(agent.stateDir, "venvs"))).toHaveLength(1);
+    await deploy(agent, { id: "venv-swap", handler: "def handle(req):\n    return 'plain'" });
+    expect((await invoke(agent, "venv-swap")).body.result).toBe("plain");
+    const deadline = Date.now() + 5000;
+    while ((await readdir(join(agent.stateDir, "venvs"))).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await readdir(join(agent.stateDir, "venvs"))).toHaveLength(0);
+  }, 120_000);
 });

@@ -94,7 +94,10 @@ export function createRestHandler(options: RestOptions): (req: Request, res: Res
     }
     if (path !== "/health" && !auth.check(req.headers.authorization)) return sendError(res, unauthenticated(), logger);
     const controller = new AbortController();
-    res.on("close", () => controller.abort());
+    // Aborts work for a client that went away; a finished response needs no abort (and no DOMException).
+    res.on("close", () => {
+      if (!res.writableFinished) controller.abort();
+    });
     handler(req, res, controller.signal).catch((error: unknown) => sendError(res, error, logger));
   };
 }

@@ -106,6 +106,9 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     handler(req, res);
   });
   server.on("connection", (socket: Socket) => {
+    // httpolyglot accepts the sockets itself, so Node's servers never apply their TCP_NODELAY
+    // default: without it, Nagle and delayed ACKs put a 40 ms floor under every gRPC call.
+    socket.setNoDelay(true);
     if (!sockets.has(socket)) {
       sockets.add(socket);
       socket.once("close", () => sockets.delete(socket));

@@ -256,8 +256,12 @@ export class LocalPlatform implements Platform {
     try {
       worker = await this.startWorker(record, entryLog, signal, (stream, line) => log("deploying", stream === "stderr" ? "import" : "stdout", line));
     } catch (error) {
-      if (!previous) await rm(this.store.functionDir(spec.id), { recursive: true, force: true });
-      else await rm(this.store.revisionDir(spec.id, revision), { recursive: true, force: true });
+      if (!previous) {
+        await entryLog.close();
+        await rm(this.store.functionDir(spec.id), { recursive: true, force: true });
+      } else {
+        await rm(this.store.revisionDir(spec.id, revision), { recursive: true, force: true });
+      }
       throw error;
     }
     log("deploying", "agent", `handler imported; worker ${worker.pid} is serving`);
@@ -265,15 +269,22 @@ export class LocalPlatform implements Platform {
     await this.store.save(record);
     const entry: Entry = previous ?? { record, log: entryLog, worker: undefined, starting: undefined, lastUsed: Date.now() };
     const old = entry.worker;
+    const oldVenv = previous?.record.venv;
     // The swap: new calls go to the new worker from here on; the old one finishes what it has.
     entry.record = record;
     entry.worker = worker;
     entry.starting = undefined;
     entry.lastUsed = Date.now();
     this.entries.set(spec.id, entry);
-    if (previous && previous.record.venv !== venvKey) void this.collectVenv(previous.record.venv);
-    void old?.stop(this.options.drainMs).then(() => this.store.pruneRevisions(spec.id, revision));
-    if (!old) void this.store.pruneRevisions(spec.id, revision);
+    // Older revisions (and a virtualenv nobody uses any more) go once the old worker has drained;
+    // a later deploy may have replaced this one by then, so what is kept is what is current then.
+    void Promise.resolve(old?.stop(this.options.drainMs)).then(async () => {
+      await this.exclusive(spec.id, async () => {
+        const current = this.entries.get(spec.id);
+        if (current) await this.store.pruneRevisions(spec.id, current.record.revision);
+      });
+      if (oldVenv && oldVenv !== venvKey) await this.collectVenv(oldVenv);
+    });
     this.options.logger.info({ function: spec.id, revision }, "function deployed");
     return this.describe(entry);
   }
