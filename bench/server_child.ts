@@ -5,17 +5,14 @@
  * gracefully on SIGTERM or when the parent goes away.
  *
  *   agent  the real agent: startAgent (local platform, Python workers)
- *   empty  the same server stack (createAgentServer: httpolyglot + Connect, interceptors, REST
- *          fallback, AgentCore) around a platform whose invoke returns `null` at once
+ *   empty  the same server stack (startAgent with its platform replaced: httpolyglot + Connect,
+ *          interceptors, REST fallback, AgentCore) around a platform whose invoke returns `null` at once
  */
-import type { AddressInfo } from "node:net";
-import { startAgent, VERSION } from "../src/agent.ts";
+import { startAgent } from "../src/agent.ts";
 import { loadConfig } from "../src/config.ts";
 import { FaasError, functionNotFound } from "../src/domain/errors.ts";
 import type { FunctionInfo, HealthCheck, InvokeOutcome, LogLine, Platform } from "../src/domain/types.ts";
 import { createLogger } from "../src/logger.ts";
-import { createAgentServer } from "../src/server/server.ts";
-import { AgentCore } from "../src/service/core.ts";
 
 /** A platform with nothing behind it: invoke answers `null` without doing any work. */
 class EmptyPlatform implements Platform {
@@ -58,18 +55,10 @@ async function main(): Promise<void> {
     url = agent.url;
     stop = () => agent.stop();
   } else if (mode === "empty") {
-    // The same options startAgent passes, with the empty platform in place of the local one.
-    const core = new AgentCore({ platform: new EmptyPlatform(), workflow: config.workflow, version: VERSION, deployTimeoutMs: config.deployTimeoutMs });
-    const server = createAgentServer({
-      core,
-      logger,
-      authTokens: config.authTokens,
-      maxBodyBytes: config.maxBodyBytes,
-      maxTimeoutMs: Math.max(config.invokeTimeoutMs, config.deployTimeoutMs),
-    });
-    const address: AddressInfo = await server.listen(config.port, config.host);
-    url = `http://${address.address}:${address.port}`;
-    stop = () => server.close(config.shutdownGraceMs);
+    // The same server stack startAgent builds, with the empty platform in place of the local one.
+    const agent = await startAgent(config, logger, process.env, { platform: new EmptyPlatform() });
+    url = agent.url;
+    stop = () => agent.stop();
   } else {
     throw new Error(`unknown mode ${JSON.stringify(mode)}: expected agent or empty`);
   }

@@ -21,15 +21,16 @@ export interface RunningAgent {
 
 /**
  * Builds the agent from a Config (platform → core → server) and starts listening. Used by main.ts
- * and by the tests, which start real agents on port 0.
+ * and by the tests, which start real agents on port 0. `extra.platform` replaces the configured
+ * platform (benchmarks measure the server stack over a platform that does nothing).
  */
 export async function startAgent(
   config: Config,
   logger: Logger,
   env: NodeJS.ProcessEnv,
-  extra: Pick<AgentServerOptions, "extraRoutes"> = {},
+  extra: Pick<AgentServerOptions, "extraRoutes"> & { platform?: Platform } = {},
 ): Promise<RunningAgent> {
-  const platform = await openPlatform(config, logger, env);
+  const platform = extra.platform ?? (await openPlatform(config, logger, env));
   const core = new AgentCore({ platform, workflow: config.workflow, version: VERSION, deployTimeoutMs: config.deployTimeoutMs });
   const server = createAgentServer({
     core,
@@ -37,7 +38,7 @@ export async function startAgent(
     authTokens: config.authTokens,
     maxBodyBytes: config.maxBodyBytes,
     maxTimeoutMs: Math.max(config.invokeTimeoutMs, config.deployTimeoutMs),
-    ...extra,
+    extraRoutes: extra.extraRoutes,
   });
   let address: AddressInfo;
   try {

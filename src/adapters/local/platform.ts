@@ -4,7 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { FaasError, functionNotFound } from "../../domain/errors.ts";
+import { functionNotFound } from "../../domain/errors.ts";
 import type {
   DeployEmitter,
   DeployPhase,

@@ -208,8 +208,8 @@ class Dispatcher:
             done(status, out)
 
 
-class FrameProtocol(asyncio.Protocol):
-    """The agent's framed protocol (see the module docstring)."""
+class _Connection(asyncio.Protocol):
+    """A connection's transport and unparsed input."""
 
     def __init__(self, dispatcher):
         self.dispatcher = dispatcher
@@ -221,6 +221,10 @@ class FrameProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc):
         self.transport = None
+
+
+class FrameProtocol(_Connection):
+    """The agent's framed protocol (see the module docstring)."""
 
     def data_received(self, data):
         buf = self.buffer
@@ -254,21 +258,13 @@ _REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 411: b"Length Re
 _HEALTH_BODY = b'{"status":"ok"}'
 
 
-class HttpProtocol(asyncio.Protocol):
+class HttpProtocol(_Connection):
     """A small HTTP/1.1 keep-alive server: Content-Length bodies, responses in request order."""
 
     def __init__(self, dispatcher):
-        self.dispatcher = dispatcher
-        self.buffer = bytearray()
-        self.transport = None
+        super().__init__(dispatcher)
         # Responses must leave in request order (pipelining): slots filled as calls finish.
         self.slots = collections.deque()
-
-    def connection_made(self, transport):
-        self.transport = transport
-
-    def connection_lost(self, exc):
-        self.transport = None
 
     def data_received(self, data):
         buf = self.buffer
