@@ -54,7 +54,7 @@ export function createHealthService(status: ServingStatus): ServiceImpl<typeof H
       ctx.signal.addEventListener("abort", wake);
       try {
         let last: Status | undefined;
-        while (!ctx.signal.aborted) {
+        for (;;) {
           const current = status.get(req.service) ?? Status.SERVICE_UNKNOWN;
           // Wait for the next change before comparing, so no change between read and wait is lost.
           const next = new Promise<void>((resolve) => (changed = resolve));
@@ -62,6 +62,8 @@ export function createHealthService(status: ServingStatus): ServiceImpl<typeof H
             last = current;
             yield response(current);
           }
+          // Shutdown marks NOT_SERVING, then aborts: the last status is sent before the stream ends.
+          if (ctx.signal.aborted) return;
           await next;
         }
       } finally {
