@@ -12,7 +12,8 @@ const BUF = join(ROOT, "node_modules", ".bin", "buf");
 async function files(dir: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
+    // Python writes __pycache__ beside the modules it imports (git ignores them).
+    if (!entry.isFile() || entry.parentPath.split(/[\\/]/).includes("__pycache__")) continue;
     const path = join(entry.parentPath, entry.name);
     out.set(relative(dir, path), await readFile(path, "utf8"));
   }

@@ -9,7 +9,7 @@ import { startTestAgent, type TestAgent } from "./support/agent.ts";
 // them; this test fails, never skips, without them).
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const PYTHON = "/usr/bin/python3";
-const pythonEnv = { PYTHONPATH: join(ROOT, "gen"), PATH: "/usr/bin:/bin", LANG: "C.UTF-8" };
+const pythonEnv = { PYTHONPATH: join(ROOT, "gen"), PATH: "/usr/bin:/bin", LANG: "C.UTF-8", PYTHONDONTWRITEBYTECODE: "1" };
 
 let agent: TestAgent;
 let target: string;
