@@ -43,7 +43,7 @@ describe("generated Python client (python3-grpcio)", () => {
     const errors = report.errors;
     expect(errors.invoke_unknown.error).toMatchObject({ code: "NOT_FOUND", reason: "FUNCTION_NOT_FOUND" });
     expect(errors.get_bad_id.error).toMatchObject({ code: "INVALID_ARGUMENT", reason: "INVALID_REQUEST" });
-    expect(errors.get_bad_id.error.message).toMatch(/Bad_ID/);
+    expect(errors.get_bad_id.error.message).toMatch(/^id is invalid: use lowercase letters/);
     expect(errors.deploy_no_handler.error).toMatchObject({ code: "INVALID_ARGUMENT", reason: "INVALID_REQUEST" });
     expect(errors.deploy_no_handler.error.message).toMatch(/handler/);
     expect(errors.deploy_syntax_error.error).toMatchObject({ code: "INVALID_ARGUMENT", reason: "HANDLER_INVALID" });
@@ -73,6 +73,6 @@ describe("generated Python client (python3-grpcio)", () => {
     });
     expect(run.exitCode).toBe(1);
     expect(run.stdout).toBe("");
-    expect(run.stderr).toMatch(/^error: INVALID_ARGUMENT: id "Not_Valid" is invalid/m);
+    expect(run.stderr).toMatch(/^error: INVALID_ARGUMENT: id is invalid: use lowercase letters/m);
   });
 });

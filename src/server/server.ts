@@ -2,6 +2,7 @@ import type { AddressInfo, Socket } from "node:net";
 import type { ServerHttp2Session } from "node:http2";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { createValidateInterceptor } from "@connectrpc/validate";
 import { createServer } from "@httptoolkit/httpolyglot";
 import type { Logger } from "pino";
 import { FaasAgent } from "../../gen/faas/v1/agent_pb.ts";
@@ -10,6 +11,7 @@ import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.ts"
 import { ServerReflection as ServerReflectionAlpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.ts";
 import { createFaasAgentService } from "../service/connect.ts";
 import type { AgentCore } from "../service/core.ts";
+import { RequestValidation } from "../service/validation.ts";
 import { authInterceptor, TokenAuth } from "./auth.ts";
 import { errorInterceptor } from "./errors.ts";
 import { createHealthService, ServingStatus } from "./health.ts";
@@ -75,7 +77,8 @@ export interface AgentServer {
 export function createAgentServer(options: AgentServerOptions): AgentServer {
   const shutdown = new AbortController();
   const auth = new TokenAuth(options.authTokens);
-  const rest = createRestHandler({ core: options.core, auth, maxBodyBytes: options.maxBodyBytes, logger: options.logger });
+  const validation = new RequestValidation();
+  const rest = createRestHandler({ core: options.core, auth, maxBodyBytes: options.maxBodyBytes, logger: options.logger, validation });
   const serving = new ServingStatus();
   const handler = connectNodeAdapter({
     routes: (router) => {
@@ -87,7 +90,8 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
       options.extraRoutes?.(router);
     },
     fallback: rest,
-    interceptors: [errorInterceptor(options.logger), authInterceptor(auth)],
+    // Outermost first: errors are converted last; the token is checked before the request's rules.
+    interceptors: [errorInterceptor(options.logger), authInterceptor(auth), createValidateInterceptor({ validator: validation.validator })],
     readMaxBytes: options.maxBodyBytes,
     writeMaxBytes: options.maxBodyBytes * 2,
     maxTimeoutMs: options.maxTimeoutMs,

@@ -11,11 +11,12 @@ from google.protobuf import symbol_database as _symbol_database
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x66\x61\x61s/v1/agent.proto\x12\x07\x66\x61\x61s.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbf\x02\n\rDeployRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n\x07handler\x18\x02 \x01(\tR\x07handler\x12\"\n\x0crequirements\x18\x03 \x01(\tR\x0crequirements\x12:\n\x06params\x18\x04 \x03(\x0b\x32\".faas.v1.DeployRequest.ParamsEntryR\x06params\x12\x31\n\x03\x65nv\x18\x05 \x03(\x0b\x32\x1f.faas.v1.DeployRequest.EnvEntryR\x03\x65nv\x1a\x39\n\x0bParamsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x1a\x36\n\x08\x45nvEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xcf\x01\n\x0e\x44\x65ployResponse\x12.\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04time\x12,\n\x05phase\x18\x02 \x01(\x0e\x32\x14.faas.v1.DeployPhaseH\x00R\x05phase\x12%\n\x03log\x18\x03 \x01(\x0b\x32\x11.faas.v1.BuildLogH\x00R\x03log\x12/\n\x08\x66unction\x18\x04 \x01(\x0b\x32\x11.faas.v1.FunctionH\x00R\x08\x66unctionB\x07\n\x05\x65vent\"b\n\x08\x42uildLog\x12*\n\x05phase\x18\x01 \x01(\x0e\x32\x14.faas.v1.DeployPhaseR\x05phase\x12\x16\n\x06source\x18\x02 \x01(\tR\x06source\x12\x12\n\x04line\x18\x03 \x01(\tR\x04line\"\xe5\x02\n\x08\x46unction\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n\x05image\x18\x02 \x01(\tR\x05image\x12\x16\n\x06status\x18\x03 \x01(\tR\x06status\x12\x14\n\x05ready\x18\x04 \x01(\x08R\x05ready\x12\x14\n\x05state\x18\x05 \x01(\tR\x05state\x12\x1a\n\x08platform\x18\x06 \x01(\tR\x08platform\x12\x1a\n\x08\x65ndpoint\x18\x07 \x01(\tR\x08\x65ndpoint\x12\x39\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x39\n\nupdated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x1a\n\x08revision\x18\n \x01(\tR\x08revision\x12%\n\x0epython_version\x18\x0b \x01(\tR\rpythonVersion\"Q\n\rInvokeRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x30\n\x07payload\x18\x02 \x01(\x0b\x32\x16.google.protobuf.ValueR\x07payload\"\xba\x01\n\x0eInvokeResponse\x12.\n\x06result\x18\x01 \x01(\x0b\x32\x16.google.protobuf.ValueR\x06result\x12\x16\n\x06status\x18\x02 \x01(\tR\x06status\x12%\n\x0e\x65xecution_time\x18\x03 \x01(\x01R\rexecutionTime\x12\x1a\n\x08platform\x18\x04 \x01(\tR\x08platform\x12\x1d\n\ncold_start\x18\x05 \x01(\x08R\tcoldStart\"\r\n\x0bListRequest\"?\n\x0cListResponse\x12/\n\tfunctions\x18\x01 \x03(\x0b\x32\x11.faas.v1.FunctionR\tfunctions\"\x1c\n\nGetRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\"<\n\x0bGetResponse\x12-\n\x08\x66unction\x18\x01 \x01(\x0b\x32\x11.faas.v1.FunctionR\x08\x66unction\"\x1f\n\rDeleteRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\"e\n\x0e\x44\x65leteResponse\x12\x16\n\x06status\x18\x01 \x01(\tR\x06status\x12\x1a\n\x08platform\x18\x02 \x01(\tR\x08platform\x12\x1f\n\x0b\x66unction_id\x18\x03 \x01(\tR\nfunctionId\"I\n\x0bLogsRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n\x06\x66ollow\x18\x02 \x01(\x08R\x06\x66ollow\x12\x12\n\x04tail\x18\x03 \x01(\rR\x04tail\"j\n\x0cLogsResponse\x12.\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04time\x12\x16\n\x06stream\x18\x02 \x01(\tR\x06stream\x12\x12\n\x04line\x18\x03 \x01(\tR\x04line\"\x0f\n\rHealthRequest\"\xa8\x01\n\x0eHealthResponse\x12\x16\n\x06status\x18\x01 \x01(\tR\x06status\x12\x1a\n\x08platform\x18\x02 \x01(\tR\x08platform\x12\x1a\n\x08workflow\x18\x03 \x01(\tR\x08workflow\x12\x18\n\x07version\x18\x04 \x01(\tR\x07version\x12,\n\x06\x63hecks\x18\x05 \x03(\x0b\x32\x14.faas.v1.HealthCheckR\x06\x63hecks\"K\n\x0bHealthCheck\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x0e\n\x02ok\x18\x02 \x01(\x08R\x02ok\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message*\xb3\x01\n\x0b\x44\x65ployPhase\x12\x1c\n\x18\x44\x45PLOY_PHASE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45PLOY_PHASE_VALIDATING\x10\x01\x12\x1a\n\x16\x44\x45PLOY_PHASE_PACKAGING\x10\x02\x12\x19\n\x15\x44\x45PLOY_PHASE_BUILDING\x10\x03\x12\x1a\n\x16\x44\x45PLOY_PHASE_DEPLOYING\x10\x04\x12\x16\n\x12\x44\x45PLOY_PHASE_READY\x10\x05\x32\xab\x03\n\tFaasAgent\x12;\n\x06\x44\x65ploy\x12\x16.faas.v1.DeployRequest\x1a\x17.faas.v1.DeployResponse0\x01\x12\x39\n\x06Invoke\x12\x16.faas.v1.InvokeRequest\x1a\x17.faas.v1.InvokeResponse\x12\x38\n\x04List\x12\x14.faas.v1.ListRequest\x1a\x15.faas.v1.ListResponse\"\x03\x90\x02\x01\x12\x35\n\x03Get\x12\x13.faas.v1.GetRequest\x1a\x14.faas.v1.GetResponse\"\x03\x90\x02\x01\x12>\n\x06\x44\x65lete\x12\x16.faas.v1.DeleteRequest\x1a\x17.faas.v1.DeleteResponse\"\x03\x90\x02\x02\x12\x35\n\x04Logs\x12\x14.faas.v1.LogsRequest\x1a\x15.faas.v1.LogsResponse0\x01\x12>\n\x06Health\x12\x16.faas.v1.HealthRequest\x1a\x17.faas.v1.HealthResponse\"\x03\x90\x02\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x66\x61\x61s/v1/agent.proto\x12\x07\x66\x61\x61s.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa9\r\n\rDeployRequest\x12\xc7\x01\n\x02id\x18\x01 \x01(\tB\xb6\x01\xbaH\xb2\x01\xba\x01\xa7\x01\n\x0cid_dns_label\x12hid is invalid: use lowercase letters, digits and \'-\', start with a letter and end with a letter or digit\x1a-this.matches(r\'^[a-z]([-a-z0-9]*[a-z0-9])?$\')\xd8\x01\x01r\x02\x18?R\x02id\x12\x8e\x01\n\x07handler\x18\x02 \x01(\tBt\xbaHq\xba\x01\x61\n\x11handler_not_blank\x12\x37handler is required: Python source defining handle(req)\x1a\x13this.matches(r\'\\S\')\xc8\x01\x01r\x08(\x80\x80@\xba\x01\x01\x00R\x07handler\x12\x31\n\x0crequirements\x18\x03 \x01(\tB\r\xbaH\nr\x08(\x80\x80\x04\xba\x01\x01\x00R\x0crequirements\x12\xbc\x07\n\x06params\x18\x04 \x03(\x0b\x32\".faas.v1.DeployRequest.ParamsEntryB\xff\x06\xbaH\xfb\x06\xba\x01\x98\x01\n\x15params.PYTHON_VERSION\x12+parameter PYTHON_VERSION must look like 3.N\x1aR!(\'PYTHON_VERSION\' in this) || this[\'PYTHON_VERSION\'].matches(r\'^3[.][0-9]{1,2}$\')\xba\x01\x96\x02\n\x14params.PIP_INDEX_URL\x12.parameter PIP_INDEX_URL must be an http(s) URL\x1a\xcd\x01!(\'PIP_INDEX_URL\' in this) || (this[\'PIP_INDEX_URL\'].matches(r\"^https?://[A-Za-z0-9._~:/?#[\\]@!$&\'()*+,;=%-]+$\") && size(this[\'PIP_INDEX_URL\']) <= (this[\'PIP_INDEX_URL\'].startsWith(\'https\') ? 2008 : 2007))\xba\x01\x85\x02\n\x11params.BASE_IMAGE\x12/parameter BASE_IMAGE must be an image reference\x1a\xbe\x01!(\'BASE_IMAGE\' in this) || this[\'BASE_IMAGE\'].matches(r\'^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(@sha256:[a-f0-9]{64})?$\')\x9a\x01\xb8\x01\"\xb5\x01\xba\x01\xb1\x01\n\x0cparams_known\x1a\xa0\x01this in [\'PYTHON_VERSION\', \'PIP_INDEX_URL\', \'BASE_IMAGE\'] ? \'\' : \'unknown parameter \"\' + this + \'\"; known parameters: PYTHON_VERSION, PIP_INDEX_URL, BASE_IMAGE\'R\x06params\x12\xd7\x01\n\x03\x65nv\x18\x05 \x03(\x0b\x32\x1f.faas.v1.DeployRequest.EnvEntryB\xa3\x01\xbaH\x9f\x01\x9a\x01\x9b\x01\x10\x80\x01\"\x89\x01\xba\x01j\n\x10\x65nv_not_reserved\x12;environment variable names starting with FAAS_ are reserved\x1a\x19!this.startsWith(\'FAAS_\')r\x1a\x32\x18^[A-Za-z_][A-Za-z0-9_]*$*\nr\x08(\x80\x80\x02\xba\x01\x01\x00R\x03\x65nv\x1a\x39\n\x0bParamsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x1a\x36\n\x08\x45nvEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xcf\x01\n\x0e\x44\x65ployResponse\x12.\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04time\x12,\n\x05phase\x18\x02 \x01(\x0e\x32\x14.faas.v1.DeployPhaseH\x00R\x05phase\x12%\n\x03log\x18\x03 \x01(\x0b\x32\x11.faas.v1.BuildLogH\x00R\x03log\x12/\n\x08\x66unction\x18\x04 \x01(\x0b\x32\x11.faas.v1.FunctionH\x00R\x08\x66unctionB\x07\n\x05\x65vent\"b\n\x08\x42uildLog\x12*\n\x05phase\x18\x01 \x01(\x0e\x32\x14.faas.v1.DeployPhaseR\x05phase\x12\x16\n\x06source\x18\x02 \x01(\tR\x06source\x12\x12\n\x04line\x18\x03 \x01(\tR\x04line\"\xe5\x02\n\x08\x46unction\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n\x05image\x18\x02 \x01(\tR\x05image\x12\x16\n\x06status\x18\x03 \x01(\tR\x06status\x12\x14\n\x05ready\x18\x04 \x01(\x08R\x05ready\x12\x14\n\x05state\x18\x05 \x01(\tR\x05state\x12\x1a\n\x08platform\x18\x06 \x01(\tR\x08platform\x12\x1a\n\x08\x65ndpoint\x18\x07 \x01(\tR\x08\x65ndpoint\x12\x39\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x39\n\nupdated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x1a\n\x08revision\x18\n \x01(\tR\x08revision\x12%\n\x0epython_version\x18\x0b \x01(\tR\rpythonVersion\"\x8b\x02\n\rInvokeRequest\x12\xc7\x01\n\x02id\x18\x01 \x01(\tB\xb6\x01\xbaH\xb2\x01\xba\x01\xa7\x01\n\x0cid_dns_label\x12hid is invalid: use lowercase letters, digits and \'-\', start with a letter and end with a letter or digit\x1a-this.matches(r\'^[a-z]([-a-z0-9]*[a-z0-9])?$\')\xc8\x01\x01r\x02\x18?R\x02id\x12\x30\n\x07payload\x18\x02 \x01(\x0b\x32\x16.google.protobuf.ValueR\x07payload\"\xba\x01\n\x0eInvokeResponse\x12.\n\x06result\x18\x01 \x01(\x0b\x32\x16.google.protobuf.ValueR\x06result\x12\x16\n\x06status\x18\x02 \x01(\tR\x06status\x12%\n\x0e\x65xecution_time\x18\x03 \x01(\x01R\rexecutionTime\x12\x1a\n\x08platform\x18\x04 \x01(\tR\x08platform\x12\x1d\n\ncold_start\x18\x05 \x01(\x08R\tcoldStart\"\r\n\x0bListRequest\"?\n\x0cListResponse\x12/\n\tfunctions\x18\x01 \x03(\x0b\x32\x11.faas.v1.FunctionR\tfunctions\"\xd6\x01\n\nGetRequest\x12\xc7\x01\n\x02id\x18\x01 \x01(\tB\xb6\x01\xbaH\xb2\x01\xba\x01\xa7\x01\n\x0cid_dns_label\x12hid is invalid: use lowercase letters, digits and \'-\', start with a letter and end with a letter or digit\x1a-this.matches(r\'^[a-z]([-a-z0-9]*[a-z0-9])?$\')\xc8\x01\x01r\x02\x18?R\x02id\"<\n\x0bGetResponse\x12-\n\x08\x66unction\x18\x01 \x01(\x0b\x32\x11.faas.v1.FunctionR\x08\x66unction\"\xd9\x01\n\rDeleteRequest\x12\xc7\x01\n\x02id\x18\x01 \x01(\tB\xb6\x01\xbaH\xb2\x01\xba\x01\xa7\x01\n\x0cid_dns_label\x12hid is invalid: use lowercase letters, digits and \'-\', start with a letter and end with a letter or digit\x1a-this.matches(r\'^[a-z]([-a-z0-9]*[a-z0-9])?$\')\xc8\x01\x01r\x02\x18?R\x02id\"e\n\x0e\x44\x65leteResponse\x12\x16\n\x06status\x18\x01 \x01(\tR\x06status\x12\x1a\n\x08platform\x18\x02 \x01(\tR\x08platform\x12\x1f\n\x0b\x66unction_id\x18\x03 \x01(\tR\nfunctionId\"\x83\x02\n\x0bLogsRequest\x12\xc7\x01\n\x02id\x18\x01 \x01(\tB\xb6\x01\xbaH\xb2\x01\xba\x01\xa7\x01\n\x0cid_dns_label\x12hid is invalid: use lowercase letters, digits and \'-\', start with a letter and end with a letter or digit\x1a-this.matches(r\'^[a-z]([-a-z0-9]*[a-z0-9])?$\')\xc8\x01\x01r\x02\x18?R\x02id\x12\x16\n\x06\x66ollow\x18\x02 \x01(\x08R\x06\x66ollow\x12\x12\n\x04tail\x18\x03 \x01(\rR\x04tail\"j\n\x0cLogsResponse\x12.\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04time\x12\x16\n\x06stream\x18\x02 \x01(\tR\x06stream\x12\x12\n\x04line\x18\x03 \x01(\tR\x04line\"\x0f\n\rHealthRequest\"\xa8\x01\n\x0eHealthResponse\x12\x16\n\x06status\x18\x01 \x01(\tR\x06status\x12\x1a\n\x08platform\x18\x02 \x01(\tR\x08platform\x12\x1a\n\x08workflow\x18\x03 \x01(\tR\x08workflow\x12\x18\n\x07version\x18\x04 \x01(\tR\x07version\x12,\n\x06\x63hecks\x18\x05 \x03(\x0b\x32\x14.faas.v1.HealthCheckR\x06\x63hecks\"K\n\x0bHealthCheck\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x0e\n\x02ok\x18\x02 \x01(\x08R\x02ok\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message*\xb3\x01\n\x0b\x44\x65ployPhase\x12\x1c\n\x18\x44\x45PLOY_PHASE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45PLOY_PHASE_VALIDATING\x10\x01\x12\x1a\n\x16\x44\x45PLOY_PHASE_PACKAGING\x10\x02\x12\x19\n\x15\x44\x45PLOY_PHASE_BUILDING\x10\x03\x12\x1a\n\x16\x44\x45PLOY_PHASE_DEPLOYING\x10\x04\x12\x16\n\x12\x44\x45PLOY_PHASE_READY\x10\x05\x32\xab\x03\n\tFaasAgent\x12;\n\x06\x44\x65ploy\x12\x16.faas.v1.DeployRequest\x1a\x17.faas.v1.DeployResponse0\x01\x12\x39\n\x06Invoke\x12\x16.faas.v1.InvokeRequest\x1a\x17.faas.v1.InvokeResponse\x12\x38\n\x04List\x12\x14.faas.v1.ListRequest\x1a\x15.faas.v1.ListResponse\"\x03\x90\x02\x01\x12\x35\n\x03Get\x12\x13.faas.v1.GetRequest\x1a\x14.faas.v1.GetResponse\"\x03\x90\x02\x01\x12>\n\x06\x44\x65lete\x12\x16.faas.v1.DeleteRequest\x1a\x17.faas.v1.DeleteResponse\"\x03\x90\x02\x02\x12\x35\n\x04Logs\x12\x14.faas.v1.LogsRequest\x1a\x15.faas.v1.LogsResponse0\x01\x12>\n\x06Health\x12\x16.faas.v1.HealthRequest\x1a\x17.faas.v1.HealthResponse\"\x03\x90\x02\x01\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'faas.v1.agent_pb2', globals())
@@ -26,6 +27,24 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _DEPLOYREQUEST_PARAMSENTRY._serialized_options = b'8\001'
   _DEPLOYREQUEST_ENVENTRY._options = None
   _DEPLOYREQUEST_ENVENTRY._serialized_options = b'8\001'
+  _DEPLOYREQUEST.fields_by_name['id']._options = None
+  _DEPLOYREQUEST.fields_by_name['id']._serialized_options = b'\272H\262\001\272\001\247\001\n\014id_dns_label\022hid is invalid: use lowercase letters, digits and \'-\', start with a letter and end with a letter or digit\032-this.matches(r\'^[a-z]([-a-z0-9]*[a-z0-9])?$\')\330\001\001r\002\030?'
+  _DEPLOYREQUEST.fields_by_name['handler']._options = None
+  _DEPLOYREQUEST.fields_by_name['handler']._serialized_options = b'\272Hq\272\001a\n\021handler_not_blank\0227handler is required: Python source defining handle(req)\032\023this.matches(r\'\\S\')\310\001\001r\010(\200\200@\272\001\001\000'
+  _DEPLOYREQUEST.fields_by_name['requirements']._options = None
+  _DEPLOYREQUEST.fields_by_name['requirements']._serialized_options = b'\272H\nr\010(\200\200\004\272\001\001\000'
+  _DEPLOYREQUEST.fields_by_name['params']._options = None
+  _DEPLOYREQUEST.fields_by_name['params']._serialized_options = b'\272H\373\006\272\001\230\001\n\025params.PYTHON_VERSION\022+parameter PYTHON_VERSION must look like 3.N\032R!(\'PYTHON_VERSION\' in this) || this[\'PYTHON_VERSION\'].matches(r\'^3[.][0-9]{1,2}$\')\272\001\226\002\n\024params.PIP_INDEX_URL\022.parameter PIP_INDEX_URL must be an http(s) URL\032\315\001!(\'PIP_INDEX_URL\' in this) || (this[\'PIP_INDEX_URL\'].matches(r\"^https?://[A-Za-z0-9._~:/?#[\\]@!$&\'()*+,;=%-]+$\") && size(this[\'PIP_INDEX_URL\']) <= (this[\'PIP_INDEX_URL\'].startsWith(\'https\') ? 2008 : 2007))\272\001\205\002\n\021params.BASE_IMAGE\022/parameter BASE_IMAGE must be an image reference\032\276\001!(\'BASE_IMAGE\' in this) || this[\'BASE_IMAGE\'].matches(r\'^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(@sha256:[a-f0-9]{64})?$\')\232\001\270\001\"\265\001\272\001\261\001\n\014params_known\032\240\001this in [\'PYTHON_VERSION\', \'PIP_INDEX_URL\', \'BASE_IMAGE\'] ? \'\' : \'unknown parameter \"\' + this + \'\"; known parameters: PYTHON_VERSION, PIP_INDEX_URL, BASE_IMAGE\''
+  _DEPLOYREQUEST.fields_by_name['env']._options = None
+  _DEPLOYREQUEST.fields_by_name['env']._serialized_options = b'\272H\237\001\232\001\233\001\020\200\001\"\211\001\272\001j\n\020env_not_reserved\022;environment variable names starting with FAAS_ are reserved\032\031!this.startsWith(\'FAAS_\')r\0322\030^[A-Za-z_][A-Za-z0-9_]*$*\nr\010(\200\200\002\272\001\001\000'
+  _INVOKEREQUEST.fields_by_name['id']._options = None
+  _INVOKEREQUEST.fields_by_name['id']._serialized_options = b'\272H\262\001\272\001\247\001\n\014id_dns_label\022hid is invalid: use lowercase letters, digits and \'-\', start with a letter and end with a letter or digit\032-this.matches(r\'^[a-z]([-a-z0-9]*[a-z0-9])?$\')\310\001\001r\002\030?'
+  _GETREQUEST.fields_by_name['id']._options = None
+  _GETREQUEST.fields_by_name['id']._serialized_options = b'\272H\262\001\272\001\247\001\n\014id_dns_label\022hid is invalid: use lowercase letters, digits and \'-\', start with a letter and end with a letter or digit\032-this.matches(r\'^[a-z]([-a-z0-9]*[a-z0-9])?$\')\310\001\001r\002\030?'
+  _DELETEREQUEST.fields_by_name['id']._options = None
+  _DELETEREQUEST.fields_by_name['id']._serialized_options = b'\272H\262\001\272\001\247\001\n\014id_dns_label\022hid is invalid: use lowercase letters, digits and \'-\', start with a letter and end with a letter or digit\032-this.matches(r\'^[a-z]([-a-z0-9]*[a-z0-9])?$\')\310\001\001r\002\030?'
+  _LOGSREQUEST.fields_by_name['id']._options = None
+  _LOGSREQUEST.fields_by_name['id']._serialized_options = b'\272H\262\001\272\001\247\001\n\014id_dns_label\022hid is invalid: use lowercase letters, digits and \'-\', start with a letter and end with a letter or digit\032-this.matches(r\'^[a-z]([-a-z0-9]*[a-z0-9])?$\')\310\001\001r\002\030?'
   _FAASAGENT.methods_by_name['List']._options = None
   _FAASAGENT.methods_by_name['List']._serialized_options = b'\220\002\001'
   _FAASAGENT.methods_by_name['Get']._options = None
@@ -34,46 +53,46 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _FAASAGENT.methods_by_name['Delete']._serialized_options = b'\220\002\002'
   _FAASAGENT.methods_by_name['Health']._options = None
   _FAASAGENT.methods_by_name['Health']._serialized_options = b'\220\002\001'
-  _DEPLOYPHASE._serialized_start=2116
-  _DEPLOYPHASE._serialized_end=2295
-  _DEPLOYREQUEST._serialized_start=96
-  _DEPLOYREQUEST._serialized_end=415
-  _DEPLOYREQUEST_PARAMSENTRY._serialized_start=302
-  _DEPLOYREQUEST_PARAMSENTRY._serialized_end=359
-  _DEPLOYREQUEST_ENVENTRY._serialized_start=361
-  _DEPLOYREQUEST_ENVENTRY._serialized_end=415
-  _DEPLOYRESPONSE._serialized_start=418
-  _DEPLOYRESPONSE._serialized_end=625
-  _BUILDLOG._serialized_start=627
-  _BUILDLOG._serialized_end=725
-  _FUNCTION._serialized_start=728
-  _FUNCTION._serialized_end=1085
-  _INVOKEREQUEST._serialized_start=1087
-  _INVOKEREQUEST._serialized_end=1168
-  _INVOKERESPONSE._serialized_start=1171
-  _INVOKERESPONSE._serialized_end=1357
-  _LISTREQUEST._serialized_start=1359
-  _LISTREQUEST._serialized_end=1372
-  _LISTRESPONSE._serialized_start=1374
-  _LISTRESPONSE._serialized_end=1437
-  _GETREQUEST._serialized_start=1439
-  _GETREQUEST._serialized_end=1467
-  _GETRESPONSE._serialized_start=1469
-  _GETRESPONSE._serialized_end=1529
-  _DELETEREQUEST._serialized_start=1531
-  _DELETEREQUEST._serialized_end=1562
-  _DELETERESPONSE._serialized_start=1564
-  _DELETERESPONSE._serialized_end=1665
-  _LOGSREQUEST._serialized_start=1667
-  _LOGSREQUEST._serialized_end=1740
-  _LOGSRESPONSE._serialized_start=1742
-  _LOGSRESPONSE._serialized_end=1848
-  _HEALTHREQUEST._serialized_start=1850
-  _HEALTHREQUEST._serialized_end=1865
-  _HEALTHRESPONSE._serialized_start=1868
-  _HEALTHRESPONSE._serialized_end=2036
-  _HEALTHCHECK._serialized_start=2038
-  _HEALTHCHECK._serialized_end=2113
-  _FAASAGENT._serialized_start=2298
-  _FAASAGENT._serialized_end=2725
+  _DEPLOYPHASE._serialized_start=4279
+  _DEPLOYPHASE._serialized_end=4458
+  _DEPLOYREQUEST._serialized_start=125
+  _DEPLOYREQUEST._serialized_end=1830
+  _DEPLOYREQUEST_PARAMSENTRY._serialized_start=1717
+  _DEPLOYREQUEST_PARAMSENTRY._serialized_end=1774
+  _DEPLOYREQUEST_ENVENTRY._serialized_start=1776
+  _DEPLOYREQUEST_ENVENTRY._serialized_end=1830
+  _DEPLOYRESPONSE._serialized_start=1833
+  _DEPLOYRESPONSE._serialized_end=2040
+  _BUILDLOG._serialized_start=2042
+  _BUILDLOG._serialized_end=2140
+  _FUNCTION._serialized_start=2143
+  _FUNCTION._serialized_end=2500
+  _INVOKEREQUEST._serialized_start=2503
+  _INVOKEREQUEST._serialized_end=2770
+  _INVOKERESPONSE._serialized_start=2773
+  _INVOKERESPONSE._serialized_end=2959
+  _LISTREQUEST._serialized_start=2961
+  _LISTREQUEST._serialized_end=2974
+  _LISTRESPONSE._serialized_start=2976
+  _LISTRESPONSE._serialized_end=3039
+  _GETREQUEST._serialized_start=3042
+  _GETREQUEST._serialized_end=3256
+  _GETRESPONSE._serialized_start=3258
+  _GETRESPONSE._serialized_end=3318
+  _DELETEREQUEST._serialized_start=3321
+  _DELETEREQUEST._serialized_end=3538
+  _DELETERESPONSE._serialized_start=3540
+  _DELETERESPONSE._serialized_end=3641
+  _LOGSREQUEST._serialized_start=3644
+  _LOGSREQUEST._serialized_end=3903
+  _LOGSRESPONSE._serialized_start=3905
+  _LOGSRESPONSE._serialized_end=4011
+  _HEALTHREQUEST._serialized_start=4013
+  _HEALTHREQUEST._serialized_end=4028
+  _HEALTHRESPONSE._serialized_start=4031
+  _HEALTHRESPONSE._serialized_end=4199
+  _HEALTHCHECK._serialized_start=4201
+  _HEALTHCHECK._serialized_end=4276
+  _FAASAGENT._serialized_start=4461
+  _FAASAGENT._serialized_end=4888
 # @@protoc_insertion_point(module_scope)
