@@ -156,3 +156,32 @@ function textFormat(value: JsonValue): string {
 }
 
 export type { FileDescriptorProto };
+
+/** The header put above the rebuilt validate.proto (comments are not in a descriptor). */
+export const VALIDATE_HEADER = `// Copyright Buf Technologies, Inc. (bufbuild/protovalidate)
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//      http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+// buf/validate/validate.proto of bufbuild/protovalidate, as compiled into @bufbuild/protovalidate
+// 1.3.0 (dist/esm/gen/buf/validate/validate_pb.js), printed back from that descriptor by
+// test/support/print-proto.ts: the same definitions and rules, without the original comments.
+// See ../../README.md. Do not edit; regenerate with
+//   node --import tsx test/support/print-proto.ts > proto/vendor/buf/validate/validate.proto
+
+`;
+
+// Run directly: print the rebuilt validate.proto on stdout.
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  const { file_buf_validate_validate } = await import("../../node_modules/@bufbuild/protovalidate/dist/esm/gen/buf/validate/validate_pb.js");
+  process.stdout.write(VALIDATE_HEADER + printProto(file_buf_validate_validate));
+}
