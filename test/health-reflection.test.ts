@@ -102,7 +102,15 @@ describe("server reflection", () => {
       if (res.messageResponse.case !== "fileDescriptorResponse") continue;
       const files = res.messageResponse.value.fileDescriptorProto.map((b) => fromBinary(FileDescriptorProtoSchema, b));
       expect(files[0].name).toBe("faas/v1/agent.proto");
-      expect(files.map((f) => f.name).sort()).toEqual(["faas/v1/agent.proto", "google/protobuf/struct.proto", "google/protobuf/timestamp.proto"]);
+      expect(files.map((f) => f.name).sort()).toEqual([
+        "buf/validate/validate.proto",
+        "faas/v1/agent.proto",
+        "google/protobuf/descriptor.proto",
+        "google/protobuf/duration.proto",
+        "google/protobuf/field_mask.proto",
+        "google/protobuf/struct.proto",
+        "google/protobuf/timestamp.proto",
+      ]);
       // A client can rebuild the schema from these bytes alone (what buf curl and grpcurl do).
       const registry = createFileRegistry(create(FileDescriptorSetSchema, { file: files.reverse() }));
       expect(registry.getService("faas.v1.FaasAgent")?.methods.map((m) => m.name)).toContain("Deploy");
