@@ -60,7 +60,7 @@ function groupExtensions(fields: FieldDescriptorProto[]): Array<{ extendee: stri
 }
 
 function printExtend(extendee: string, fields: FieldDescriptorProto[], ctx: Context, indent: string): string[] {
-  return [`${indent}extend ${extendee} {`, ...fields.map((f) => printField(f, ctx, indent + "  ", true)), `${indent}}`];
+  return [`${indent}extend ${extendee} {`, ...fields.map((f) => printField(f, ctx, indent + "  ")), `${indent}}`];
 }
 
 function printMessage(m: DescriptorProto, ctx: Context, indent: string): string[] {
@@ -71,7 +71,7 @@ function printMessage(m: DescriptorProto, ctx: Context, indent: string): string[
   const opened = new Set<number>();
   for (const f of m.field) {
     if (!inOneof(f) || f.proto3Optional) {
-      out.push(printField(f, ctx, inner, false));
+      out.push(printField(f, ctx, inner));
       continue;
     }
     if (opened.has(f.oneofIndex)) continue;
@@ -79,7 +79,7 @@ function printMessage(m: DescriptorProto, ctx: Context, indent: string): string[
     const decl = m.oneofDecl[f.oneofIndex];
     out.push(`${inner}oneof ${decl.name} {`);
     out.push(...customOptions(OneofOptionsSchema, decl.options, ctx).map((o) => `${inner}  option ${o};`));
-    for (const g of m.field.filter((x) => inOneof(x) && x.oneofIndex === f.oneofIndex)) out.push(printField(g, ctx, inner + "  ", false, true));
+    for (const g of m.field.filter((x) => inOneof(x) && x.oneofIndex === f.oneofIndex)) out.push(printField(g, ctx, inner + "  ", true));
     out.push(`${inner}}`);
   }
   for (const nested of m.nestedType) out.push(...printMessage(nested, ctx, inner));
@@ -115,7 +115,7 @@ const SCALARS: Partial<Record<Type, string>> = {
   [Type.UINT32]: "uint32", [Type.SFIXED32]: "sfixed32", [Type.SFIXED64]: "sfixed64", [Type.SINT32]: "sint32", [Type.SINT64]: "sint64",
 };
 
-function printField(f: FieldDescriptorProto, ctx: Context, indent: string, _extension: boolean, inOneof = false): string {
+function printField(f: FieldDescriptorProto, ctx: Context, indent: string, inOneof = false): string {
   const type = SCALARS[f.type!] ?? f.typeName!;
   const label = inOneof ? "" : f.label === Label.REPEATED ? "repeated " : f.label === Label.REQUIRED ? "required " : "optional ";
   const options: string[] = [];
