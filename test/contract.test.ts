@@ -4,7 +4,11 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
+import { createRegistry, fromBinary, toJson } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { FaasAgent } from "../gen/faas/v1/agent_pb.ts";
+import { file_buf_validate_validate } from "../node_modules/@bufbuild/protovalidate/dist/esm/gen/buf/validate/validate_pb.js";
+import { printProto, VALIDATE_HEADER } from "./support/print-proto.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BUF = join(ROOT, "node_modules", ".bin", "buf");
@@ -12,7 +16,8 @@ const BUF = join(ROOT, "node_modules", ".bin", "buf");
 async function files(dir: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
+    // Python writes __pycache__ beside the modules it imports (git ignores them).
+    if (!entry.isFile() || entry.parentPath.split(/[\\/]/).includes("__pycache__")) continue;
     const path = join(entry.parentPath, entry.name);
     out.set(relative(dir, path), await readFile(path, "utf8"));
   }
@@ -34,6 +39,24 @@ describe("the contract", () => {
       const committed = await files(join(ROOT, "gen"));
       expect([...committed.keys()].sort()).toEqual([...fresh.keys()].sort());
       for (const [path, text] of fresh) expect(committed.get(path), `gen/${path} is stale: run npx buf generate`).toBe(text);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  });
+
+  it("vendored validate.proto is what @bufbuild/protovalidate was built from", async () => {
+    const vendored = await readFile(join(ROOT, "proto", "vendor", "buf", "validate", "validate.proto"), "utf8");
+    expect(vendored).toBe(VALIDATE_HEADER + printProto(file_buf_validate_validate));
+    // Compiled by buf, it gives the very descriptor the validator package embeds (rules included).
+    const out = await mkdtemp(join(tmpdir(), "faas-image-"));
+    try {
+      await execa(BUF, ["build", "-o", join(out, "image.binpb")], { cwd: ROOT });
+      const image = fromBinary(FileDescriptorSetSchema, await readFile(join(out, "image.binpb")));
+      const built = image.file.find((f) => f.name === "buf/validate/validate.proto")!;
+      built.sourceCodeInfo = undefined;
+      const registry = createRegistry(file_buf_validate_validate, ...file_buf_validate_validate.dependencies);
+      const json = (p: typeof built) => toJson(FileDescriptorProtoSchema, p, { registry });
+      expect(json(built)).toEqual(json(file_buf_validate_validate.proto));
     } finally {
       await rm(out, { recursive: true, force: true });
     }

@@ -33,10 +33,17 @@ function digest(token: string): Buffer {
   return createHash("sha256").update(token).digest();
 }
 
-/** Rejects every RPC but Health without a valid bearer token. */
+/**
+ * Services open without a token: probes (grpc.health.v1, as Kubernetes `grpc:` probes send no
+ * credentials) and discovery (server reflection only describes the public contract).
+ */
+const OPEN_SERVICES = new Set(["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]);
+
+/** Rejects every RPC but FaasAgent's Health and the OPEN_SERVICES without a valid bearer token. */
 export function authInterceptor(auth: TokenAuth): Interceptor {
   return (next) => async (req) => {
-    if (auth.enabled && req.method.name !== "Health" && !auth.check(req.header.get("authorization"))) {
+    const open = req.method.name === "Health" || OPEN_SERVICES.has(req.service.typeName);
+    if (auth.enabled && !open && !auth.check(req.header.get("authorization"))) {
       throw unauthenticated();
     }
     return next(req);

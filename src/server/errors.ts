@@ -2,7 +2,12 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.ts";
+import { violationsToProto, type Violation } from "@bufbuild/protovalidate";
 import { FaasError, isFaasError, type FaasErrorKind } from "../domain/errors.ts";
+import { violationError } from "../service/validation.ts";
+
+/** An error detail as a ConnectError is constructed with (a descriptor and a message). */
+type OutgoingDetail = Extract<ConnectError["details"][number], { desc: unknown }>;
 
 /** ErrorInfo.domain of every error the agent reports. */
 export const ERROR_DOMAIN = "radical-faas";
@@ -58,7 +63,15 @@ export function asFaasError(error: unknown): FaasError {
  */
 export function errorInterceptor(logger: Logger): Interceptor {
   const convert = (error: unknown, method: string): ConnectError => {
-    if (error instanceof ConnectError) return error;
+    if (error instanceof ConnectError) {
+      // The validate interceptor's error: add the ErrorInfo every other error carries, and keep its
+      // buf.validate.Violations detail.
+      const violations = (error.cause as { name?: string; violations?: Violation[] } | undefined)?.violations;
+      if (error.code !== Code.InvalidArgument || !violations?.length) return error;
+      const info = toConnectError(violationError(violations));
+      const [value, desc] = violationsToProto(violations);
+      return new ConnectError(info.rawMessage, info.code, undefined, [...(info.details as OutgoingDetail[]), { desc, value }], error.cause);
+    }
     const faas = asFaasError(error);
     if (faas.kind === "internal") logger.error({ err: faas.cause ?? error, rpc: method }, "internal error");
     return toConnectError(faas);

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { FaasError, invalidArgument } from "../domain/errors.ts";
 import type { FunctionInfo } from "../domain/types.ts";
 import type { AgentCore, DeployProgress } from "../service/core.ts";
+import type { RequestValidation } from "../service/validation.ts";
 import { unauthenticated, type TokenAuth } from "./auth.ts";
 import { asFaasError, httpStatusOf } from "./errors.ts";
 
@@ -17,6 +18,8 @@ export interface RestOptions {
   /** Largest body accepted; larger ones get 413. */
   maxBodyBytes: number;
   logger: Logger;
+  /** The contract's request rules (proto annotations), checked before the core is called. */
+  validation?: RequestValidation;
   /** Serves anything that is not a REST route (e.g. static files); 404 when absent. */
   fallback?: (req: Request, res: Response) => void;
 }
@@ -48,6 +51,7 @@ export function createRestHandler(options: RestOptions): (req: Request, res: Res
       POST: async (req, res, signal) => {
         const body = await readJsonObject(req, options.maxBodyBytes);
         const id = requiredString(body, "id");
+        options.validation?.invokeId(id);
         const payload = body.payload === undefined ? "{}" : JSON.stringify(body.payload);
         const out = await core.invoke(id, payload, signal);
         // The result is spliced in as the worker serialised it: no parse and re-serialise.
@@ -66,6 +70,7 @@ export function createRestHandler(options: RestOptions): (req: Request, res: Res
           params: optionalStringMap(body, "params"),
           env: optionalStringMap(body, "env"),
         };
+        options.validation?.deploy(raw);
         const progress = core.deploy(raw, signal);
         if (/application\/x-ndjson/.test(req.headers.accept ?? "")) await streamDeploy(res, progress, logger);
         else await awaitDeploy(res, progress);
@@ -74,7 +79,9 @@ export function createRestHandler(options: RestOptions): (req: Request, res: Res
     "/delete": {
       POST: async (req, res, signal) => {
         const body = await readJsonObject(req, options.maxBodyBytes);
-        const out = await core.remove(requiredString(body, "id"), signal);
+        const id = requiredString(body, "id");
+        options.validation?.deleteId(id);
+        const out = await core.remove(id, signal);
         send(res, 200, { status: out.status, platform: out.platform, function_id: out.functionId });
       },
     },

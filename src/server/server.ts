@@ -2,13 +2,20 @@ import type { AddressInfo, Socket } from "node:net";
 import type { ServerHttp2Session } from "node:http2";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { createValidateInterceptor } from "@connectrpc/validate";
 import { createServer } from "@httptoolkit/httpolyglot";
 import type { Logger } from "pino";
 import { FaasAgent } from "../../gen/faas/v1/agent_pb.ts";
+import { Health } from "../../gen/grpc/health/v1/health_pb.ts";
+import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.ts";
+import { ServerReflection as ServerReflectionAlpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.ts";
 import { createFaasAgentService } from "../service/connect.ts";
 import type { AgentCore } from "../service/core.ts";
+import { RequestValidation } from "../service/validation.ts";
 import { authInterceptor, TokenAuth } from "./auth.ts";
 import { errorInterceptor } from "./errors.ts";
+import { createHealthService, ServingStatus } from "./health.ts";
+import { createReflectionAlphaService, createReflectionService } from "./reflection.ts";
 import { createRestHandler } from "./rest.ts";
 
 /** The most of a refused request body the server reads and discards so the client sees the error. */
@@ -63,20 +70,28 @@ export interface AgentServer {
 
 /**
  * The agent's one port: Connect (JSON and binary over HTTP/1.1 and h2c), gRPC (h2c) and gRPC-Web
- * for FaasAgent, and the prototype's REST routes, told apart by httpolyglot's sniffing of the
- * connection preface. build only: no socket until `listen`.
+ * for FaasAgent, the standard grpc.health.v1.Health and server reflection (v1 and v1alpha), and the
+ * prototype's REST routes, told apart by httpolyglot's sniffing of the connection preface. Health
+ * turns NOT_SERVING when `close` begins. build only: no socket until `listen`.
  */
 export function createAgentServer(options: AgentServerOptions): AgentServer {
   const shutdown = new AbortController();
   const auth = new TokenAuth(options.authTokens);
-  const rest = createRestHandler({ core: options.core, auth, maxBodyBytes: options.maxBodyBytes, logger: options.logger });
+  const validation = new RequestValidation();
+  const rest = createRestHandler({ core: options.core, auth, maxBodyBytes: options.maxBodyBytes, logger: options.logger, validation });
+  const serving = new ServingStatus();
   const handler = connectNodeAdapter({
     routes: (router) => {
       router.service(FaasAgent, createFaasAgentService(options.core));
+      router.service(Health, createHealthService(serving));
+      const services = () => new Set(router.handlers.map((h) => h.service));
+      router.service(ServerReflection, createReflectionService(services));
+      router.service(ServerReflectionAlpha, createReflectionAlphaService(services));
       options.extraRoutes?.(router);
     },
     fallback: rest,
-    interceptors: [errorInterceptor(options.logger), authInterceptor(auth)],
+    // Outermost first: errors are converted last; the token is checked before the request's rules.
+    interceptors: [errorInterceptor(options.logger), authInterceptor(auth), createValidateInterceptor({ validator: validation.validator })],
     readMaxBytes: options.maxBodyBytes,
     writeMaxBytes: options.maxBodyBytes * 2,
     maxTimeoutMs: options.maxTimeoutMs,
@@ -133,6 +148,7 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
 
     async close(graceMs) {
       closing = true;
+      serving.markShuttingDown();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       shutdown.abort();
       for (const session of sessions) session.close();

@@ -21,9 +21,16 @@
 //   WORKER_CRASHED        unavailable        the function's process died while the call was running
 //   INVOKE_TIMEOUT        deadline_exceeded  the call took longer than the invoke timeout
 //   UNAUTHENTICATED       unauthenticated    no valid bearer token (when tokens are configured)
+//
+// Request rules are declared on the fields below with protovalidate (buf.validate) annotations and
+// enforced by the agent for every protocol, the REST routes included: a violation is
+// invalid_argument with reason INVALID_REQUEST, ErrorInfo metadata `field` (the field path, map keys
+// as `params.KEY`; for the CEL rules on `params`, whose ids are `params.KEY`, that key) and a
+// buf.validate.Violations detail listing every violation.
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_buf_validate_validate } from "../../buf/validate/validate_pb.ts";
 import type { Timestamp, Value } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -32,7 +39,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file faas/v1/agent.proto.
  */
 export const file_faas_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("ChNmYWFzL3YxL2FnZW50LnByb3RvEgdmYWFzLnYxIv8BCg1EZXBsb3lSZXF1ZXN0EgoKAmlkGAEgASgJEg8KB2hhbmRsZXIYAiABKAkSFAoMcmVxdWlyZW1lbnRzGAMgASgJEjIKBnBhcmFtcxgEIAMoCzIiLmZhYXMudjEuRGVwbG95UmVxdWVzdC5QYXJhbXNFbnRyeRIsCgNlbnYYBSADKAsyHy5mYWFzLnYxLkRlcGxveVJlcXVlc3QuRW52RW50cnkaLQoLUGFyYW1zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIrMBCg5EZXBsb3lSZXNwb25zZRIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgVwaGFzZRgCIAEoDjIULmZhYXMudjEuRGVwbG95UGhhc2VIABIgCgNsb2cYAyABKAsyES5mYWFzLnYxLkJ1aWxkTG9nSAASJQoIZnVuY3Rpb24YBCABKAsyES5mYWFzLnYxLkZ1bmN0aW9uSABCBwoFZXZlbnQiTQoIQnVpbGRMb2cSIwoFcGhhc2UYASABKA4yFC5mYWFzLnYxLkRlcGxveVBoYXNlEg4KBnNvdXJjZRgCIAEoCRIMCgRsaW5lGAMgASgJIoECCghGdW5jdGlvbhIKCgJpZBgBIAEoCRINCgVpbWFnZRgCIAEoCRIOCgZzdGF0dXMYAyABKAkSDQoFcmVhZHkYBCABKAgSDQoFc3RhdGUYBSABKAkSEAoIcGxhdGZvcm0YBiABKAkSEAoIZW5kcG9pbnQYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIcmV2aXNpb24YCiABKAkSFgoOcHl0aG9uX3ZlcnNpb24YCyABKAkiRAoNSW52b2tlUmVxdWVzdBIKCgJpZBgBIAEoCRInCgdwYXlsb2FkGAIgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlIoYBCg5JbnZva2VSZXNwb25zZRImCgZyZXN1bHQYASABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSDgoGc3RhdHVzGAIgASgJEhYKDmV4ZWN1dGlvbl90aW1lGAMgASgBEhAKCHBsYXRmb3JtGAQgASgJEhIKCmNvbGRfc3RhcnQYBSABKAgiDQoLTGlzdFJlcXVlc3QiNAoMTGlzdFJlc3BvbnNlEiQKCWZ1bmN0aW9ucxgBIAMoCzIRLmZhYXMudjEuRnVuY3Rpb24iGAoKR2V0UmVxdWVzdBIKCgJpZBgBIAEoCSIyCgtHZXRSZXNwb25zZRIjCghmdW5jdGlvbhgBIAEoCzIRLmZhYXMudjEuRnVuY3Rpb24iGwoNRGVsZXRlUmVxdWVzdBIKCgJpZBgBIAEoCSJHCg5EZWxldGVSZXNwb25zZRIOCgZzdGF0dXMYASABKAkSEAoIcGxhdGZvcm0YAiABKAkSEwoLZnVuY3Rpb25faWQYAyABKAkiNwoLTG9nc1JlcXVlc3QSCgoCaWQYASABKAkSDgoGZm9sbG93GAIgASgIEgwKBHRhaWwYAyABKA0iVgoMTG9nc1Jlc3BvbnNlEigKBHRpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnN0cmVhbRgCIAEoCRIMCgRsaW5lGAMgASgJIg8KDUhlYWx0aFJlcXVlc3QiewoOSGVhbHRoUmVzcG9uc2USDgoGc3RhdHVzGAEgASgJEhAKCHBsYXRmb3JtGAIgASgJEhAKCHdvcmtmbG93GAMgASgJEg8KB3ZlcnNpb24YBCABKAkSJAoGY2hlY2tzGAUgAygLMhQuZmFhcy52MS5IZWFsdGhDaGVjayI4CgtIZWFsdGhDaGVjaxIMCgRuYW1lGAEgASgJEgoKAm9rGAIgASgIEg8KB21lc3NhZ2UYAyABKAkqswEKC0RlcGxveVBoYXNlEhwKGERFUExPWV9QSEFTRV9VTlNQRUNJRklFRBAAEhsKF0RFUExPWV9QSEFTRV9WQUxJREFUSU5HEAESGgoWREVQTE9ZX1BIQVNFX1BBQ0tBR0lORxACEhkKFURFUExPWV9QSEFTRV9CVUlMRElORxADEhoKFkRFUExPWV9QSEFTRV9ERVBMT1lJTkcQBBIWChJERVBMT1lfUEhBU0VfUkVBRFkQBTKrAwoJRmFhc0FnZW50EjsKBkRlcGxveRIWLmZhYXMudjEuRGVwbG95UmVxdWVzdBoXLmZhYXMudjEuRGVwbG95UmVzcG9uc2UwARI5CgZJbnZva2USFi5mYWFzLnYxLkludm9rZVJlcXVlc3QaFy5mYWFzLnYxLkludm9rZVJlc3BvbnNlEjgKBExpc3QSFC5mYWFzLnYxLkxpc3RSZXF1ZXN0GhUuZmFhcy52MS5MaXN0UmVzcG9uc2UiA5ACARI1CgNHZXQSEy5mYWFzLnYxLkdldFJlcXVlc3QaFC5mYWFzLnYxLkdldFJlc3BvbnNlIgOQAgESPgoGRGVsZXRlEhYuZmFhcy52MS5EZWxldGVSZXF1ZXN0GhcuZmFhcy52MS5EZWxldGVSZXNwb25zZSIDkAICEjUKBExvZ3MSFC5mYWFzLnYxLkxvZ3NSZXF1ZXN0GhUuZmFhcy52MS5Mb2dzUmVzcG9uc2UwARI+CgZIZWFsdGgSFi5mYWFzLnYxLkhlYWx0aFJlcXVlc3QaFy5mYWFzLnYxLkhlYWx0aFJlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChNmYWFzL3YxL2FnZW50LnByb3RvEgdmYWFzLnYxIukMCg1EZXBsb3lSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynYAQFyAhg/EoUBCgdoYW5kbGVyGAIgASgJQnS6SHG6AWEKEWhhbmRsZXJfbm90X2JsYW5rEjdoYW5kbGVyIGlzIHJlcXVpcmVkOiBQeXRob24gc291cmNlIGRlZmluaW5nIGhhbmRsZShyZXEpGhN0aGlzLm1hdGNoZXMocidcUycpyAEBcggogIBAugEBABIjCgxyZXF1aXJlbWVudHMYAyABKAlCDbpICnIIKICABLoBAQAStAcKBnBhcmFtcxgEIAMoCzIiLmZhYXMudjEuRGVwbG95UmVxdWVzdC5QYXJhbXNFbnRyeUL/BrpI+wa6AZgBChVwYXJhbXMuUFlUSE9OX1ZFUlNJT04SK3BhcmFtZXRlciBQWVRIT05fVkVSU0lPTiBtdXN0IGxvb2sgbGlrZSAzLk4aUiEoJ1BZVEhPTl9WRVJTSU9OJyBpbiB0aGlzKSB8fCB0aGlzWydQWVRIT05fVkVSU0lPTiddLm1hdGNoZXMocideM1suXVswLTldezEsMn0kJym6AZYCChRwYXJhbXMuUElQX0lOREVYX1VSTBIucGFyYW1ldGVyIFBJUF9JTkRFWF9VUkwgbXVzdCBiZSBhbiBodHRwKHMpIFVSTBrNASEoJ1BJUF9JTkRFWF9VUkwnIGluIHRoaXMpIHx8ICh0aGlzWydQSVBfSU5ERVhfVVJMJ10ubWF0Y2hlcyhyIl5odHRwcz86Ly9bQS1aYS16MC05Ll9+Oi8/I1tcXUAhJCYnKCkqKyw7PSUtXSskIikgJiYgc2l6ZSh0aGlzWydQSVBfSU5ERVhfVVJMJ10pIDw9ICh0aGlzWydQSVBfSU5ERVhfVVJMJ10uc3RhcnRzV2l0aCgnaHR0cHMnKSA/IDIwMDggOiAyMDA3KSm6AYUCChFwYXJhbXMuQkFTRV9JTUFHRRIvcGFyYW1ldGVyIEJBU0VfSU1BR0UgbXVzdCBiZSBhbiBpbWFnZSByZWZlcmVuY2UavgEhKCdCQVNFX0lNQUdFJyBpbiB0aGlzKSB8fCB0aGlzWydCQVNFX0lNQUdFJ10ubWF0Y2hlcyhyJ15bYS16MC05XSsoWy5fLV1bYS16MC05XSspKig6WzAtOV17MSw1fSk/KC9bYS16MC05XSsoWy5fLV1bYS16MC05XSspKikqKDpbQS1aYS16MC05X11bQS1aYS16MC05Ll8tXXswLDEyN30pPyhAc2hhMjU2OlthLWYwLTldezY0fSk/JCcpmgG4ASK1AboBsQEKDHBhcmFtc19rbm93bhqgAXRoaXMgaW4gWydQWVRIT05fVkVSU0lPTicsICdQSVBfSU5ERVhfVVJMJywgJ0JBU0VfSU1BR0UnXSA/ICcnIDogJ3Vua25vd24gcGFyYW1ldGVyICInICsgdGhpcyArICciOyBrbm93biBwYXJhbWV0ZXJzOiBQWVRIT05fVkVSU0lPTiwgUElQX0lOREVYX1VSTCwgQkFTRV9JTUFHRScS0gEKA2VudhgFIAMoCzIfLmZhYXMudjEuRGVwbG95UmVxdWVzdC5FbnZFbnRyeUKjAbpInwGaAZsBEIABIokBugFqChBlbnZfbm90X3Jlc2VydmVkEjtlbnZpcm9ubWVudCB2YXJpYWJsZSBuYW1lcyBzdGFydGluZyB3aXRoIEZBQVNfIGFyZSByZXNlcnZlZBoZIXRoaXMuc3RhcnRzV2l0aCgnRkFBU18nKXIaMhheW0EtWmEtel9dW0EtWmEtejAtOV9dKiQqCnIIKICAAroBAQAaLQoLUGFyYW1zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIrMBCg5EZXBsb3lSZXNwb25zZRIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgVwaGFzZRgCIAEoDjIULmZhYXMudjEuRGVwbG95UGhhc2VIABIgCgNsb2cYAyABKAsyES5mYWFzLnYxLkJ1aWxkTG9nSAASJQoIZnVuY3Rpb24YBCABKAsyES5mYWFzLnYxLkZ1bmN0aW9uSABCBwoFZXZlbnQiTQoIQnVpbGRMb2cSIwoFcGhhc2UYASABKA4yFC5mYWFzLnYxLkRlcGxveVBoYXNlEg4KBnNvdXJjZRgCIAEoCRIMCgRsaW5lGAMgASgJIoECCghGdW5jdGlvbhIKCgJpZBgBIAEoCRINCgVpbWFnZRgCIAEoCRIOCgZzdGF0dXMYAyABKAkSDQoFcmVhZHkYBCABKAgSDQoFc3RhdGUYBSABKAkSEAoIcGxhdGZvcm0YBiABKAkSEAoIZW5kcG9pbnQYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIcmV2aXNpb24YCiABKAkSFgoOcHl0aG9uX3ZlcnNpb24YCyABKAki/gEKDUludm9rZVJlcXVlc3QSwwEKAmlkGAEgASgJQrYBukiyAboBpwEKDGlkX2Ruc19sYWJlbBJoaWQgaXMgaW52YWxpZDogdXNlIGxvd2VyY2FzZSBsZXR0ZXJzLCBkaWdpdHMgYW5kICctJywgc3RhcnQgd2l0aCBhIGxldHRlciBhbmQgZW5kIHdpdGggYSBsZXR0ZXIgb3IgZGlnaXQaLXRoaXMubWF0Y2hlcyhyJ15bYS16XShbLWEtejAtOV0qW2EtejAtOV0pPyQnKcgBAXICGD8SJwoHcGF5bG9hZBgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSKGAQoOSW52b2tlUmVzcG9uc2USJgoGcmVzdWx0GAEgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEg4KBnN0YXR1cxgCIAEoCRIWCg5leGVjdXRpb25fdGltZRgDIAEoARIQCghwbGF0Zm9ybRgEIAEoCRISCgpjb2xkX3N0YXJ0GAUgASgIIg0KC0xpc3RSZXF1ZXN0IjQKDExpc3RSZXNwb25zZRIkCglmdW5jdGlvbnMYASADKAsyES5mYWFzLnYxLkZ1bmN0aW9uItIBCgpHZXRSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynIAQFyAhg/IjIKC0dldFJlc3BvbnNlEiMKCGZ1bmN0aW9uGAEgASgLMhEuZmFhcy52MS5GdW5jdGlvbiLVAQoNRGVsZXRlUmVxdWVzdBLDAQoCaWQYASABKAlCtgG6SLIBugGnAQoMaWRfZG5zX2xhYmVsEmhpZCBpcyBpbnZhbGlkOiB1c2UgbG93ZXJjYXNlIGxldHRlcnMsIGRpZ2l0cyBhbmQgJy0nLCBzdGFydCB3aXRoIGEgbGV0dGVyIGFuZCBlbmQgd2l0aCBhIGxldHRlciBvciBkaWdpdBotdGhpcy5tYXRjaGVzKHInXlthLXpdKFstYS16MC05XSpbYS16MC05XSk/JCcpyAEBcgIYPyJHCg5EZWxldGVSZXNwb25zZRIOCgZzdGF0dXMYASABKAkSEAoIcGxhdGZvcm0YAiABKAkSEwoLZnVuY3Rpb25faWQYAyABKAki8QEKC0xvZ3NSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynIAQFyAhg/Eg4KBmZvbGxvdxgCIAEoCBIMCgR0YWlsGAMgASgNIlYKDExvZ3NSZXNwb25zZRIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZzdHJlYW0YAiABKAkSDAoEbGluZRgDIAEoCSIPCg1IZWFsdGhSZXF1ZXN0InsKDkhlYWx0aFJlc3BvbnNlEg4KBnN0YXR1cxgBIAEoCRIQCghwbGF0Zm9ybRgCIAEoCRIQCgh3b3JrZmxvdxgDIAEoCRIPCgd2ZXJzaW9uGAQgASgJEiQKBmNoZWNrcxgFIAMoCzIULmZhYXMudjEuSGVhbHRoQ2hlY2siOAoLSGVhbHRoQ2hlY2sSDAoEbmFtZRgBIAEoCRIKCgJvaxgCIAEoCBIPCgdtZXNzYWdlGAMgASgJKrMBCgtEZXBsb3lQaGFzZRIcChhERVBMT1lfUEhBU0VfVU5TUEVDSUZJRUQQABIbChdERVBMT1lfUEhBU0VfVkFMSURBVElORxABEhoKFkRFUExPWV9QSEFTRV9QQUNLQUdJTkcQAhIZChVERVBMT1lfUEhBU0VfQlVJTERJTkcQAxIaChZERVBMT1lfUEhBU0VfREVQTE9ZSU5HEAQSFgoSREVQTE9ZX1BIQVNFX1JFQURZEAUyqwMKCUZhYXNBZ2VudBI7CgZEZXBsb3kSFi5mYWFzLnYxLkRlcGxveVJlcXVlc3QaFy5mYWFzLnYxLkRlcGxveVJlc3BvbnNlMAESOQoGSW52b2tlEhYuZmFhcy52MS5JbnZva2VSZXF1ZXN0GhcuZmFhcy52MS5JbnZva2VSZXNwb25zZRI4CgRMaXN0EhQuZmFhcy52MS5MaXN0UmVxdWVzdBoVLmZhYXMudjEuTGlzdFJlc3BvbnNlIgOQAgESNQoDR2V0EhMuZmFhcy52MS5HZXRSZXF1ZXN0GhQuZmFhcy52MS5HZXRSZXNwb25zZSIDkAIBEj4KBkRlbGV0ZRIWLmZhYXMudjEuRGVsZXRlUmVxdWVzdBoXLmZhYXMudjEuRGVsZXRlUmVzcG9uc2UiA5ACAhI1CgRMb2dzEhQuZmFhcy52MS5Mb2dzUmVxdWVzdBoVLmZhYXMudjEuTG9nc1Jlc3BvbnNlMAESPgoGSGVhbHRoEhYuZmFhcy52MS5IZWFsdGhSZXF1ZXN0GhcuZmFhcy52MS5IZWFsdGhSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * DeployRequest describes the function to deploy.
@@ -51,14 +58,15 @@ export type DeployRequest = Message<"faas.v1.DeployRequest"> & {
 
   /**
    * Python source of the function's module. It must define `handle(req)` (a plain or an
-   * `async def` function). Required; at most 1 MiB.
+   * `async def` function). Required (not blank); at most 1 MiB; no NUL characters.
    *
    * @generated from field: string handler = 2;
    */
   handler: string;
 
   /**
-   * pip requirements, in requirements.txt format. Empty means none. At most 64 KiB.
+   * pip requirements, in requirements.txt format. Empty means none. At most 64 KiB; no NUL
+   * characters.
    *
    * @generated from field: string requirements = 3;
    */
@@ -67,7 +75,8 @@ export type DeployRequest = Message<"faas.v1.DeployRequest"> & {
   /**
    * Template parameters. Known keys: PYTHON_VERSION ("3.N", the interpreter to run the function
    * with), PIP_INDEX_URL (an http(s) URL of the package index pip installs requirements from),
-   * BASE_IMAGE (the base image on image-based platforms). Unknown keys are rejected.
+   * BASE_IMAGE (the base image on image-based platforms). Unknown keys are rejected; each value
+   * must match its key's pattern (the CEL rules below).
    *
    * @generated from field: map<string, string> params = 4;
    */
@@ -75,7 +84,8 @@ export type DeployRequest = Message<"faas.v1.DeployRequest"> & {
 
   /**
    * Environment variables for the function's process. Names must match [A-Za-z_][A-Za-z0-9_]*
-   * and must not start with FAAS_ (reserved for the runtime).
+   * and must not start with FAAS_ (reserved for the runtime). At most 128 entries; values at most
+   * 32 KiB without NUL characters.
    *
    * @generated from field: map<string, string> env = 5;
    */
@@ -276,7 +286,7 @@ export const FunctionSchema: GenMessage<Function> = /*@__PURE__*/
  */
 export type InvokeRequest = Message<"faas.v1.InvokeRequest"> & {
   /**
-   * The function's id.
+   * The function's id. Required; the same rules as DeployRequest.id.
    *
    * @generated from field: string id = 1;
    */
@@ -390,7 +400,7 @@ export const ListResponseSchema: GenMessage<ListResponse> = /*@__PURE__*/
  */
 export type GetRequest = Message<"faas.v1.GetRequest"> & {
   /**
-   * The function's id.
+   * The function's id. Required; the same rules as DeployRequest.id.
    *
    * @generated from field: string id = 1;
    */
@@ -432,7 +442,7 @@ export const GetResponseSchema: GenMessage<GetResponse> = /*@__PURE__*/
  */
 export type DeleteRequest = Message<"faas.v1.DeleteRequest"> & {
   /**
-   * The function's id.
+   * The function's id. Required; the same rules as DeployRequest.id.
    *
    * @generated from field: string id = 1;
    */
@@ -488,7 +498,7 @@ export const DeleteResponseSchema: GenMessage<DeleteResponse> = /*@__PURE__*/
  */
 export type LogsRequest = Message<"faas.v1.LogsRequest"> & {
   /**
-   * The function's id.
+   * The function's id. Required; the same rules as DeployRequest.id.
    *
    * @generated from field: string id = 1;
    */
