@@ -8,7 +8,6 @@ import { createRegistry, fromBinary, toJson } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { FaasAgent } from "../gen/faas/v1/agent_pb.ts";
 import { file_buf_validate_validate } from "../node_modules/@bufbuild/protovalidate/dist/esm/gen/buf/validate/validate_pb.js";
-import { printProto, VALIDATE_HEADER } from "./support/print-proto.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BUF = join(ROOT, "node_modules", ".bin", "buf");
@@ -45,9 +44,8 @@ describe("the contract", () => {
   });
 
   it("vendored validate.proto is what @bufbuild/protovalidate was built from", async () => {
-    const vendored = await readFile(join(ROOT, "proto", "vendor", "buf", "validate", "validate.proto"), "utf8");
-    expect(vendored).toBe(VALIDATE_HEADER + printProto(file_buf_validate_validate));
-    // Compiled by buf, it gives the very descriptor the validator package embeds (rules included).
+    // Compiled by buf, it gives the very descriptor the validator package embeds (rules included),
+    // so the annotations in agent.proto mean to buf what they mean to the validator.
     const out = await mkdtemp(join(tmpdir(), "faas-image-"));
     try {
       await execa(BUF, ["build", "-o", join(out, "image.binpb")], { cwd: ROOT });
