@@ -10,6 +10,7 @@ import type { AgentCore } from "../service/core.ts";
 import { authInterceptor, TokenAuth } from "./auth.ts";
 import { errorInterceptor } from "./errors.ts";
 import { createRestHandler } from "./rest.ts";
+import { createStaticHandler } from "./static.ts";
 
 /** The most of a refused request body the server reads and discards so the client sees the error. */
 const DRAIN_LIMIT_BYTES = 256 * 1024 * 1024;
@@ -45,6 +46,8 @@ export interface AgentServerOptions {
   maxBodyBytes: number;
   /** Largest deadline a client may ask for, in milliseconds. */
   maxTimeoutMs: number;
+  /** Directory of the web page's built files, served at `/`; no page when absent. */
+  webRoot?: string;
   /** Registers more services on the same stack (tests and benchmarks). */
   extraRoutes?: (router: ConnectRouter) => void;
 }
@@ -69,7 +72,8 @@ export interface AgentServer {
 export function createAgentServer(options: AgentServerOptions): AgentServer {
   const shutdown = new AbortController();
   const auth = new TokenAuth(options.authTokens);
-  const rest = createRestHandler({ core: options.core, auth, maxBodyBytes: options.maxBodyBytes, logger: options.logger });
+  const fallback = options.webRoot ? createStaticHandler(options.webRoot) : undefined;
+  const rest = createRestHandler({ core: options.core, auth, maxBodyBytes: options.maxBodyBytes, logger: options.logger, fallback });
   const handler = connectNodeAdapter({
     routes: (router) => {
       router.service(FaasAgent, createFaasAgentService(options.core));
