@@ -102,7 +102,8 @@ export function terminalProgress(out: Out, now: () => number = Date.now): Progre
           const line = `${event.event.value.source}: ${event.event.value.line}`;
           last.push(line);
           clearStatus();
-          const width = out.columns ?? 120;
+          // One screen line each, so the status line below stays in place; a narrow or unknown width: no cut.
+          const width = out.columns && out.columns >= 40 ? out.columns : Infinity;
           out.write(`  \x1b[2m${line.length > width - 3 ? `${line.slice(0, width - 4)}…` : line}\x1b[0m\n`);
           drawStatus();
           break;
