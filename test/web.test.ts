@@ -102,6 +102,7 @@ describe("web page", () => {
     expect(await page.textContent("#invoke-cold")).toMatch(/^(yes|no)$/);
     expect(await page.textContent("#invoke-platform")).toBe("local");
     expect(await page.isHidden("#invoke-error")).toBe(true);
+    await page.screenshot({ path: SCREENSHOT, fullPage: true }); // streamed deploy and a successful call
 
     await page.fill("#invoke-payload", "{not json");
     await page.click("#invoke-button");
@@ -118,7 +119,7 @@ describe("web page", () => {
     expect(error).toContain('handler.py", line 2');
     expect(await page.textContent("#deploy-status")).toBe("deploy failed");
     expect(await page.getAttribute('#deploy-phases li[data-phase="deploying"]', "data-state")).toBe("failed");
-    await page.screenshot({ path: SCREENSHOT, fullPage: true }); // deploy error beside the last invoke's result
+    await page.screenshot({ path: SCREENSHOT.replace(/\.png$/, "-deploy-error.png"), fullPage: true });
 
     // A handler that raises: the invoke error shows the exception and traceback.
     await submitDeploy("web-raises", 'def handle(req):\n    raise RuntimeError("boom: " + str(req))\n');
