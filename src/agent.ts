@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import { LocalPlatform } from "./adapters/local/platform.ts";
 import type { Config } from "./config.ts";
@@ -9,6 +10,9 @@ import { createAgentServer, type AgentServerOptions } from "./server/server.ts";
 
 /** The agent's version, from package.json. */
 export const VERSION: string = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+
+/** Where `npm run build:web` (src/web/vite.config.ts) puts the web page the agent serves at `/`. */
+export const WEB_ROOT: string = fileURLToPath(new URL("./web/dist", import.meta.url));
 
 /** A started agent: its address and a graceful `stop`. */
 export interface RunningAgent {
@@ -38,6 +42,7 @@ export async function startAgent(
     authTokens: config.authTokens,
     maxBodyBytes: config.maxBodyBytes,
     maxTimeoutMs: Math.max(config.invokeTimeoutMs, config.deployTimeoutMs),
+    webRoot: WEB_ROOT,
     extraRoutes: extra.extraRoutes,
   });
   let address: AddressInfo;

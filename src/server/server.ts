@@ -17,6 +17,7 @@ import { errorInterceptor } from "./errors.ts";
 import { createHealthService, ServingStatus } from "./health.ts";
 import { createReflectionAlphaService, createReflectionService } from "./reflection.ts";
 import { createRestHandler } from "./rest.ts";
+import { createStaticHandler } from "./static.ts";
 
 /** The most of a refused request body the server reads and discards so the client sees the error. */
 const DRAIN_LIMIT_BYTES = 256 * 1024 * 1024;
@@ -52,6 +53,8 @@ export interface AgentServerOptions {
   maxBodyBytes: number;
   /** Largest deadline a client may ask for, in milliseconds. */
   maxTimeoutMs: number;
+  /** Directory of the web page's built files, served at `/`; no page when absent. */
+  webRoot?: string;
   /** Registers more services on the same stack (tests and benchmarks). */
   extraRoutes?: (router: ConnectRouter) => void;
 }
@@ -78,7 +81,8 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   const shutdown = new AbortController();
   const auth = new TokenAuth(options.authTokens);
   const validation = new RequestValidation();
-  const rest = createRestHandler({ core: options.core, auth, maxBodyBytes: options.maxBodyBytes, logger: options.logger, validation });
+  const fallback = options.webRoot ? createStaticHandler(options.webRoot) : undefined;
+  const rest = createRestHandler({ core: options.core, auth, maxBodyBytes: options.maxBodyBytes, logger: options.logger, validation, fallback });
   const serving = new ServingStatus();
   const handler = connectNodeAdapter({
     routes: (router) => {

@@ -1,0 +1,66 @@
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import { DeployPhase, FaasAgent } from "../../gen/faas/v1/agent_pb.ts";
+import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.ts";
+
+/** The deploy phases in order, with the names the page shows. */
+export const PHASES: Array<[DeployPhase, string]> = [
+  [DeployPhase.VALIDATING, "validating"],
+  [DeployPhase.PACKAGING, "packaging"],
+  [DeployPhase.BUILDING, "building"],
+  [DeployPhase.DEPLOYING, "deploying"],
+  [DeployPhase.READY, "ready"],
+];
+
+/**
+ * A FaasAgent client over Connect (JSON, fetch) against the page's own origin; `token()` is read
+ * on every call and, when not empty, sent as a bearer token.
+ */
+export function createAgentClient(token: () => string): Client<typeof FaasAgent> {
+  const transport = createConnectTransport({
+    baseUrl: window.location.origin,
+    interceptors: [
+      (next) => (req) => {
+        const value = token();
+        if (value) req.header.set("authorization", `Bearer ${value}`);
+        return next(req);
+      },
+    ],
+  });
+  return createClient(FaasAgent, transport);
+}
+
+/**
+ * An error as the page shows it: `code: message`, then the ErrorInfo reason and metadata, with a
+ * traceback the message does not already carry.
+ */
+export function describeError(error: unknown): string {
+  const connect = ConnectError.from(error);
+  const code = Code[connect.code].replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
+  let text = `${code}: ${connect.rawMessage}`;
+  const [info] = connect.findDetails(ErrorInfoSchema);
+  if (info) {
+    text += `\nreason: ${info.reason}`;
+    for (const [key, value] of Object.entries(info.metadata)) {
+      if (value.includes("\n")) {
+        if (!connect.rawMessage.includes(value.trim())) text += `\n${key}:\n${value}`;
+      } else {
+        text += `\n${key}: ${value}`;
+      }
+    }
+  }
+  return text;
+}
+
+/** Parses `KEY=VALUE` lines (blank lines ignored) into a map; throws on a malformed line. */
+export function parseKeyValues(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (!line) continue;
+    const eq = line.indexOf("=");
+    if (eq <= 0) throw new Error(`params take KEY=VALUE per line, got "${line}"`);
+    out[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
+  }
+  return out;
+}
