@@ -137,10 +137,7 @@ export class DockerPlatform implements Platform {
       this.live.delete(id);
       const images = new Set(group.map((v) => v.image));
       for (const view of group) await this.docker.getContainer(view.containerId).remove({ force: true }).catch(ignoreNotFound);
-      for (const image of images) {
-        const users = await this.docker.listContainers({ all: true, filters: { ancestor: [image] } });
-        if (users.length === 0) await this.docker.getImage(image).remove().catch(() => undefined); // in use or gone: kept
-      }
+      for (const image of images) await this.removeImageIfUnused(image);
       this.options.logger.info({ function: id }, "function deleted");
     });
   }
@@ -208,6 +205,16 @@ export class DockerPlatform implements Platform {
       await container.remove({ force: true }).catch(() => undefined); // nothing half-deployed
       throw error;
     }
+  }
+
+  /** Removes an image (all its names) when no container of any function uses it any more. */
+  private async removeImageIfUnused(ref: string): Promise<void> {
+    const info = await this.docker.getImage(ref).inspect().catch(() => undefined);
+    if (!info) return;
+    const users = await this.docker.listContainers({ all: true, filters: { ancestor: [info.Id] } });
+    if (users.length > 0) return;
+    // force: drop every tag of this image id (`repo:hash` and `repo@digest` name the same image).
+    await this.docker.getImage(info.Id).remove({ force: true }).catch(() => undefined);
   }
 
   /** Starts the function's container again (after scale to zero or a crash), once however many calls wait. */
