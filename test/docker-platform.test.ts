@@ -119,13 +119,14 @@ describe.skipIf(skipDocker)("docker platform", () => {
     expect(await containersOf(namespace, "pip-victim")).toHaveLength(1);
   });
 
-  it("fails a syntax error with HANDLER_INVALID and the traceback, creating no container", async () => {
+  it("fails a syntax error with HANDLER_INVALID and the traceback, leaving no container or image", async () => {
     const res = await postJson(`${agent.url}/deploy`, { id: "broken", handler: "def handle(req:\n    return 1" });
     expect(res.status).toBe(400);
     expect(res.body.reason).toBe("HANDLER_INVALID");
     expect(res.body.error).toMatch(/SyntaxError/);
     expect(res.body.error).toMatch(/handler\.py", line 1/);
     expect(await containersOf(namespace, "broken")).toHaveLength(0);
+    expect(await docker.listImages({ filters: { label: [`${LABELS.function}=broken`] } })).toHaveLength(0);
   });
 
   it("rejects bad template parameters before any build", async () => {

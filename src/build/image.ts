@@ -19,7 +19,6 @@ export interface ImageBuildOptions {
   signal: AbortSignal;
 }
 
-const CHECK_MARKER = "FAAS_CHECK ";
 // eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
 const STEP_LINE = /^Step (\d+\/\d+) : (.*)$/;
@@ -27,8 +26,7 @@ const STEP_LINE = /^Step (\d+\/\d+) : (.*)$/;
 /**
  * Builds one function image through the engine's build API (classic builder, host network so that
  * a package index on 127.0.0.1 is reachable) and returns its image id. Fails with FaasError:
- * failed_precondition DEPENDENCY_INSTALL_FAILED when pip fails, invalid_argument HANDLER_INVALID
- * (metadata.traceback) when the handler does not import, failed_precondition IMAGE_BUILD_FAILED
+ * failed_precondition DEPENDENCY_INSTALL_FAILED when pip fails, failed_precondition IMAGE_BUILD_FAILED
  * for any other failing step, deadline_exceeded when `timeoutMs` passes, unavailable when the
  * engine does not answer. Every message carries Docker's own error.
  */
@@ -40,7 +38,6 @@ export async function buildImage(options: ImageBuildOptions): Promise<string> {
   let instruction = "";
   let imageId = "";
   let failure: ProgressMessage | undefined;
-  let check: { type?: string; message?: string; traceback?: string } | undefined;
   const splitter = new LineSplitter();
   const onText = (raw: string) => {
     const line = raw.replace(ANSI, "");
@@ -48,10 +45,6 @@ export async function buildImage(options: ImageBuildOptions): Promise<string> {
     if (stepMatch) {
       step = `step ${stepMatch[1]}`;
       instruction = stepMatch[2]!;
-    }
-    if (line.startsWith(CHECK_MARKER)) {
-      check = JSON.parse(line.slice(CHECK_MARKER.length)) as typeof check;
-      return; // the marker is for the agent; the traceback itself was printed just before it
     }
     const built = /^Successfully built ([0-9a-f]+)$/.exec(line);
     if (built) imageId = built[1]!;
@@ -91,12 +84,6 @@ export async function buildImage(options: ImageBuildOptions): Promise<string> {
 
   if (failure) {
     const dockerError = failure.errorDetail?.message ?? failure.error ?? "build failed";
-    if (check && instruction.includes("--check")) {
-      throw new FaasError("invalid_argument", `handler failed to import: ${check.type}: ${check.message}`, {
-        reason: "HANDLER_INVALID",
-        metadata: { exception_type: check.type ?? "", traceback: check.traceback ?? "", docker_error: dockerError },
-      });
-    }
     if (instruction.includes("requirements.txt") && instruction.startsWith("RUN")) {
       throw new FaasError("failed_precondition", `installing requirements failed (${step}): ${dockerError}`, {
         reason: "DEPENDENCY_INSTALL_FAILED",

@@ -23,8 +23,11 @@ export const IMAGE_PATHS = {
  * reach it only as build arguments (BASE_IMAGE, PIP_INDEX_URL), which the shell receives as
  * environment variables and quotes, so no user string is ever part of a Dockerfile line.
  * Layers: base → requirements (in a virtualenv, PEP 668; shared by every function with the same
- * requirements and parameters) → runtime and metadata → handler → an import check as the last step (a handler-only change rebuilds just these two), so that an
- * image whose handler cannot be imported is never created.
+ * requirements and parameters) → runtime and metadata → handler last, so a handler-only change
+ * rebuilds one COPY layer. The handler's import is checked when the container starts: the runtime
+ * imports it before listening and, failing, prints a `FAAS_CHECK {json}` line and exits 3 (see
+ * src/adapters/docker/containers.ts). An import check as a build step would cost a container run
+ * on every build.
  */
 export const DOCKERFILE = `# radical-faas function image (generated from a fixed template; parameters are build arguments)
 ARG BASE_IMAGE
@@ -46,7 +49,6 @@ WORKDIR /opt/faas/function
 EXPOSE ${CONTAINER_PORT}
 CMD ["${IMAGE_PATHS.python}", "${IMAGE_PATHS.runtime}", "--handler", "${IMAGE_PATHS.handler}", "--protocol", "http"]
 COPY handler.py ${IMAGE_PATHS.handler}
-RUN ["${IMAGE_PATHS.python}", "${IMAGE_PATHS.runtime}", "--handler", "${IMAGE_PATHS.handler}", "--check"]
 `;
 
 /** The runtime shim, read once: the same file the local platform runs. */

@@ -102,9 +102,13 @@ export async function publishedPort(docker: Docker, containerId: string, signal:
   return Number(binding.HostPort);
 }
 
+/** The line the runtime prints when the handler does not import (see faas_runtime.py). */
+const CHECK_MARKER = "FAAS_CHECK ";
+
 /**
- * Polls GET /healthz on 127.0.0.1:`port` until the runtime answers 200. Every ~0.5 s it checks the
- * container is still running; if it exited, fails with its last output.
+ * Polls GET /healthz on 127.0.0.1:`port` until the runtime answers 200. Every ~0.25 s it checks the
+ * container is still running; if it exited, fails with invalid_argument HANDLER_INVALID (and the
+ * traceback) when the handler did not import, else unavailable WORKER_CRASHED with its last output.
  */
 export async function waitHealthy(docker: Docker, containerId: string, port: number, timeoutMs: number, signal: AbortSignal): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -114,7 +118,15 @@ export async function waitHealthy(docker: Docker, containerId: string, port: num
     if (attempt % 10 === 9) {
       const info = await docker.getContainer(containerId).inspect();
       if (!info.State.Running) {
-        const output = await containerOutput(docker, containerId, 30);
+        const output = await containerOutput(docker, containerId, 60);
+        const marker = output.split("\n").find((line) => line.startsWith(CHECK_MARKER));
+        if (marker) {
+          const check = JSON.parse(marker.slice(CHECK_MARKER.length)) as { type?: string; message?: string; traceback?: string };
+          throw new FaasError("invalid_argument", `handler failed to import: ${check.type}: ${check.message}\n${check.traceback ?? ""}`.trimEnd(), {
+            reason: "HANDLER_INVALID",
+            metadata: { exception_type: check.type ?? "", traceback: check.traceback ?? "" },
+          });
+        }
         throw new FaasError("unavailable", `the function's container exited with code ${info.State.ExitCode} before it was healthy:\n${output}`.trimEnd(), {
           reason: "WORKER_CRASHED",
           metadata: { exit: String(info.State.ExitCode), last_output: output },

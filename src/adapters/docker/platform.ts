@@ -203,6 +203,8 @@ export class DockerPlatform implements Platform {
       return { containerId: container.id, functionId: spec.id, image, hash, revision, pythonVersion, createdAt, updatedAt: now, running: true, state: "running", port };
     } catch (error) {
       await container.remove({ force: true }).catch(() => undefined); // nothing half-deployed
+      // An image whose handler does not import is of no use to anyone: it goes too.
+      if ((error as FaasError).reason === "HANDLER_INVALID") await this.removeImageIfUnused(image);
       throw error;
     }
   }

@@ -11,6 +11,9 @@ Usage:
     python3 faas_runtime.py --handler PATH --protocol http     (listens on tcp:0.0.0.0:$PORT, default 8080)
     python3 faas_runtime.py --handler PATH --check             (imports the handler and exits: 0 ok, 3 failed)
 
+Without --ready-fd (in a container), an import failure also prints a line `FAAS_CHECK {json}` to
+stdout before exiting with 3, so that the agent can report the traceback from the container's output.
+
 Protocols:
   frame  (the agent's local platform) length-prefixed frames, many calls multiplexed on one
          connection. Request:  u32 body length, u32 call id, u8 kind (1 invoke, 2 cancel), body.
@@ -405,7 +408,10 @@ async def serve(args):
     except BaseException as exc:  # SyntaxError, ImportError, anything the module raises
         text = user_traceback(exc)
         sys.stderr.write(text)
-        _report_ready(args.ready_fd, {"ok": False, "type": type(exc).__name__, "message": str(exc), "traceback": text})
+        report = {"ok": False, "type": type(exc).__name__, "message": str(exc), "traceback": text}
+        _report_ready(args.ready_fd, report)
+        if args.ready_fd is None:  # a container: whoever started it reads the marker from its output
+            print(CHECK_MARKER + json.dumps(report))
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(3)
