@@ -43,6 +43,7 @@ const docker = dockerFromEnv(process.env);
 const namespace = `bench-${randomBytes(3).toString("hex")}`;
 const work = await mkdtemp(join(tmpdir(), "faas-bench-docker-"));
 const plainContainers: string[] = [];
+const deployed = new Set<string>();
 const cleanups: Array<() => Promise<unknown>> = [];
 
 function median(values: number[]): number {
@@ -81,6 +82,7 @@ async function plainBuildRun(tag: string): Promise<{ ms: number; container: stri
 }
 
 async function agentDeploy(url: string, id: string, tag: string): Promise<number> {
+  deployed.add(`${url} ${id}`);
   return timed(async () => {
     const res = await fetch(`${url}/deploy`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id, handler: handler(tag) }) });
     if (res.status !== 200) throw new Error(`deploy failed: ${await res.text()}`);
@@ -199,6 +201,11 @@ async function main(): Promise<void> {
 try {
   await main();
 } finally {
+  // Delete through the agents (containers and their images), before stopping them.
+  for (const key of deployed) {
+    const [url, id] = key.split(" ");
+    await fetch(`${url}/delete`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id }) }).catch(() => undefined);
+  }
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   for (const id of plainContainers) await docker.getContainer(id).remove({ force: true }).catch(() => undefined);
   for (const c of await docker.listContainers({ all: true, filters: labelFilter(namespace) }).catch(() => [])) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
