@@ -98,8 +98,8 @@ function freePort(): Promise<number> {
   });
 }
 
-async function wrk(url: string, body: unknown): Promise<number> {
-  const out = await execa("wrk", ["-t", "1", "-c", "16", "-d", `${SECONDS}s`, "-s", join(BENCH_DIR, "wrk.lua"), url], {
+async function wrk(url: string, body: unknown, seconds = SECONDS): Promise<number> {
+  const out = await execa("wrk", ["-t", "1", "-c", "16", "-d", `${seconds}s`, "-s", join(BENCH_DIR, "wrk.lua"), url], {
     env: { ...process.env, WRK_BODY: JSON.stringify(body), WRK_CONTENT_TYPE: "application/json" },
   });
   const line = out.stdout.split("\n").find((l) => l.startsWith("BENCH_RESULT "))!;
@@ -191,6 +191,9 @@ async function main(): Promise<void> {
     await nginx;
   });
   for (let i = 0; i < 100 && !(await fetch(`http://127.0.0.1:${nginxPort}/`, { method: "POST", body: "{}" }).then((r) => r.ok, () => false)); i++) await new Promise((r) => setTimeout(r, 50));
+  // A warm-up run of each first (JIT, connection pools), as bench/run.ts does.
+  await wrk(`${agent.url}/invoke`, { id: "fn-0", payload: PAYLOAD }, 2);
+  await wrk(`http://127.0.0.1:${nginxPort}/`, PAYLOAD, 2);
   const viaAgent = await wrk(`${agent.url}/invoke`, { id: "fn-0", payload: PAYLOAD });
   const viaNginx = await wrk(`http://127.0.0.1:${nginxPort}/`, PAYLOAD);
   console.log(

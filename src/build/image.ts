@@ -11,7 +11,6 @@ export interface ImageBuildOptions {
   inputs: ImageInputs;
   /** The full image name to tag, `<repo>/<id>:<hash>`. */
   tag: string;
-  labels: Record<string, string>;
   /** Longest the build may run (DOCKER_TIMEOUT), in milliseconds. */
   timeoutMs: number;
   /** Every line of build output as it arrives, with the step it belongs to ("step 3/12"). */
@@ -56,7 +55,6 @@ export async function buildImage(options: ImageBuildOptions): Promise<string> {
     stream = (await docker.buildImage(buildContext(inputs) as unknown as NodeJS.ReadableStream, {
       t: options.tag,
       buildargs: buildArgs(inputs),
-      labels: options.labels,
       networkmode: "host",
       rm: true,
       forcerm: true,

@@ -32,6 +32,7 @@ export const IMAGE_PATHS = {
 export const DOCKERFILE = `# radical-faas function image (generated from a fixed template; parameters are build arguments)
 ARG BASE_IMAGE
 FROM \${BASE_IMAGE}
+LABEL dev.radical-faas.managed-by=radical-faas
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 HOME=/tmp PORT=${CONTAINER_PORT}
 COPY requirements.txt /opt/faas/requirements.txt
 ARG PIP_INDEX_URL

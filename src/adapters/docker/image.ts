@@ -5,7 +5,6 @@ import { buildImage, dockerUnavailable } from "../../build/image.ts";
 import { readProgress } from "../../build/progress.ts";
 import { pushImage, registryDigest, type RegistryAuth } from "../../build/push.ts";
 import { contentHash, type ImageInputs } from "../../build/template.ts";
-import { LABELS, MANAGED_BY } from "./containers.ts";
 
 /** Where images go: the engine only (local workflow) or a registry too (registry workflow). */
 export type ImageTarget = { workflow: "local"; repoPrefix: string } | { workflow: "registry"; registry: string; auth: RegistryAuth | undefined };
@@ -57,8 +56,8 @@ export async function resolveImage(options: ResolveOptions): Promise<ResolvedIma
     return { ref: tagged, hash, built: false };
   }
 
-  const labels = { [LABELS.managedBy]: MANAGED_BY, [LABELS.function]: inputs.id, [LABELS.hash]: hash };
-  await buildImage({ docker, inputs, tag: tagged, labels, timeoutMs: options.timeoutMs, onLine: (step, line) => log("building", `build ${step}`, line), signal });
+  // No per-build labels: the classic builder runs a container for each, and the tag names id and hash.
+  await buildImage({ docker, inputs, tag: tagged, timeoutMs: options.timeoutMs, onLine: (step, line) => log("building", `build ${step}`, line), signal });
   if (target.workflow === "local") return { ref: tagged, hash, built: true };
   const digest = await pushImage(docker, tagged, target.auth, (line) => log("building", "push", line), signal);
   log("building", "agent", `pushed ${tagged} as ${digest}`);

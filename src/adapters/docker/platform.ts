@@ -323,6 +323,7 @@ function unreachable(id: string, error: ConnectionError): FaasError {
   return new FaasError("unavailable", `function "${id}" did not answer: ${error.message}`, { reason: "WORKER_CRASHED", cause: error });
 }
 
+/** Gone already (404) or being removed by a blue/green retirement (409): either way it goes. */
 function ignoreNotFound(error: { statusCode?: number }): void {
-  if (error.statusCode !== 404) throw error;
+  if (error.statusCode !== 404 && error.statusCode !== 409) throw error;
 }
