@@ -2,7 +2,10 @@ import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
+import { DockerPlatform } from "./adapters/docker/platform.ts";
 import { LocalPlatform } from "./adapters/local/platform.ts";
+import { dockerFromEnv } from "./build/engine.ts";
+import { registryAuth } from "./build/push.ts";
 import type { Config } from "./config.ts";
 import type { Platform } from "./domain/types.ts";
 import { AgentCore } from "./service/core.ts";
@@ -83,6 +86,21 @@ async function openPlatform(config: Config, logger: Logger, env: NodeJS.ProcessE
         drainMs: config.shutdownGraceMs,
         hostEnv: env,
         logger: logger.child({ adapter: "local" }),
+      });
+    case "docker":
+      return new DockerPlatform({
+        docker: dockerFromEnv(env),
+        namespace: config.docker.namespace,
+        target:
+          config.workflow === "registry" && config.registry
+            ? { workflow: "registry", registry: config.registry, auth: registryAuth(config.registry, env) }
+            : { workflow: "local", repoPrefix: config.dockerRepoPrefix },
+        buildTimeoutMs: config.docker.timeoutSeconds * 1000,
+        startTimeoutMs: Math.min(config.deployTimeoutMs, 60_000),
+        invokeTimeoutMs: config.invokeTimeoutMs,
+        idleTimeoutMs: config.idleTimeoutMs,
+        drainMs: config.shutdownGraceMs,
+        logger: logger.child({ adapter: "docker" }),
       });
     default:
       // loadConfig refuses platforms this build does not have; this is the compiler's guard.

@@ -35,7 +35,8 @@ export interface Config {
   };
   knative: { domain: string; namespace: string; timeoutSeconds: number };
   nuclio: { namespace: string; platformKind: string; timeoutSeconds: number; dashboardUrl: string | undefined };
-  docker: { timeoutSeconds: number };
+  /** The docker platform (and image builds): DOCKER_TIMEOUT bounds a build; FAAS_DOCKER_NAMESPACE separates agents sharing an engine. */
+  docker: { timeoutSeconds: number; namespace: string };
 }
 
 /** Raised for a configuration the agent cannot start with; main prints its message as one line. */
@@ -44,7 +45,7 @@ export class ConfigError extends Error {
 }
 
 /** Platforms this build of the agent implements. */
-export const AVAILABLE_PLATFORMS: readonly PlatformName[] = ["local"];
+export const AVAILABLE_PLATFORMS: readonly PlatformName[] = ["local", "docker"];
 const ALL_PLATFORMS: readonly PlatformName[] = ["local", "docker", "knative", "nuclio"];
 
 /**
@@ -107,8 +108,16 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       timeoutSeconds: int(env, "NUCLIO_TIMEOUT", 60, 1, 86400),
       dashboardUrl: nonEmpty(env.NUCLIO_DASHBOARD_URL),
     },
-    docker: { timeoutSeconds: int(env, "DOCKER_TIMEOUT", 300, 1, 86400) },
+    docker: { timeoutSeconds: int(env, "DOCKER_TIMEOUT", 300, 1, 86400), namespace: dockerNamespace(env) },
   };
+}
+
+function dockerNamespace(env: NodeJS.ProcessEnv): string {
+  const raw = nonEmpty(env.FAAS_DOCKER_NAMESPACE) ?? "default";
+  if (!/^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/.test(raw)) {
+    throw new ConfigError(`FAAS_DOCKER_NAMESPACE=${raw} is invalid; expected up to 32 lowercase letters, digits and '-'`);
+  }
+  return raw;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -35,6 +35,7 @@ describe("loadConfig", () => {
   it.each([
     [{ RADICAL_FAAS_PLATFORM: "lambda" }, /RADICAL_FAAS_PLATFORM=lambda is invalid; expected one of: local, docker, knative, nuclio/],
     [{ RADICAL_FAAS_PLATFORM: "knative" }, /RADICAL_FAAS_PLATFORM=knative is not available in this version/],
+    [{ RADICAL_FAAS_PLATFORM: "docker", FAAS_DOCKER_NAMESPACE: "Bad Name" }, /FAAS_DOCKER_NAMESPACE=Bad Name is invalid/],
     [{ FAAS_WORKFLOW: "registry" }, /FAAS_WORKFLOW=registry needs RADICAL_FAAS_REGISTRY/],
     [{ PORT: "http" }, /PORT=http is invalid/],
     [{ FLASK_DEBUG: "maybe" }, /FLASK_DEBUG=maybe is invalid/],

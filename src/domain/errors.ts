@@ -32,6 +32,8 @@ export type FaasErrorReason =
   | "UNAUTHENTICATED"
   | "CANCELLED"
   | "PLATFORM_UNAVAILABLE"
+  | "IMAGE_BUILD_FAILED"
+  | "REGISTRY_UNAVAILABLE"
   | "INTERNAL";
 
 export interface FaasErrorOptions {

@@ -341,7 +341,8 @@ interface ReadyMessage {
   python?: string;
 }
 
-function callError(status: number, body: string): FaasError {
+/** The FaasError for a runtime status (1 function error, 2 bad payload, 3 bad result) and its JSON body. */
+export function callError(status: number, body: string): FaasError {
   let info: { type?: string; message?: string; traceback?: string } = {};
   try {
     info = JSON.parse(body);

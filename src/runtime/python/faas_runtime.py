@@ -8,6 +8,11 @@ process's stdout/stderr (the function's logs), never into the result.
 Usage:
     python3 faas_runtime.py --handler PATH --listen unix:/path/to.sock --protocol frame
     python3 faas_runtime.py --handler PATH --listen tcp:0.0.0.0:8080 --protocol http
+    python3 faas_runtime.py --handler PATH --protocol http     (listens on tcp:0.0.0.0:$PORT, default 8080)
+    python3 faas_runtime.py --handler PATH --check             (imports the handler and exits: 0 ok, 3 failed)
+
+Without --ready-fd (in a container), an import failure also prints a line `FAAS_CHECK {json}` to
+stdout before exiting with 3, so that the agent can report the traceback from the container's output.
 
 Protocols:
   frame  (the agent's local platform) length-prefixed frames, many calls multiplexed on one
@@ -372,6 +377,26 @@ def _report_ready(fd, message):
         pass
 
 
+def check(args):
+    """Imports the handler and exits 0, or prints the traceback and a CHECK_MARKER JSON line and exits 3.
+
+    Image builds run this as their last step, so an image that cannot import its handler never exists.
+    """
+    try:
+        load_handler(args.handler)
+    except BaseException as exc:
+        text = user_traceback(exc)
+        sys.stderr.write(text)
+        sys.stderr.flush()
+        print(CHECK_MARKER + json.dumps({"ok": False, "type": type(exc).__name__, "message": str(exc), "traceback": text}), flush=True)
+        os._exit(3)
+    print(CHECK_MARKER + json.dumps({"ok": True, "python": "%d.%d.%d" % sys.version_info[:3], "runtime": RUNTIME_VERSION}), flush=True)
+    os._exit(0)
+
+
+CHECK_MARKER = "FAAS_CHECK "
+
+
 async def serve(args):
     loop = asyncio.get_running_loop()
     try:
@@ -379,7 +404,10 @@ async def serve(args):
     except BaseException as exc:  # SyntaxError, ImportError, anything the module raises
         text = user_traceback(exc)
         sys.stderr.write(text)
-        _report_ready(args.ready_fd, {"ok": False, "type": type(exc).__name__, "message": str(exc), "traceback": text})
+        report = {"ok": False, "type": type(exc).__name__, "message": str(exc), "traceback": text}
+        _report_ready(args.ready_fd, report)
+        if args.ready_fd is None:  # a container: whoever started it reads the marker from its output
+            print(CHECK_MARKER + json.dumps(report))
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(3)
@@ -430,11 +458,16 @@ async def serve(args):
 def main():
     parser = argparse.ArgumentParser(description="radical-faas Python runtime")
     parser.add_argument("--handler", required=True, help="path of the module defining handle(req)")
-    parser.add_argument("--listen", required=True, help="unix:PATH or tcp:HOST:PORT")
+    parser.add_argument("--listen", default=None, help="unix:PATH or tcp:HOST:PORT (default tcp:0.0.0.0:$PORT, PORT default 8080)")
+    parser.add_argument("--check", action="store_true", help="import the handler, report and exit")
     parser.add_argument("--protocol", choices=("frame", "http"), default="http")
     parser.add_argument("--ready-fd", type=int, default=None, help="file descriptor to report readiness on")
     parser.add_argument("--exit-on-stdin-eof", action="store_true")
     args = parser.parse_args()
+    if args.check:
+        check(args)
+    if args.listen is None:
+        args.listen = "tcp:0.0.0.0:" + os.environ.get("PORT", "8080")
     asyncio.run(serve(args))
 
 

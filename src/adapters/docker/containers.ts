@@ -1,0 +1,177 @@
+import { get } from "node:http";
+import type Docker from "dockerode";
+import { FaasError } from "../../domain/errors.ts";
+import type { FunctionInfo } from "../../domain/types.ts";
+import { CONTAINER_PORT } from "../../build/template.ts";
+
+/** Labels every container and image the docker platform makes carries. */
+export const LABELS = {
+  managedBy: "dev.radical-faas.managed-by",
+  namespace: "dev.radical-faas.namespace",
+  function: "dev.radical-faas.function",
+  hash: "dev.radical-faas.content-hash",
+  revision: "dev.radical-faas.revision",
+  created: "dev.radical-faas.created",
+  python: "dev.radical-faas.python-version",
+} as const;
+
+export const MANAGED_BY = "radical-faas";
+
+/** What the platform reads back from a container: the engine is the source of truth. */
+export interface ContainerView {
+  containerId: string;
+  functionId: string;
+  image: string;
+  hash: string;
+  revision: string;
+  pythonVersion: string;
+  createdAt: Date;
+  /** When this container (this revision) was created. */
+  updatedAt: Date;
+  running: boolean;
+  state: string;
+  /** The published port on 127.0.0.1; 0 when not running. */
+  port: number;
+}
+
+/** The label filters selecting this agent's containers (of one function when `id` is given). */
+export function labelFilter(namespace: string, id?: string): { label: string[] } {
+  const label = [`${LABELS.managedBy}=${MANAGED_BY}`, `${LABELS.namespace}=${namespace}`];
+  if (id) label.push(`${LABELS.function}=${id}`);
+  return { label };
+}
+
+/**
+ * Every container of this agent's functions, grouped by function id, newest first: the first of
+ * each group is the current one (a blue/green deploy briefly has two).
+ */
+export async function listViews(docker: Docker, namespace: string, id: string | undefined, signal: AbortSignal): Promise<Map<string, ContainerView[]>> {
+  const summaries = await docker.listContainers({ all: true, filters: labelFilter(namespace, id), abortSignal: signal } as Docker.ContainerListOptions);
+  summaries.sort((a, b) => b.Created - a.Created);
+  const out = new Map<string, ContainerView[]>();
+  for (const s of summaries) {
+    const labels = s.Labels ?? {};
+    const functionId = labels[LABELS.function];
+    if (!functionId) continue;
+    const port = s.Ports?.find((p) => p.PrivatePort === CONTAINER_PORT && p.IP === "127.0.0.1")?.PublicPort ?? 0;
+    const view: ContainerView = {
+      containerId: s.Id,
+      functionId,
+      image: s.Image,
+      hash: labels[LABELS.hash] ?? "",
+      revision: labels[LABELS.revision] ?? "",
+      pythonVersion: labels[LABELS.python] ?? "",
+      createdAt: new Date(labels[LABELS.created] ?? s.Created * 1000),
+      updatedAt: new Date(s.Created * 1000),
+      running: s.State === "running",
+      state: s.State,
+      port,
+    };
+    const group = out.get(functionId) ?? [];
+    group.push(view);
+    out.set(functionId, group);
+  }
+  return out;
+}
+
+/** The public FunctionInfo of a container view. */
+export function describeView(view: ContainerView): FunctionInfo {
+  return {
+    id: view.functionId,
+    image: view.image,
+    ready: true,
+    state: view.running ? "running" : "idle",
+    platform: "docker",
+    endpoint: view.running && view.port ? `http://127.0.0.1:${view.port}` : "",
+    createdAt: view.createdAt,
+    updatedAt: view.updatedAt,
+    revision: view.revision,
+    pythonVersion: view.pythonVersion,
+  };
+}
+
+/** The host port the engine published the runtime on (127.0.0.1 only), read from a running container. */
+export async function publishedPort(docker: Docker, containerId: string, signal: AbortSignal): Promise<number> {
+  const info = await docker.getContainer(containerId).inspect({ abortSignal: signal } as Docker.ContainerInspectOptions);
+  const binding = info.NetworkSettings.Ports?.[`${CONTAINER_PORT}/tcp`]?.find((b) => b.HostIp === "127.0.0.1");
+  if (!info.State.Running || !binding) {
+    throw new FaasError("unavailable", `container ${containerId.slice(0, 12)} is not running (${info.State.Status}, exit ${info.State.ExitCode})`, {
+      reason: "WORKER_CRASHED",
+    });
+  }
+  return Number(binding.HostPort);
+}
+
+/** The line the runtime prints when the handler does not import (see faas_runtime.py). */
+const CHECK_MARKER = "FAAS_CHECK ";
+
+/**
+ * Polls GET /healthz on 127.0.0.1:`port` until the runtime answers 200. Every ~0.25 s it checks the
+ * container is still running; if it exited, fails with invalid_argument HANDLER_INVALID (and the
+ * traceback) when the handler did not import, else unavailable WORKER_CRASHED with its last output.
+ */
+export async function waitHealthy(docker: Docker, containerId: string, port: number, timeoutMs: number, signal: AbortSignal): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0; ; attempt++) {
+    if (await healthz(port)) return;
+    if (signal.aborted) throw signal.reason;
+    if (attempt % 10 === 9) {
+      const info = await docker.getContainer(containerId).inspect();
+      if (!info.State.Running) {
+        const output = await containerOutput(docker, containerId, 60);
+        const marker = output.split("\n").find((line) => line.startsWith(CHECK_MARKER));
+        if (marker) {
+          const check = JSON.parse(marker.slice(CHECK_MARKER.length)) as { type?: string; message?: string; traceback?: string };
+          throw new FaasError("invalid_argument", `handler failed to import: ${check.type}: ${check.message}\n${check.traceback ?? ""}`.trimEnd(), {
+            reason: "HANDLER_INVALID",
+            metadata: { exception_type: check.type ?? "", traceback: check.traceback ?? "" },
+          });
+        }
+        throw new FaasError("unavailable", `the function's container exited with code ${info.State.ExitCode} before it was healthy:\n${output}`.trimEnd(), {
+          reason: "WORKER_CRASHED",
+          metadata: { exit: String(info.State.ExitCode), last_output: output },
+        });
+      }
+    }
+    if (Date.now() > deadline) {
+      throw new FaasError("deadline_exceeded", `the function's container was not healthy within ${timeoutMs / 1000} s`, { reason: "DEPLOY_TIMEOUT" });
+    }
+    await new Promise((resolve) => setTimeout(resolve, attempt < 20 ? 25 : 100));
+  }
+}
+
+function healthz(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = get({ host: "127.0.0.1", port, path: "/healthz", agent: false, timeout: 1000 }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode === 200));
+      res.on("error", () => resolve(false));
+    });
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolve(false));
+  });
+}
+
+/** The last `tail` lines a container wrote (stdout and stderr), as text. */
+export async function containerOutput(docker: Docker, containerId: string, tail: number): Promise<string> {
+  try {
+    const buffer = (await docker.getContainer(containerId).logs({ stdout: true, stderr: true, tail, follow: false })) as unknown as Buffer;
+    return demuxBuffer(buffer).map((l) => l.line).join("\n");
+  } catch {
+    return "";
+  }
+}
+
+/** Splits the engine's multiplexed log format (8-byte frame headers) held in one buffer into lines. */
+export function demuxBuffer(buffer: Buffer): Array<{ stream: "stdout" | "stderr"; line: string }> {
+  const out: Array<{ stream: "stdout" | "stderr"; line: string }> = [];
+  let offset = 0;
+  while (offset + 8 <= buffer.length) {
+    const stream = buffer[offset] === 2 ? "stderr" : "stdout";
+    const size = buffer.readUInt32BE(offset + 4);
+    const text = buffer.subarray(offset + 8, offset + 8 + size).toString("utf8");
+    offset += 8 + size;
+    for (const line of text.split("\n")) if (line !== "") out.push({ stream, line });
+  }
+  return out;
+}

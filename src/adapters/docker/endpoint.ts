@@ -1,0 +1,141 @@
+import { connect, type Socket } from "node:net";
+import { FaasError } from "../../domain/errors.ts";
+import { callError } from "../../runtime/worker.ts";
+
+/**
+ * One running container's runtime, reached over HTTP/1.1 on 127.0.0.1:`port` through a pool of
+ * keep-alive connections: an invoke costs one request on an open socket, no lookups. The client is
+ * a small one for the runtime's own server (faas_runtime.py: Content-Length bodies, one response
+ * per request), several times cheaper per call than node:http's general-purpose client.
+ * `destroy` closes the pool.
+ */
+export class HttpEndpoint {
+  /** Calls in flight; a replaced container is stopped only when this reaches 0 (or a grace ends). */
+  inflight = 0;
+  private readonly idle: Connection[] = [];
+  private destroyed = false;
+
+  constructor(
+    readonly containerId: string,
+    readonly port: number,
+  ) {}
+
+  /**
+   * POSTs `payloadJson` and returns the result JSON text. Fails with the runtime's error
+   * (function_error, invalid_argument), deadline_exceeded after `timeoutMs`, cancelled when
+   * `signal` aborts, or a ConnectionError when no byte of a response came back (the container is gone).
+   */
+  async call(payloadJson: string, timeoutMs: number, signal: AbortSignal): Promise<string> {
+    const body = Buffer.from(payloadJson);
+    const conn = this.idle.pop() ?? new Connection(this.port);
+    const { status, text, keepAlive } = await conn.request(body, timeoutMs, signal);
+    if (keepAlive && !this.destroyed) this.idle.push(conn);
+    else conn.close();
+    if (status === 200) return text;
+    throw responseError(status, text);
+  }
+
+  /** Closes every pooled connection; calls in flight finish and close theirs. */
+  destroy(): void {
+    this.destroyed = true;
+    for (const conn of this.idle.splice(0)) conn.close();
+  }
+}
+
+interface Pending {
+  resolve: (response: { status: number; text: string; keepAlive: boolean }) => void;
+  reject: (error: Error) => void;
+}
+
+/** One keep-alive connection; one request at a time. */
+class Connection {
+  private readonly socket: Socket;
+  private buffer: Buffer = Buffer.alloc(0);
+  private pending: Pending | undefined;
+  private received = false;
+  private broken: Error | undefined;
+
+  constructor(port: number) {
+    this.socket = connect({ host: "127.0.0.1", port, noDelay: true });
+    this.socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    this.socket.on("error", (error) => this.fail(error));
+    this.socket.on("close", () => this.fail(new Error("connection closed")));
+  }
+
+  request(body: Buffer, timeoutMs: number, signal: AbortSignal): Promise<{ status: number; text: string; keepAlive: boolean }> {
+    if (this.broken) return Promise.reject(new ConnectionError(this.broken));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.close();
+        reject(new FaasError("deadline_exceeded", `function did not return within ${timeoutMs / 1000} s`, { reason: "INVOKE_TIMEOUT" }));
+      }, timeoutMs);
+      const onAbort = () => {
+        this.close();
+        reject(new FaasError("cancelled", "the call was cancelled by the caller", { reason: "CANCELLED", cause: signal.reason }));
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+        this.pending = undefined;
+      };
+      this.received = false;
+      this.pending = {
+        resolve: (r) => (done(), resolve(r)),
+        reject: (e) => (done(), reject(e)),
+      };
+      this.socket.write(
+        Buffer.concat([Buffer.from(`POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`, "latin1"), body]),
+      );
+    });
+  }
+
+  close(): void {
+    this.broken ??= new Error("connection closed");
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    this.received = true;
+    this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk;
+    const headEnd = this.buffer.indexOf("\r\n\r\n");
+    if (headEnd < 0) return;
+    const head = this.buffer.subarray(0, headEnd).toString("latin1");
+    const status = Number(head.slice(9, 12));
+    const length = Number(/\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1] ?? "0");
+    if (this.buffer.length < headEnd + 4 + length) return;
+    const text = this.buffer.subarray(headEnd + 4, headEnd + 4 + length).toString("utf8");
+    this.buffer = this.buffer.subarray(headEnd + 4 + length);
+    const keepAlive = !/\r\nconnection:\s*close/i.test(head);
+    this.pending?.resolve({ status, text, keepAlive });
+  }
+
+  private fail(error: Error): void {
+    this.broken ??= error;
+    const pending = this.pending;
+    if (!pending) return;
+    pending.reject(this.received ? new FaasError("unavailable", `the function's container broke the connection: ${error.message}`, { reason: "WORKER_CRASHED", cause: error }) : new ConnectionError(error));
+  }
+}
+
+/** No response came back: the request may not have reached the function. */
+export class ConnectionError extends Error {
+  override readonly name = "ConnectionError";
+  constructor(cause: Error) {
+    super(`no response from the container: ${cause.message}`, { cause });
+  }
+}
+
+function responseError(status: number, text: string): FaasError {
+  let parsed: { reason?: string; error?: unknown } = {};
+  try {
+    parsed = JSON.parse(text) as typeof parsed;
+  } catch {
+    // not the runtime's JSON: reported as it came
+  }
+  const inner = JSON.stringify(parsed.error ?? { message: text });
+  if (status === 400) return callError(2, inner);
+  if (status === 500 && parsed.reason === "RESULT_NOT_SERIALIZABLE") return callError(3, inner);
+  if (status === 500 && parsed.reason === "FUNCTION_ERROR") return callError(1, inner);
+  return new FaasError("unavailable", `the function's container answered ${status}: ${text.slice(0, 500)}`, { reason: "WORKER_CRASHED" });
+}

@@ -1,0 +1,329 @@
+import { createHash, randomBytes } from "node:crypto";
+import type Docker from "dockerode";
+import type { Logger } from "pino";
+import { dockerUnavailable } from "../../build/image.ts";
+import { CONTAINER_PORT, imageInputs } from "../../build/template.ts";
+import { FaasError, functionNotFound } from "../../domain/errors.ts";
+import type { DeployEmitter, DeployPhase, DeploySpec, FunctionInfo, HealthCheck, InvokeOutcome, LogLine, LogsOptions, Platform } from "../../domain/types.ts";
+import { describeView, LABELS, listViews, MANAGED_BY, publishedPort, waitHealthy, type ContainerView } from "./containers.ts";
+import { ConnectionError, HttpEndpoint } from "./endpoint.ts";
+import { resolveImage, type ImageTarget } from "./image.ts";
+import { containerLogs } from "./logs.ts";
+
+/** Options of the docker platform; see Config for their environment variables. */
+export interface DockerPlatformOptions {
+  /** A dockerode client for DOCKER_HOST / DOCKER_TLS_VERIFY / DOCKER_CERT_PATH; the caller owns it. */
+  docker: Docker;
+  /** Separates agents sharing one engine (FAAS_DOCKER_NAMESPACE); only this namespace's containers are seen. */
+  namespace: string;
+  target: ImageTarget;
+  /** Longest an image build may run (DOCKER_TIMEOUT), in milliseconds. */
+  buildTimeoutMs: number;
+  /** Longest a container may take to become healthy, in milliseconds. */
+  startTimeoutMs: number;
+  invokeTimeoutMs: number;
+  /** Stop a function's container after this long without calls; 0 = never. */
+  idleTimeoutMs: number;
+  /** How long a replaced container may finish the calls it has before it is stopped. */
+  drainMs: number;
+  logger: Logger;
+}
+
+/** What the agent keeps about a function's current container: a cache of the engine's state. */
+interface Live {
+  view: ContainerView;
+  endpoint: HttpEndpoint | undefined;
+  starting: Promise<HttpEndpoint> | undefined;
+  stopping: Promise<void> | undefined;
+  lastUsed: number;
+}
+
+/**
+ * Functions as containers on one Docker engine: one labelled container per function, published on
+ * 127.0.0.1 only, built from the fixed function image template. The engine is the source of truth
+ * (List/Get read containers by label); the agent caches only where each function's runtime
+ * listens, so an invoke is one request on a pooled keep-alive connection.
+ */
+export class DockerPlatform implements Platform {
+  readonly name = "docker" as const;
+  private readonly live = new Map<string, Live>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly docker: Docker;
+  private sweeper: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: DockerPlatformOptions) {
+    this.docker = options.docker;
+    if (options.idleTimeoutMs > 0) {
+      const every = Math.min(Math.max(options.idleTimeoutMs / 4, 50), 5000);
+      this.sweeper = setInterval(() => this.stopIdle(), every).unref();
+    }
+  }
+
+  async deploy(spec: DeploySpec, emit: DeployEmitter, signal: AbortSignal): Promise<FunctionInfo> {
+    const inputs = imageInputs(spec); // parameters checked again before anything reaches the engine
+    return this.exclusive(spec.id, async () => {
+      const log = (phase: DeployPhase, source: string, line: string) => emit({ type: "log", phase, source, line, time: new Date() });
+      const phase = (p: DeployPhase) => emit({ type: "phase", phase: p, time: new Date() });
+      await this.ping(signal);
+      const current = (await this.views(spec.id, signal)).get(spec.id)?.[0];
+
+      phase("packaging");
+      phase("building");
+      const image = await resolveImage({ docker: this.docker, inputs, target: this.options.target, timeoutMs: this.options.buildTimeoutMs, log, signal });
+      const revision = createHash("sha256").update(`${image.ref}\0${JSON.stringify(Object.entries(spec.env).sort())}`).digest("hex").slice(0, 16);
+      if (current && current.revision === revision) {
+        log("deploying", "agent", `revision ${revision} is already deployed in container ${current.containerId.slice(0, 12)}: nothing to do`);
+        return describeView(current);
+      }
+
+      phase("deploying");
+      const createdAt = current?.createdAt ?? new Date();
+      const view = await this.startContainer(spec, image.ref, image.hash, revision, inputs.pythonVersion, createdAt, log, signal);
+      const previous = this.live.get(spec.id);
+      // The switch: calls made from here on go to the new container; the old one drains, then goes.
+      this.live.set(spec.id, { view, endpoint: new HttpEndpoint(view.containerId, view.port), starting: undefined, stopping: undefined, lastUsed: Date.now() });
+      const olds = ((await this.views(spec.id, signal)).get(spec.id) ?? []).filter((v) => v.containerId !== view.containerId);
+      void this.retire(olds, previous?.endpoint);
+      log("deploying", "agent", `container ${view.containerId.slice(0, 12)} is healthy on 127.0.0.1:${view.port}`);
+      this.options.logger.info({ function: spec.id, revision, image: image.ref }, "function deployed");
+      return describeView(view);
+    });
+  }
+
+  async invoke(id: string, payloadJson: string, signal: AbortSignal): Promise<InvokeOutcome> {
+    let live = this.live.get(id) ?? (await this.adopt(id, signal));
+    let coldStart = false;
+    let endpoint = live.endpoint;
+    if (!endpoint) {
+      endpoint = await this.ensureRunning(id, live, signal);
+      coldStart = true;
+    }
+    for (let attempt = 0; ; attempt++) {
+      const used: HttpEndpoint = endpoint;
+      used.inflight++;
+      live.lastUsed = Date.now();
+      try {
+        return { resultJson: await endpoint.call(payloadJson, this.options.invokeTimeoutMs, signal), coldStart };
+      } catch (error) {
+        if (!(error instanceof ConnectionError) || attempt > 0) throw error instanceof ConnectionError ? unreachable(id, error) : error;
+        // No response at all: the container died (or was replaced). Start it again, once.
+        live = this.live.get(id) ?? live;
+        if (live.endpoint === used) live.endpoint = undefined;
+        endpoint = live.endpoint ?? (await this.ensureRunning(id, live, signal));
+        coldStart = true;
+      } finally {
+        used.inflight--;
+        live.lastUsed = Date.now();
+      }
+    }
+  }
+
+  async list(signal: AbortSignal): Promise<FunctionInfo[]> {
+    const views = await this.views(undefined, signal);
+    return [...views.values()].map((group) => describeView(group[0]!)).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  async get(id: string, signal: AbortSignal): Promise<FunctionInfo> {
+    const view = (await this.views(id, signal)).get(id)?.[0];
+    if (!view) throw functionNotFound(id);
+    return describeView(view);
+  }
+
+  async remove(id: string, signal: AbortSignal): Promise<void> {
+    await this.exclusive(id, async () => {
+      const group = (await this.views(id, signal)).get(id);
+      if (!group) throw functionNotFound(id);
+      this.live.get(id)?.endpoint?.destroy();
+      this.live.delete(id);
+      const images = new Set(group.map((v) => v.image));
+      for (const view of group) await this.docker.getContainer(view.containerId).remove({ force: true }).catch(ignoreNotFound);
+      for (const image of images) await this.removeImageIfUnused(image);
+      this.options.logger.info({ function: id }, "function deleted");
+    });
+  }
+
+  async *logs(id: string, options: LogsOptions, signal: AbortSignal): AsyncIterable<LogLine> {
+    const view = (await this.views(id, signal)).get(id)?.[0];
+    if (!view) throw functionNotFound(id);
+    yield* containerLogs(this.docker, view.containerId, options, signal);
+  }
+
+  async health(signal: AbortSignal): Promise<HealthCheck[]> {
+    try {
+      const version = await within(this.docker.version(), AbortSignal.any([signal, AbortSignal.timeout(3000)]));
+      return [{ name: "docker", ok: true, message: `Docker engine ${version.Version} (API ${version.ApiVersion})` }];
+    } catch (error) {
+      return [{ name: "docker", ok: false, message: `the Docker engine is unreachable: ${(error as Error).message}` }];
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    for (const live of this.live.values()) live.endpoint?.destroy();
+    this.live.clear();
+  }
+
+  private async startContainer(
+    spec: DeploySpec,
+    image: string,
+    hash: string,
+    revision: string,
+    pythonVersion: string,
+    createdAt: Date,
+    log: (phase: DeployPhase, source: string, line: string) => void,
+    signal: AbortSignal,
+  ): Promise<ContainerView> {
+    const container = await this.docker
+      .createContainer({
+        name: `faas-${this.options.namespace}-${spec.id}-${randomBytes(3).toString("hex")}`,
+        Image: image,
+        Env: [...Object.entries(spec.env).map(([k, v]) => `${k}=${v}`), `FAAS_FUNCTION_ID=${spec.id}`, `FAAS_REVISION=${revision}`],
+        Labels: {
+          [LABELS.managedBy]: MANAGED_BY,
+          [LABELS.namespace]: this.options.namespace,
+          [LABELS.function]: spec.id,
+          [LABELS.hash]: hash,
+          [LABELS.revision]: revision,
+          [LABELS.created]: createdAt.toISOString(),
+          [LABELS.python]: pythonVersion,
+        },
+        ExposedPorts: { [`${CONTAINER_PORT}/tcp`]: {} },
+        HostConfig: { PortBindings: { [`${CONTAINER_PORT}/tcp`]: [{ HostIp: "127.0.0.1", HostPort: "" }] } },
+        abortSignal: signal,
+      } as Docker.ContainerCreateOptions)
+      .catch((error: unknown) => {
+        throw dockerUnavailable(error);
+      });
+    try {
+      await container.start();
+      const port = await publishedPort(this.docker, container.id, signal);
+      log("deploying", "agent", `started container ${container.id.slice(0, 12)}; waiting for /healthz`);
+      await waitHealthy(this.docker, container.id, port, this.options.startTimeoutMs, signal);
+      const now = new Date();
+      return { containerId: container.id, functionId: spec.id, image, hash, revision, pythonVersion, createdAt, updatedAt: now, running: true, state: "running", port };
+    } catch (error) {
+      await container.remove({ force: true }).catch(() => undefined); // nothing half-deployed
+      // An image whose handler does not import is of no use to anyone: it goes too.
+      if ((error as FaasError).reason === "HANDLER_INVALID") await this.removeImageIfUnused(image);
+      throw error;
+    }
+  }
+
+  /** Removes an image (all its names) when no container of any function uses it any more. */
+  private async removeImageIfUnused(ref: string): Promise<void> {
+    const info = await this.docker.getImage(ref).inspect().catch(() => undefined);
+    if (!info) return;
+    const users = await this.docker.listContainers({ all: true, filters: { ancestor: [info.Id] } });
+    if (users.length > 0) return;
+    // force: drop every tag of this image id (`repo:hash` and `repo@digest` name the same image).
+    await this.docker.getImage(info.Id).remove({ force: true }).catch(() => undefined);
+  }
+
+  /** Starts the function's container again (after scale to zero or a crash), once however many calls wait. */
+  private ensureRunning(id: string, live: Live, signal: AbortSignal): Promise<HttpEndpoint> {
+    live.starting ??= (async () => {
+      await live.stopping;
+      const container = this.docker.getContainer(live.view.containerId);
+      await container.start().catch((error: { statusCode?: number }) => {
+        if (error.statusCode === 304) return; // already running
+        if (error.statusCode === 404) throw functionNotFound(id);
+        throw dockerUnavailable(error);
+      });
+      const port = await publishedPort(this.docker, live.view.containerId, signal);
+      await waitHealthy(this.docker, live.view.containerId, port, this.options.startTimeoutMs, signal);
+      live.endpoint?.destroy();
+      live.view = { ...live.view, port, running: true, state: "running" };
+      live.endpoint = new HttpEndpoint(live.view.containerId, port);
+      this.options.logger.debug({ function: id }, "container started");
+      return live.endpoint;
+    })().finally(() => {
+      live.starting = undefined;
+    });
+    return live.starting;
+  }
+
+  /** Looks a function up in the engine the first time this agent is asked for it (e.g. after a restart). */
+  private async adopt(id: string, signal: AbortSignal): Promise<Live> {
+    const view = (await this.views(id, signal)).get(id)?.[0];
+    if (!view) throw functionNotFound(id);
+    const existing = this.live.get(id);
+    if (existing) return existing;
+    const live: Live = { view, endpoint: view.running && view.port ? new HttpEndpoint(view.containerId, view.port) : undefined, starting: undefined, stopping: undefined, lastUsed: Date.now() };
+    this.live.set(id, live);
+    return live;
+  }
+
+  /** Stops and removes replaced containers once their calls have finished (or the grace ends). */
+  private async retire(olds: ContainerView[], endpoint: HttpEndpoint | undefined): Promise<void> {
+    const deadline = Date.now() + this.options.drainMs;
+    while (endpoint && endpoint.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    endpoint?.destroy();
+    for (const old of olds) await this.docker.getContainer(old.containerId).remove({ force: true }).catch(() => undefined);
+  }
+
+  private stopIdle(): void {
+    const now = Date.now();
+    for (const [id, live] of this.live) {
+      const endpoint = live.endpoint;
+      if (!endpoint || endpoint.inflight > 0 || live.starting || now - live.lastUsed < this.options.idleTimeoutMs) continue;
+      live.endpoint = undefined;
+      endpoint.destroy();
+      live.view = { ...live.view, running: false, state: "exited" };
+      this.options.logger.debug({ function: id }, "idle container stopping");
+      live.stopping = this.docker
+        .getContainer(live.view.containerId)
+        .stop({ t: 2 })
+        .catch(() => undefined)
+        .finally(() => {
+          live.stopping = undefined;
+        });
+    }
+  }
+
+  private async views(id: string | undefined, signal: AbortSignal): Promise<Map<string, ContainerView[]>> {
+    try {
+      return await listViews(this.docker, this.options.namespace, id, signal);
+    } catch (error) {
+      throw dockerUnavailable(error);
+    }
+  }
+
+  private async ping(signal: AbortSignal): Promise<void> {
+    try {
+      await this.docker.ping({ abortSignal: AbortSignal.any([signal, AbortSignal.timeout(5000)]) } as never);
+    } catch (error) {
+      throw dockerUnavailable(error);
+    }
+  }
+
+  /** Runs `fn` after every earlier call holding `key` has finished. */
+  private exclusive<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(key) ?? Promise.resolve();
+    const run = previous.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.locks.set(key, tail);
+    void tail.then(() => {
+      if (this.locks.get(key) === tail) this.locks.delete(key);
+    });
+    return run;
+  }
+}
+
+/** `promise`, or a rejection when `signal` aborts first (for engine calls that take no signal). */
+function within<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Error("the engine did not answer in time"));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+function unreachable(id: string, error: ConnectionError): FaasError {
+  return new FaasError("unavailable", `function "${id}" did not answer: ${error.message}`, { reason: "WORKER_CRASHED", cause: error });
+}
+
+/** Gone already (404) or being removed by a blue/green retirement (409): either way it goes. */
+function ignoreNotFound(error: { statusCode?: number }): void {
+  if (error.statusCode !== 404 && error.statusCode !== 409) throw error;
+}
