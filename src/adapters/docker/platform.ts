@@ -9,6 +9,7 @@ import { describeView, LABELS, listViews, MANAGED_BY, publishedPort, waitHealthy
 import { ConnectionError, HttpEndpoint } from "./endpoint.ts";
 import { resolveImage, type ImageTarget } from "./image.ts";
 import { containerLogs } from "./logs.ts";
+import { KeyedLock } from "../keyed-lock.ts";
 
 /** Options of the docker platform; see Config for their environment variables. */
 export interface DockerPlatformOptions {
@@ -47,7 +48,7 @@ interface Live {
 export class DockerPlatform implements Platform {
   readonly name = "docker" as const;
   private readonly live = new Map<string, Live>();
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedLock();
   private readonly docker: Docker;
   private sweeper: NodeJS.Timeout | undefined;
 
@@ -61,7 +62,7 @@ export class DockerPlatform implements Platform {
 
   async deploy(spec: DeploySpec, emit: DeployEmitter, signal: AbortSignal): Promise<FunctionInfo> {
     const inputs = imageInputs(spec); // parameters checked again before anything reaches the engine
-    return this.exclusive(spec.id, async () => {
+    return this.locks.run(spec.id, async () => {
       const log = (phase: DeployPhase, source: string, line: string) => emit({ type: "log", phase, source, line, time: new Date() });
       const phase = (p: DeployPhase) => emit({ type: "phase", phase: p, time: new Date() });
       await this.ping(signal);
@@ -130,7 +131,7 @@ export class DockerPlatform implements Platform {
   }
 
   async remove(id: string, signal: AbortSignal): Promise<void> {
-    await this.exclusive(id, async () => {
+    await this.locks.run(id, async () => {
       const group = (await this.views(id, signal)).get(id);
       if (!group) throw functionNotFound(id);
       this.live.get(id)?.endpoint?.destroy();
@@ -294,18 +295,6 @@ export class DockerPlatform implements Platform {
     } catch (error) {
       throw dockerUnavailable(error);
     }
-  }
-
-  /** Runs `fn` after every earlier call holding `key` has finished. */
-  private exclusive<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(key) ?? Promise.resolve();
-    const run = previous.then(fn, fn);
-    const tail = run.catch(() => undefined);
-    this.locks.set(key, tail);
-    void tail.then(() => {
-      if (this.locks.get(key) === tail) this.locks.delete(key);
-    });
-    return run;
   }
 }
 

@@ -21,6 +21,7 @@ import { RUNTIME_SHIM, Worker } from "../../runtime/worker.ts";
 import { FunctionLog } from "./logs.ts";
 import { StateStore, type FunctionRecord } from "./store.ts";
 import { ensureVenv } from "./venv.ts";
+import { KeyedLock } from "../keyed-lock.ts";
 
 /** Options of the local platform; see Config for their environment variables. */
 export interface LocalPlatformOptions {
@@ -59,7 +60,7 @@ export class LocalPlatform implements Platform {
   readonly name = "local" as const;
   private readonly store: StateStore;
   private readonly entries = new Map<string, Entry>();
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedLock();
   private readonly python: PythonFinder;
   private readonly toolEnv: Record<string, string>;
   private socketDir = "";
@@ -91,7 +92,7 @@ export class LocalPlatform implements Platform {
   }
 
   async deploy(spec: DeploySpec, emit: DeployEmitter, signal: AbortSignal): Promise<FunctionInfo> {
-    return this.exclusive(spec.id, () => this.deployLocked(spec, emit, signal));
+    return this.locks.run(spec.id, () => this.deployLocked(spec, emit, signal));
   }
 
   async invoke(id: string, payloadJson: string, signal: AbortSignal): Promise<InvokeOutcome> {
@@ -122,7 +123,7 @@ export class LocalPlatform implements Platform {
   }
 
   async remove(id: string): Promise<void> {
-    await this.exclusive(id, async () => {
+    await this.locks.run(id, async () => {
       const entry = this.entries.get(id);
       if (!entry) throw functionNotFound(id);
       this.entries.delete(id);
@@ -221,7 +222,7 @@ export class LocalPlatform implements Platform {
     let venvKey = "";
     if (spec.requirements.trim()) {
       venvKey = createHash("sha256").update(`${python.executable}\0${python.fullVersion}\0${spec.requirements}`).digest("hex").slice(0, 24);
-      const venv = await this.exclusive(`venv:${venvKey}`, () =>
+      const venv = await this.locks.run(`venv:${venvKey}`, () =>
         ensureVenv({
           dir: this.store.venvDir(venvKey),
           python: python.executable,
@@ -279,7 +280,7 @@ export class LocalPlatform implements Platform {
     // Older revisions (and a virtualenv nobody uses any more) go once the old worker has drained;
     // a later deploy may have replaced this one by then, so what is kept is what is current then.
     void Promise.resolve(old?.stop(this.options.drainMs)).then(async () => {
-      await this.exclusive(spec.id, async () => {
+      await this.locks.run(spec.id, async () => {
         const current = this.entries.get(spec.id);
         if (current) await this.store.pruneRevisions(spec.id, current.record.revision);
       });
@@ -400,19 +401,7 @@ export class LocalPlatform implements Platform {
   private async collectVenv(key: string): Promise<void> {
     if (!key) return;
     for (const entry of this.entries.values()) if (entry.record.venv === key) return;
-    await this.exclusive(`venv:${key}`, () => rm(this.store.venvDir(key), { recursive: true, force: true }));
-  }
-
-  /** Runs `task` after every earlier task with the same key has settled. */
-  private exclusive<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const before = this.locks.get(key) ?? Promise.resolve();
-    const run = before.then(task, task);
-    const settled = run.catch(() => undefined);
-    this.locks.set(key, settled);
-    void settled.then(() => {
-      if (this.locks.get(key) === settled) this.locks.delete(key);
-    });
-    return run;
+    await this.locks.run(`venv:${key}`, () => rm(this.store.venvDir(key), { recursive: true, force: true }));
   }
 }
 
