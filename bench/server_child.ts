@@ -11,12 +11,13 @@
 import { startAgent } from "../src/agent.ts";
 import { loadConfig } from "../src/config.ts";
 import { FaasError, functionNotFound } from "../src/domain/errors.ts";
-import type { FunctionInfo, HealthCheck, InvokeOutcome, LogLine, Platform } from "../src/domain/types.ts";
+import type { DeployOptionName, FunctionInfo, HealthCheck, InvokeOutcome, LogLine, Platform } from "../src/domain/types.ts";
 import { createLogger } from "../src/logger.ts";
 
 /** A platform with nothing behind it: invoke answers `null` without doing any work. */
 class EmptyPlatform implements Platform {
   readonly name = "local" as const;
+  readonly supportedOptions: ReadonlySet<DeployOptionName> = new Set();
   private static readonly OUTCOME: InvokeOutcome = { resultJson: "null", coldStart: false };
 
   deploy(): Promise<FunctionInfo> {

@@ -8,7 +8,7 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const spec = (over: Partial<DeploySpec> = {}): DeploySpec => ({ id: "fn", handler: "def handle(req):\n    return req", requirements: "", params: {}, env: {}, ...over });
+const spec = (over: Partial<DeploySpec> = {}): DeploySpec => ({ id: "fn", handler: "def handle(req):\n    return req", requirements: "", params: {}, env: {}, options: {}, ...over });
 
 describe("function image template", () => {
   it("is a constant whose only parameters are build arguments", () => {

@@ -14,6 +14,7 @@ export type FaasErrorKind =
   | "deadline_exceeded"
   | "function_error"
   | "cancelled"
+  | "unimplemented"
   | "internal";
 
 /** Stable machine-readable reasons, UPPER_SNAKE as google.rpc.ErrorInfo wants them. */
@@ -34,6 +35,9 @@ export type FaasErrorReason =
   | "PLATFORM_UNAVAILABLE"
   | "IMAGE_BUILD_FAILED"
   | "REGISTRY_UNAVAILABLE"
+  | "DEPLOY_FAILED"
+  | "DEPLOY_IN_PROGRESS"
+  | "UNSUPPORTED"
   | "INTERNAL";
 
 export interface FaasErrorOptions {
@@ -73,5 +77,13 @@ export function functionNotFound(id: string): FaasError {
   return new FaasError("not_found", `function "${id}" not found`, {
     reason: "FUNCTION_NOT_FOUND",
     metadata: { function_id: id },
+  });
+}
+
+/** The agent's platform does not support this operation or option. */
+export function unsupported(platform: string, what: string): FaasError {
+  return new FaasError("unimplemented", `${what} is not supported by the ${platform} platform`, {
+    reason: "UNSUPPORTED",
+    metadata: { platform },
   });
 }

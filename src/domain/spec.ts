@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { invalidArgument } from "./errors.ts";
-import type { DeployParams, DeploySpec } from "./types.ts";
+import { validateOptions } from "./options.ts";
+import type { DeployOptions, DeployParams, DeploySpec } from "./types.ts";
 
 /** Function ids are DNS-1035 labels, so that every platform (Knative, Nuclio, Docker) accepts them. */
 export const ID_PATTERN = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -26,6 +27,9 @@ export interface RawDeployRequest {
   requirements?: string;
   params?: Record<string, string>;
   env?: Record<string, string>;
+  options?: DeployOptions;
+  /** Render the platform object instead of deploying. */
+  dryRun?: boolean;
 }
 
 /** Checks a function id; throws invalid_argument naming `field`. */
@@ -62,7 +66,14 @@ export function validateDeployRequest(raw: RawDeployRequest): DeploySpec {
     throw invalidArgument("requirements", `requirements must be at most ${REQUIREMENTS_MAX_BYTES} bytes`);
   }
   if (requirements.includes("\0")) throw invalidArgument("requirements", "requirements must not contain NUL characters");
-  return { id, handler, requirements, params: validateParams(raw.params ?? {}), env: validateEnv(raw.env ?? {}) };
+  return {
+    id,
+    handler,
+    requirements,
+    params: validateParams(raw.params ?? {}),
+    env: validateEnv(raw.env ?? {}),
+    options: validateOptions(raw.options),
+  };
 }
 
 function validateParams(params: Record<string, string>): DeployParams {

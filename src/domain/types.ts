@@ -11,6 +11,67 @@ export interface DeploySpec {
   requirements: string;
   params: DeployParams;
   env: Record<string, string>;
+  /** Platform settings; only those the platform supports (Platform.supportedOptions) are set. */
+  options: DeployOptions;
+}
+
+/** A deploy's platform settings (DeployOptions in the proto); unset = the platform's default. */
+export interface DeployOptions {
+  minScale?: number;
+  /** 0 = unlimited where the platform allows it (Knative). */
+  maxScale?: number;
+  target?: number;
+  /** A Go duration, e.g. "30s". */
+  scaleToZeroRetention?: string;
+  containerConcurrency?: number;
+  timeoutSeconds?: number;
+  resources?: Resources;
+  workers?: number;
+  /** The split once the deploy is ready; absent = all traffic to the new revision. */
+  traffic?: TrafficTarget[];
+}
+
+/** The name of one deploy option, as Platform.supportedOptions lists them. */
+export type DeployOptionName = keyof DeployOptions;
+
+/** Compute requests and limits; quantities as Kubernetes writes them ("250m", "512Mi"). */
+export interface Resources {
+  cpuRequest?: string;
+  cpuLimit?: string;
+  memoryRequest?: string;
+  memoryLimit?: string;
+  /** nvidia.com/gpu per instance. */
+  gpu?: number;
+}
+
+/** One share of traffic: a named revision, or the latest ready one. */
+export interface TrafficTarget {
+  /** A revision name; "" when `latest`. */
+  revision: string;
+  latest: boolean;
+  /** 0..100; the shares of one split add up to 100. */
+  percent: number;
+  /** "" for none. */
+  tag: string;
+  /** The tag's own URL (output only). */
+  url?: string;
+}
+
+/** One immutable version of a function on platforms with revisions. */
+export interface RevisionInfo {
+  name: string;
+  contentHash: string;
+  image: string;
+  ready: boolean;
+  createdAt: Date;
+}
+
+/** The object a dry-run deploy would apply. */
+export interface RenderedObject {
+  /** e.g. "serving.knative.dev/v1 Service". */
+  kind: string;
+  /** The object as it would be sent to the platform's API (JSON-compatible). */
+  object: Record<string, unknown>;
 }
 
 /** The template parameters a deploy may set; every value already validated. */
@@ -39,6 +100,12 @@ export interface FunctionInfo {
   updatedAt: Date;
   revision: string;
   pythonVersion: string;
+  /** Why the function is not ready, in the platform's words; absent when ready. */
+  message?: string;
+  /** Revisions kept by the platform, newest first (Knative). */
+  revisions?: RevisionInfo[];
+  /** The traffic split (Knative). */
+  traffic?: TrafficTarget[];
 }
 
 /** The outcome of a successful call. */
@@ -77,8 +144,20 @@ export type DeployEmitter = (event: DeployEvent) => void;
  */
 export interface Platform {
   readonly name: PlatformName;
+  /** The deploy options this platform honours; the core refuses any other option that is set. */
+  readonly supportedOptions: ReadonlySet<DeployOptionName>;
   /** Deploys (or atomically replaces) a function, reporting progress through `emit`. */
   deploy(spec: DeploySpec, emit: DeployEmitter, signal: AbortSignal): Promise<FunctionInfo>;
+  /**
+   * Renders the object `deploy` would apply, building and applying nothing (dry run). Absent on
+   * platforms that apply no object: the core then answers unimplemented.
+   */
+  render?(spec: DeploySpec, signal: AbortSignal): Promise<RenderedObject>;
+  /**
+   * Sets the traffic split between revisions (already checked: shares add up to 100, each names
+   * a revision or latest). Absent on platforms without revisions: the core answers unimplemented.
+   */
+  setTraffic?(id: string, traffic: TrafficTarget[], signal: AbortSignal): Promise<FunctionInfo>;
   /** Calls `handle` with the JSON text `payloadJson`. */
   invoke(id: string, payloadJson: string, signal: AbortSignal): Promise<InvokeOutcome>;
   /** Every function this agent deployed, ordered by id. */

@@ -28,6 +28,7 @@ const KINDS: Record<FaasErrorKind, { code: Code; http: number }> = {
   deadline_exceeded: { code: Code.DeadlineExceeded, http: 500 },
   function_error: { code: Code.Unknown, http: 500 },
   cancelled: { code: Code.Canceled, http: 499 },
+  unimplemented: { code: Code.Unimplemented, http: 501 },
   internal: { code: Code.Internal, http: 500 },
 };
 

@@ -1,8 +1,11 @@
 import type { ServerResponse } from "node:http";
 import type { ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+import { fromJson, type JsonValue } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
+import { DeployOptionsSchema, TrafficTargetSchema } from "../../gen/faas/v1/agent_pb.ts";
 import { FaasError, invalidArgument } from "../domain/errors.ts";
-import type { FunctionInfo } from "../domain/types.ts";
+import type { DeployOptions, FunctionInfo, TrafficTarget } from "../domain/types.ts";
+import { fromOptionsMessage, fromTrafficMessage } from "../service/connect.ts";
 import type { AgentCore, DeployProgress } from "../service/core.ts";
 import type { RequestValidation } from "../service/validation.ts";
 import { unauthenticated, type TokenAuth } from "./auth.ts";
@@ -69,11 +72,22 @@ export function createRestHandler(options: RestOptions): (req: Request, res: Res
           requirements: optionalString(body, "requirements"),
           params: optionalStringMap(body, "params"),
           env: optionalStringMap(body, "env"),
+          options: optionalOptions(body),
+          dryRun: optionalBoolean(body, "dry_run") ?? optionalBoolean(body, "dryRun"),
         };
         options.validation?.deploy(raw);
         const progress = core.deploy(raw, signal);
         if (/application\/x-ndjson/.test(req.headers.accept ?? "")) await streamDeploy(res, progress, logger);
         else await awaitDeploy(res, progress);
+      },
+    },
+    "/traffic": {
+      POST: async (req, res, signal) => {
+        const body = await readJsonObject(req, options.maxBodyBytes);
+        const id = requiredString(body, "id");
+        options.validation?.invokeId(id);
+        const fn = await core.setTraffic(id, requiredTraffic(body), signal);
+        send(res, 200, { status: "success", function: toRestFunction(fn) });
       },
     },
     "/delete": {
@@ -115,6 +129,7 @@ async function awaitDeploy(res: Response, progress: AsyncIterable<DeployProgress
     for await (const event of progress) {
       if (event.type === "log") logs.push(event.line);
       if (event.type === "function") return send(res, 200, toRestDeployed(event.function));
+      if (event.type === "dry_run") return send(res, 200, { status: "dry_run", kind: event.rendered.kind, object: event.rendered.object });
     }
   } catch (error) {
     const faas = asFaasError(error);
@@ -148,6 +163,9 @@ async function streamDeploy(res: Response, progress: AsyncIterable<DeployProgres
         case "function":
           line({ type: "function", time, ...toRestDeployed(event.function) });
           break;
+        case "dry_run":
+          line({ type: "dry_run", time, kind: event.rendered.kind, object: event.rendered.object });
+          break;
       }
     }
   } catch (error) {
@@ -173,6 +191,21 @@ function toRestFunction(fn: FunctionInfo) {
     python_version: fn.pythonVersion,
     created_at: fn.createdAt.toISOString(),
     updated_at: fn.updatedAt.toISOString(),
+    ...(fn.message ? { message: fn.message } : {}),
+    ...(fn.revisions?.length
+      ? {
+          revisions: fn.revisions.map((r) => ({
+            name: r.name,
+            content_hash: r.contentHash,
+            image: r.image,
+            ready: r.ready,
+            created_at: r.createdAt.toISOString(),
+          })),
+        }
+      : {}),
+    ...(fn.traffic?.length
+      ? { traffic: fn.traffic.map((t) => ({ revision: t.revision, latest: t.latest, percent: t.percent, tag: t.tag, ...(t.url ? { url: t.url } : {}) })) }
+      : {}),
   };
 }
 
@@ -255,4 +288,36 @@ function optionalStringMap(body: Record<string, unknown>, field: string): Record
     out[k] = v;
   }
   return out;
+}
+
+function optionalBoolean(body: Record<string, unknown>, field: string): boolean | undefined {
+  const value = body[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "boolean") throw invalidArgument(field, `${field} must be true or false`);
+  return value;
+}
+
+/** `options` in the proto's JSON form (snake_case or camelCase names), as the domain's options. */
+function optionalOptions(body: Record<string, unknown>): DeployOptions | undefined {
+  const value = body.options;
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "object" || Array.isArray(value)) throw invalidArgument("options", "options must be an object");
+  try {
+    return fromOptionsMessage(fromJson(DeployOptionsSchema, value as JsonValue));
+  } catch (error) {
+    throw invalidArgument("options", `options is invalid: ${(error as Error).message}`);
+  }
+}
+
+/** `traffic`: a non-empty array of {revision | latest, percent, tag}. */
+function requiredTraffic(body: Record<string, unknown>): TrafficTarget[] {
+  const value = body.traffic;
+  if (!Array.isArray(value) || value.length === 0) throw invalidArgument("traffic", "traffic is required: an array of {revision or latest, percent, tag}");
+  return value.map((item, i) => {
+    try {
+      return fromTrafficMessage(fromJson(TrafficTargetSchema, item as JsonValue));
+    } catch (error) {
+      throw invalidArgument(`traffic[${i}]`, `traffic[${i}] is invalid: ${(error as Error).message}`);
+    }
+  });
 }

@@ -1,4 +1,4 @@
-import { create, fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
+import { create, fromJson, toJson, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
 import { timestampFromDate, ValueSchema } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
@@ -12,10 +12,13 @@ import {
   InvokeResponseSchema,
   ListResponseSchema,
   LogsResponseSchema,
+  SetTrafficResponseSchema,
+  type DeployOptions as DeployOptionsMessage,
   type DeployResponse,
+  type TrafficTarget as TrafficTargetMessage,
   type Function as FunctionMessage,
 } from "../../gen/faas/v1/agent_pb.ts";
-import type { DeployPhase as DomainPhase, FunctionInfo } from "../domain/types.ts";
+import type { DeployOptions, DeployPhase as DomainPhase, FunctionInfo, TrafficTarget } from "../domain/types.ts";
 import type { AgentCore, DeployProgress } from "./core.ts";
 
 const PHASES: Record<DomainPhase, DeployPhase> = {
@@ -34,7 +37,15 @@ export function createFaasAgentService(core: AgentCore): ServiceImpl<typeof Faas
   return {
     async *deploy(req, ctx: HandlerContext) {
       const progress = core.deploy(
-        { id: req.id, handler: req.handler, requirements: req.requirements, params: req.params, env: req.env },
+        {
+          id: req.id,
+          handler: req.handler,
+          requirements: req.requirements,
+          params: req.params,
+          env: req.env,
+          options: fromOptionsMessage(req.options),
+          dryRun: req.dryRun,
+        },
         ctx.signal,
       );
       for await (const event of progress) yield toDeployResponse(event);
@@ -65,6 +76,11 @@ export function createFaasAgentService(core: AgentCore): ServiceImpl<typeof Faas
       return create(DeleteResponseSchema, await core.remove(req.id, ctx.signal));
     },
 
+    async setTraffic(req, ctx) {
+      const fn = await core.setTraffic(req.id, req.traffic.map(fromTrafficMessage), ctx.signal);
+      return create(SetTrafficResponseSchema, { function: toFunctionMessage(fn) });
+    },
+
     async *logs(req, ctx) {
       for await (const line of core.logs(req.id, { follow: req.follow, tail: req.tail }, ctx.signal)) {
         yield create(LogsResponseSchema, { time: timestampFromDate(line.time), stream: line.stream, line: line.line });
@@ -89,7 +105,45 @@ function toDeployResponse(event: DeployProgress): DeployResponse {
       });
     case "function":
       return create(DeployResponseSchema, { time, event: { case: "function", value: toFunctionMessage(event.function) } });
+    case "dry_run":
+      return create(DeployResponseSchema, {
+        time,
+        event: {
+          case: "dryRun",
+          value: { kind: event.rendered.kind, object: event.rendered.object as JsonObject },
+        },
+      });
   }
+}
+
+/** DeployOptions as the domain's options; unset message fields stay unset. */
+export function fromOptionsMessage(m: DeployOptionsMessage | undefined): DeployOptions | undefined {
+  if (!m) return undefined;
+  const r = m.resources;
+  return {
+    minScale: m.minScale,
+    maxScale: m.maxScale,
+    target: m.target,
+    scaleToZeroRetention: m.scaleToZeroRetention || undefined,
+    containerConcurrency: m.containerConcurrency,
+    timeoutSeconds: m.timeoutSeconds,
+    workers: m.workers,
+    resources: r
+      ? {
+          cpuRequest: r.cpuRequest || undefined,
+          cpuLimit: r.cpuLimit || undefined,
+          memoryRequest: r.memoryRequest || undefined,
+          memoryLimit: r.memoryLimit || undefined,
+          gpu: r.gpu || undefined,
+        }
+      : undefined,
+    traffic: m.traffic.length > 0 ? m.traffic.map(fromTrafficMessage) : undefined,
+  };
+}
+
+/** A TrafficTarget message as the domain's. */
+export function fromTrafficMessage(t: TrafficTargetMessage): TrafficTarget {
+  return { revision: t.revision, latest: t.latest, percent: t.percent, tag: t.tag };
 }
 
 /** A domain function as the Function message. */
@@ -106,5 +160,14 @@ export function toFunctionMessage(fn: FunctionInfo): FunctionMessage {
     updatedAt: timestampFromDate(fn.updatedAt),
     revision: fn.revision,
     pythonVersion: fn.pythonVersion,
+    message: fn.message ?? "",
+    revisions: (fn.revisions ?? []).map((r) => ({
+      name: r.name,
+      contentHash: r.contentHash,
+      image: r.image,
+      ready: r.ready,
+      createdAt: timestampFromDate(r.createdAt),
+    })),
+    traffic: (fn.traffic ?? []).map((t) => ({ revision: t.revision, latest: t.latest, percent: t.percent, tag: t.tag, url: t.url ?? "" })),
   });
 }

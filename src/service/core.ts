@@ -1,9 +1,27 @@
-import { FaasError, isFaasError } from "../domain/errors.ts";
+import { FaasError, invalidArgument, isFaasError, unsupported } from "../domain/errors.ts";
+import { optionField, setOptionNames, validateTraffic } from "../domain/options.ts";
 import { validateDeployRequest, validateId, type RawDeployRequest } from "../domain/spec.ts";
-import type { DeployEvent, FunctionInfo, HealthCheck, LogLine, LogsOptions, Platform, PlatformName } from "../domain/types.ts";
+import type {
+  DeployEvent,
+  DeploySpec,
+  FunctionInfo,
+  HealthCheck,
+  LogLine,
+  LogsOptions,
+  Platform,
+  PlatformName,
+  RenderedObject,
+  TrafficTarget,
+} from "../domain/types.ts";
 
-/** A deploy's progress as the service reports it: the platform's events, then the function. */
-export type DeployProgress = DeployEvent | { type: "function"; function: FunctionInfo; time: Date };
+/**
+ * A deploy's progress as the service reports it: the platform's events, then the function (or,
+ * for a dry run, the object that would be applied).
+ */
+export type DeployProgress =
+  | DeployEvent
+  | { type: "function"; function: FunctionInfo; time: Date }
+  | { type: "dry_run"; rendered: RenderedObject; time: Date };
 
 export interface InvokeResult {
   /** What `handle` returned, as JSON text. */
@@ -51,6 +69,14 @@ export class AgentCore {
    */
   async *deploy(raw: RawDeployRequest, signal: AbortSignal): AsyncGenerator<DeployProgress> {
     const spec = validateDeployRequest(raw);
+    this.checkOptions(spec);
+    if (raw.dryRun) {
+      const render = this.options.platform.render?.bind(this.options.platform);
+      if (!render) throw unsupported(this.platformName, "dry run");
+      yield { type: "phase", phase: "validating", time: new Date() };
+      yield { type: "dry_run", rendered: await render(spec, signal), time: new Date() };
+      return;
+    }
     yield { type: "phase", phase: "validating", time: new Date() };
     const deploySignal = AbortSignal.any([signal, AbortSignal.timeout(this.options.deployTimeoutMs)]);
     const queue: DeployEvent[] = [];
@@ -87,6 +113,25 @@ export class AgentCore {
     if (!outcome.ok) throw withLogTail(deployError(outcome.error, deploySignal, this.options.deployTimeoutMs), recent);
     yield { type: "phase", phase: "ready", time: new Date() };
     yield { type: "function", function: outcome.fn, time: new Date() };
+  }
+
+  /** Sets a function's traffic split between its revisions (platforms with revisions only). */
+  async setTraffic(id: string, traffic: TrafficTarget[], signal: AbortSignal): Promise<FunctionInfo> {
+    validateId(id);
+    const checked = validateTraffic(traffic);
+    const set = this.options.platform.setTraffic?.bind(this.options.platform);
+    if (!set) throw unsupported(this.platformName, "setting traffic");
+    return set(id, checked, signal);
+  }
+
+  /** Refuses options the platform does not honour, naming the first one. */
+  private checkOptions(spec: DeploySpec): void {
+    for (const name of setOptionNames(spec.options)) {
+      if (!this.options.platform.supportedOptions.has(name)) {
+        const field = optionField(name);
+        throw invalidArgument(field, `${field} is not supported by the ${this.platformName} platform`);
+      }
+    }
   }
 
   /** Calls a function with a JSON payload (text). */

@@ -21,6 +21,13 @@
 //   WORKER_CRASHED        unavailable        the function's process died while the call was running
 //   INVOKE_TIMEOUT        deadline_exceeded  the call took longer than the invoke timeout
 //   UNAUTHENTICATED       unauthenticated    no valid bearer token (when tokens are configured)
+//   DEPLOY_FAILED         failed_precondition the platform reported that the deploy failed (metadata:
+//                                            platform_reason, e.g. Knative's RevisionFailed or
+//                                            ContainerMissing, Nuclio's error or unhealthy)
+//   DEPLOY_IN_PROGRESS    failed_precondition another deploy of the function is still running on the
+//                                            platform
+//   UNSUPPORTED           unimplemented      the operation or option is not supported by the agent's
+//                                            platform (metadata: platform)
 //
 // Request rules are declared on the fields below with protovalidate (buf.validate) annotations and
 // enforced by the agent for every protocol, the REST routes included: a violation is
@@ -33,13 +40,13 @@ import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf
 import { file_buf_validate_validate } from "../../buf/validate/validate_pb.ts";
 import type { Timestamp, Value } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { Message } from "@bufbuild/protobuf";
+import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file faas/v1/agent.proto.
  */
 export const file_faas_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("ChNmYWFzL3YxL2FnZW50LnByb3RvEgdmYWFzLnYxIukMCg1EZXBsb3lSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynYAQFyAhg/EoUBCgdoYW5kbGVyGAIgASgJQnS6SHG6AWEKEWhhbmRsZXJfbm90X2JsYW5rEjdoYW5kbGVyIGlzIHJlcXVpcmVkOiBQeXRob24gc291cmNlIGRlZmluaW5nIGhhbmRsZShyZXEpGhN0aGlzLm1hdGNoZXMocidcUycpyAEBcggogIBAugEBABIjCgxyZXF1aXJlbWVudHMYAyABKAlCDbpICnIIKICABLoBAQAStAcKBnBhcmFtcxgEIAMoCzIiLmZhYXMudjEuRGVwbG95UmVxdWVzdC5QYXJhbXNFbnRyeUL/BrpI+wa6AZgBChVwYXJhbXMuUFlUSE9OX1ZFUlNJT04SK3BhcmFtZXRlciBQWVRIT05fVkVSU0lPTiBtdXN0IGxvb2sgbGlrZSAzLk4aUiEoJ1BZVEhPTl9WRVJTSU9OJyBpbiB0aGlzKSB8fCB0aGlzWydQWVRIT05fVkVSU0lPTiddLm1hdGNoZXMocideM1suXVswLTldezEsMn0kJym6AZYCChRwYXJhbXMuUElQX0lOREVYX1VSTBIucGFyYW1ldGVyIFBJUF9JTkRFWF9VUkwgbXVzdCBiZSBhbiBodHRwKHMpIFVSTBrNASEoJ1BJUF9JTkRFWF9VUkwnIGluIHRoaXMpIHx8ICh0aGlzWydQSVBfSU5ERVhfVVJMJ10ubWF0Y2hlcyhyIl5odHRwcz86Ly9bQS1aYS16MC05Ll9+Oi8/I1tcXUAhJCYnKCkqKyw7PSUtXSskIikgJiYgc2l6ZSh0aGlzWydQSVBfSU5ERVhfVVJMJ10pIDw9ICh0aGlzWydQSVBfSU5ERVhfVVJMJ10uc3RhcnRzV2l0aCgnaHR0cHMnKSA/IDIwMDggOiAyMDA3KSm6AYUCChFwYXJhbXMuQkFTRV9JTUFHRRIvcGFyYW1ldGVyIEJBU0VfSU1BR0UgbXVzdCBiZSBhbiBpbWFnZSByZWZlcmVuY2UavgEhKCdCQVNFX0lNQUdFJyBpbiB0aGlzKSB8fCB0aGlzWydCQVNFX0lNQUdFJ10ubWF0Y2hlcyhyJ15bYS16MC05XSsoWy5fLV1bYS16MC05XSspKig6WzAtOV17MSw1fSk/KC9bYS16MC05XSsoWy5fLV1bYS16MC05XSspKikqKDpbQS1aYS16MC05X11bQS1aYS16MC05Ll8tXXswLDEyN30pPyhAc2hhMjU2OlthLWYwLTldezY0fSk/JCcpmgG4ASK1AboBsQEKDHBhcmFtc19rbm93bhqgAXRoaXMgaW4gWydQWVRIT05fVkVSU0lPTicsICdQSVBfSU5ERVhfVVJMJywgJ0JBU0VfSU1BR0UnXSA/ICcnIDogJ3Vua25vd24gcGFyYW1ldGVyICInICsgdGhpcyArICciOyBrbm93biBwYXJhbWV0ZXJzOiBQWVRIT05fVkVSU0lPTiwgUElQX0lOREVYX1VSTCwgQkFTRV9JTUFHRScS0gEKA2VudhgFIAMoCzIfLmZhYXMudjEuRGVwbG95UmVxdWVzdC5FbnZFbnRyeUKjAbpInwGaAZsBEIABIokBugFqChBlbnZfbm90X3Jlc2VydmVkEjtlbnZpcm9ubWVudCB2YXJpYWJsZSBuYW1lcyBzdGFydGluZyB3aXRoIEZBQVNfIGFyZSByZXNlcnZlZBoZIXRoaXMuc3RhcnRzV2l0aCgnRkFBU18nKXIaMhheW0EtWmEtel9dW0EtWmEtejAtOV9dKiQqCnIIKICAAroBAQAaLQoLUGFyYW1zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIrMBCg5EZXBsb3lSZXNwb25zZRIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgVwaGFzZRgCIAEoDjIULmZhYXMudjEuRGVwbG95UGhhc2VIABIgCgNsb2cYAyABKAsyES5mYWFzLnYxLkJ1aWxkTG9nSAASJQoIZnVuY3Rpb24YBCABKAsyES5mYWFzLnYxLkZ1bmN0aW9uSABCBwoFZXZlbnQiTQoIQnVpbGRMb2cSIwoFcGhhc2UYASABKA4yFC5mYWFzLnYxLkRlcGxveVBoYXNlEg4KBnNvdXJjZRgCIAEoCRIMCgRsaW5lGAMgASgJIoECCghGdW5jdGlvbhIKCgJpZBgBIAEoCRINCgVpbWFnZRgCIAEoCRIOCgZzdGF0dXMYAyABKAkSDQoFcmVhZHkYBCABKAgSDQoFc3RhdGUYBSABKAkSEAoIcGxhdGZvcm0YBiABKAkSEAoIZW5kcG9pbnQYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIcmV2aXNpb24YCiABKAkSFgoOcHl0aG9uX3ZlcnNpb24YCyABKAki/gEKDUludm9rZVJlcXVlc3QSwwEKAmlkGAEgASgJQrYBukiyAboBpwEKDGlkX2Ruc19sYWJlbBJoaWQgaXMgaW52YWxpZDogdXNlIGxvd2VyY2FzZSBsZXR0ZXJzLCBkaWdpdHMgYW5kICctJywgc3RhcnQgd2l0aCBhIGxldHRlciBhbmQgZW5kIHdpdGggYSBsZXR0ZXIgb3IgZGlnaXQaLXRoaXMubWF0Y2hlcyhyJ15bYS16XShbLWEtejAtOV0qW2EtejAtOV0pPyQnKcgBAXICGD8SJwoHcGF5bG9hZBgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSKGAQoOSW52b2tlUmVzcG9uc2USJgoGcmVzdWx0GAEgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEg4KBnN0YXR1cxgCIAEoCRIWCg5leGVjdXRpb25fdGltZRgDIAEoARIQCghwbGF0Zm9ybRgEIAEoCRISCgpjb2xkX3N0YXJ0GAUgASgIIg0KC0xpc3RSZXF1ZXN0IjQKDExpc3RSZXNwb25zZRIkCglmdW5jdGlvbnMYASADKAsyES5mYWFzLnYxLkZ1bmN0aW9uItIBCgpHZXRSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynIAQFyAhg/IjIKC0dldFJlc3BvbnNlEiMKCGZ1bmN0aW9uGAEgASgLMhEuZmFhcy52MS5GdW5jdGlvbiLVAQoNRGVsZXRlUmVxdWVzdBLDAQoCaWQYASABKAlCtgG6SLIBugGnAQoMaWRfZG5zX2xhYmVsEmhpZCBpcyBpbnZhbGlkOiB1c2UgbG93ZXJjYXNlIGxldHRlcnMsIGRpZ2l0cyBhbmQgJy0nLCBzdGFydCB3aXRoIGEgbGV0dGVyIGFuZCBlbmQgd2l0aCBhIGxldHRlciBvciBkaWdpdBotdGhpcy5tYXRjaGVzKHInXlthLXpdKFstYS16MC05XSpbYS16MC05XSk/JCcpyAEBcgIYPyJHCg5EZWxldGVSZXNwb25zZRIOCgZzdGF0dXMYASABKAkSEAoIcGxhdGZvcm0YAiABKAkSEwoLZnVuY3Rpb25faWQYAyABKAki8QEKC0xvZ3NSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynIAQFyAhg/Eg4KBmZvbGxvdxgCIAEoCBIMCgR0YWlsGAMgASgNIlYKDExvZ3NSZXNwb25zZRIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZzdHJlYW0YAiABKAkSDAoEbGluZRgDIAEoCSIPCg1IZWFsdGhSZXF1ZXN0InsKDkhlYWx0aFJlc3BvbnNlEg4KBnN0YXR1cxgBIAEoCRIQCghwbGF0Zm9ybRgCIAEoCRIQCgh3b3JrZmxvdxgDIAEoCRIPCgd2ZXJzaW9uGAQgASgJEiQKBmNoZWNrcxgFIAMoCzIULmZhYXMudjEuSGVhbHRoQ2hlY2siOAoLSGVhbHRoQ2hlY2sSDAoEbmFtZRgBIAEoCRIKCgJvaxgCIAEoCBIPCgdtZXNzYWdlGAMgASgJKrMBCgtEZXBsb3lQaGFzZRIcChhERVBMT1lfUEhBU0VfVU5TUEVDSUZJRUQQABIbChdERVBMT1lfUEhBU0VfVkFMSURBVElORxABEhoKFkRFUExPWV9QSEFTRV9QQUNLQUdJTkcQAhIZChVERVBMT1lfUEhBU0VfQlVJTERJTkcQAxIaChZERVBMT1lfUEhBU0VfREVQTE9ZSU5HEAQSFgoSREVQTE9ZX1BIQVNFX1JFQURZEAUyqwMKCUZhYXNBZ2VudBI7CgZEZXBsb3kSFi5mYWFzLnYxLkRlcGxveVJlcXVlc3QaFy5mYWFzLnYxLkRlcGxveVJlc3BvbnNlMAESOQoGSW52b2tlEhYuZmFhcy52MS5JbnZva2VSZXF1ZXN0GhcuZmFhcy52MS5JbnZva2VSZXNwb25zZRI4CgRMaXN0EhQuZmFhcy52MS5MaXN0UmVxdWVzdBoVLmZhYXMudjEuTGlzdFJlc3BvbnNlIgOQAgESNQoDR2V0EhMuZmFhcy52MS5HZXRSZXF1ZXN0GhQuZmFhcy52MS5HZXRSZXNwb25zZSIDkAIBEj4KBkRlbGV0ZRIWLmZhYXMudjEuRGVsZXRlUmVxdWVzdBoXLmZhYXMudjEuRGVsZXRlUmVzcG9uc2UiA5ACAhI1CgRMb2dzEhQuZmFhcy52MS5Mb2dzUmVxdWVzdBoVLmZhYXMudjEuTG9nc1Jlc3BvbnNlMAESPgoGSGVhbHRoEhYuZmFhcy52MS5IZWFsdGhSZXF1ZXN0GhcuZmFhcy52MS5IZWFsdGhSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChNmYWFzL3YxL2FnZW50LnByb3RvEgdmYWFzLnYxIqMNCg1EZXBsb3lSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynYAQFyAhg/EoUBCgdoYW5kbGVyGAIgASgJQnS6SHG6AWEKEWhhbmRsZXJfbm90X2JsYW5rEjdoYW5kbGVyIGlzIHJlcXVpcmVkOiBQeXRob24gc291cmNlIGRlZmluaW5nIGhhbmRsZShyZXEpGhN0aGlzLm1hdGNoZXMocidcUycpyAEBcggogIBAugEBABIjCgxyZXF1aXJlbWVudHMYAyABKAlCDbpICnIIKICABLoBAQAStAcKBnBhcmFtcxgEIAMoCzIiLmZhYXMudjEuRGVwbG95UmVxdWVzdC5QYXJhbXNFbnRyeUL/BrpI+wa6AZgBChVwYXJhbXMuUFlUSE9OX1ZFUlNJT04SK3BhcmFtZXRlciBQWVRIT05fVkVSU0lPTiBtdXN0IGxvb2sgbGlrZSAzLk4aUiEoJ1BZVEhPTl9WRVJTSU9OJyBpbiB0aGlzKSB8fCB0aGlzWydQWVRIT05fVkVSU0lPTiddLm1hdGNoZXMocideM1suXVswLTldezEsMn0kJym6AZYCChRwYXJhbXMuUElQX0lOREVYX1VSTBIucGFyYW1ldGVyIFBJUF9JTkRFWF9VUkwgbXVzdCBiZSBhbiBodHRwKHMpIFVSTBrNASEoJ1BJUF9JTkRFWF9VUkwnIGluIHRoaXMpIHx8ICh0aGlzWydQSVBfSU5ERVhfVVJMJ10ubWF0Y2hlcyhyIl5odHRwcz86Ly9bQS1aYS16MC05Ll9+Oi8/I1tcXUAhJCYnKCkqKyw7PSUtXSskIikgJiYgc2l6ZSh0aGlzWydQSVBfSU5ERVhfVVJMJ10pIDw9ICh0aGlzWydQSVBfSU5ERVhfVVJMJ10uc3RhcnRzV2l0aCgnaHR0cHMnKSA/IDIwMDggOiAyMDA3KSm6AYUCChFwYXJhbXMuQkFTRV9JTUFHRRIvcGFyYW1ldGVyIEJBU0VfSU1BR0UgbXVzdCBiZSBhbiBpbWFnZSByZWZlcmVuY2UavgEhKCdCQVNFX0lNQUdFJyBpbiB0aGlzKSB8fCB0aGlzWydCQVNFX0lNQUdFJ10ubWF0Y2hlcyhyJ15bYS16MC05XSsoWy5fLV1bYS16MC05XSspKig6WzAtOV17MSw1fSk/KC9bYS16MC05XSsoWy5fLV1bYS16MC05XSspKikqKDpbQS1aYS16MC05X11bQS1aYS16MC05Ll8tXXswLDEyN30pPyhAc2hhMjU2OlthLWYwLTldezY0fSk/JCcpmgG4ASK1AboBsQEKDHBhcmFtc19rbm93bhqgAXRoaXMgaW4gWydQWVRIT05fVkVSU0lPTicsICdQSVBfSU5ERVhfVVJMJywgJ0JBU0VfSU1BR0UnXSA/ICcnIDogJ3Vua25vd24gcGFyYW1ldGVyICInICsgdGhpcyArICciOyBrbm93biBwYXJhbWV0ZXJzOiBQWVRIT05fVkVSU0lPTiwgUElQX0lOREVYX1VSTCwgQkFTRV9JTUFHRScS0gEKA2VudhgFIAMoCzIfLmZhYXMudjEuRGVwbG95UmVxdWVzdC5FbnZFbnRyeUKjAbpInwGaAZsBEIABIokBugFqChBlbnZfbm90X3Jlc2VydmVkEjtlbnZpcm9ubWVudCB2YXJpYWJsZSBuYW1lcyBzdGFydGluZyB3aXRoIEZBQVNfIGFyZSByZXNlcnZlZBoZIXRoaXMuc3RhcnRzV2l0aCgnRkFBU18nKXIaMhheW0EtWmEtel9dW0EtWmEtejAtOV9dKiQqCnIIKICAAroBAQASJwoHb3B0aW9ucxgGIAEoCzIWLmZhYXMudjEuRGVwbG95T3B0aW9ucxIPCgdkcnlfcnVuGAcgASgIGi0KC1BhcmFtc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaKgoIRW52RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKuAwoNRGVwbG95T3B0aW9ucxIWCgltaW5fc2NhbGUYASABKA1IAIgBARIWCgltYXhfc2NhbGUYAiABKA1IAYgBARIjCgZ0YXJnZXQYAyABKAFCDrpICxIJKXsUrkfheoQ/SAKIAQESKAoXc2NhbGVfdG9femVyb19yZXRlbnRpb24YBCABKAlCB7pIBHICGCASIgoVY29udGFpbmVyX2NvbmN1cnJlbmN5GAUgASgNSAOIAQESHAoPdGltZW91dF9zZWNvbmRzGAYgASgNSASIAQESJQoJcmVzb3VyY2VzGAcgASgLMhIuZmFhcy52MS5SZXNvdXJjZXMSIQoHd29ya2VycxgIIAEoDUILukgIKgYYoI0GKAFIBYgBARIxCgd0cmFmZmljGAkgAygLMhYuZmFhcy52MS5UcmFmZmljVGFyZ2V0Qgi6SAWSAQIQIEIMCgpfbWluX3NjYWxlQgwKCl9tYXhfc2NhbGVCCQoHX3RhcmdldEIYChZfY29udGFpbmVyX2NvbmN1cnJlbmN5QhIKEF90aW1lb3V0X3NlY29uZHNCCgoIX3dvcmtlcnMiowIKCVJlc291cmNlcxI0CgtjcHVfcmVxdWVzdBgBIAEoCUIfukgcchoyGF4kfF5bMC05XSsoXC5bMC05XSspP20/JBIyCgljcHVfbGltaXQYAiABKAlCH7pIHHIaMhheJHxeWzAtOV0rKFwuWzAtOV0rKT9tPyQSSwoObWVtb3J5X3JlcXVlc3QYAyABKAlCM7pIMHIuMixeJHxeWzAtOV0rKFwuWzAtOV0rKT8oW0tNR1RQRV1pfFtta01HVFBFXSk/JBJJCgxtZW1vcnlfbGltaXQYBCABKAlCM7pIMHIuMixeJHxeWzAtOV0rKFwuWzAtOV0rKT8oW0tNR1RQRV1pfFtta01HVFBFXSk/JBIUCgNncHUYBSABKA1CB7pIBCoCGEAimAEKDVRyYWZmaWNUYXJnZXQSGQoIcmV2aXNpb24YASABKAlCB7pIBHICGD8SDgoGbGF0ZXN0GAIgASgIEhgKB3BlcmNlbnQYAyABKA1CB7pIBCoCGGQSNQoDdGFnGAQgASgJQii6SCVyIxg/Mh9eJHxeW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kEgsKA3VybBgFIAEoCSLXAQoORGVwbG95UmVzcG9uc2USKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoFcGhhc2UYAiABKA4yFC5mYWFzLnYxLkRlcGxveVBoYXNlSAASIAoDbG9nGAMgASgLMhEuZmFhcy52MS5CdWlsZExvZ0gAEiUKCGZ1bmN0aW9uGAQgASgLMhEuZmFhcy52MS5GdW5jdGlvbkgAEiIKB2RyeV9ydW4YBSABKAsyDy5mYWFzLnYxLkRyeVJ1bkgAQgcKBWV2ZW50Ij8KBkRyeVJ1bhIMCgRraW5kGAEgASgJEicKBm9iamVjdBgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiTQoIQnVpbGRMb2cSIwoFcGhhc2UYASABKA4yFC5mYWFzLnYxLkRlcGxveVBoYXNlEg4KBnNvdXJjZRgCIAEoCRIMCgRsaW5lGAMgASgJIuECCghGdW5jdGlvbhIKCgJpZBgBIAEoCRINCgVpbWFnZRgCIAEoCRIOCgZzdGF0dXMYAyABKAkSDQoFcmVhZHkYBCABKAgSDQoFc3RhdGUYBSABKAkSEAoIcGxhdGZvcm0YBiABKAkSEAoIZW5kcG9pbnQYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIcmV2aXNpb24YCiABKAkSFgoOcHl0aG9uX3ZlcnNpb24YCyABKAkSDwoHbWVzc2FnZRgMIAEoCRIkCglyZXZpc2lvbnMYDSADKAsyES5mYWFzLnYxLlJldmlzaW9uEicKB3RyYWZmaWMYDiADKAsyFi5mYWFzLnYxLlRyYWZmaWNUYXJnZXQifAoIUmV2aXNpb24SDAoEbmFtZRgBIAEoCRIUCgxjb250ZW50X2hhc2gYAiABKAkSDQoFaW1hZ2UYAyABKAkSDQoFcmVhZHkYBCABKAgSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAijgIKEVNldFRyYWZmaWNSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynIAQFyAhg/EjMKB3RyYWZmaWMYAiADKAsyFi5mYWFzLnYxLlRyYWZmaWNUYXJnZXRCCrpIB5IBBAgBECAiOQoSU2V0VHJhZmZpY1Jlc3BvbnNlEiMKCGZ1bmN0aW9uGAEgASgLMhEuZmFhcy52MS5GdW5jdGlvbiL+AQoNSW52b2tlUmVxdWVzdBLDAQoCaWQYASABKAlCtgG6SLIBugGnAQoMaWRfZG5zX2xhYmVsEmhpZCBpcyBpbnZhbGlkOiB1c2UgbG93ZXJjYXNlIGxldHRlcnMsIGRpZ2l0cyBhbmQgJy0nLCBzdGFydCB3aXRoIGEgbGV0dGVyIGFuZCBlbmQgd2l0aCBhIGxldHRlciBvciBkaWdpdBotdGhpcy5tYXRjaGVzKHInXlthLXpdKFstYS16MC05XSpbYS16MC05XSk/JCcpyAEBcgIYPxInCgdwYXlsb2FkGAIgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlIoYBCg5JbnZva2VSZXNwb25zZRImCgZyZXN1bHQYASABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSDgoGc3RhdHVzGAIgASgJEhYKDmV4ZWN1dGlvbl90aW1lGAMgASgBEhAKCHBsYXRmb3JtGAQgASgJEhIKCmNvbGRfc3RhcnQYBSABKAgiDQoLTGlzdFJlcXVlc3QiNAoMTGlzdFJlc3BvbnNlEiQKCWZ1bmN0aW9ucxgBIAMoCzIRLmZhYXMudjEuRnVuY3Rpb24i0gEKCkdldFJlcXVlc3QSwwEKAmlkGAEgASgJQrYBukiyAboBpwEKDGlkX2Ruc19sYWJlbBJoaWQgaXMgaW52YWxpZDogdXNlIGxvd2VyY2FzZSBsZXR0ZXJzLCBkaWdpdHMgYW5kICctJywgc3RhcnQgd2l0aCBhIGxldHRlciBhbmQgZW5kIHdpdGggYSBsZXR0ZXIgb3IgZGlnaXQaLXRoaXMubWF0Y2hlcyhyJ15bYS16XShbLWEtejAtOV0qW2EtejAtOV0pPyQnKcgBAXICGD8iMgoLR2V0UmVzcG9uc2USIwoIZnVuY3Rpb24YASABKAsyES5mYWFzLnYxLkZ1bmN0aW9uItUBCg1EZWxldGVSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynIAQFyAhg/IkcKDkRlbGV0ZVJlc3BvbnNlEg4KBnN0YXR1cxgBIAEoCRIQCghwbGF0Zm9ybRgCIAEoCRITCgtmdW5jdGlvbl9pZBgDIAEoCSLxAQoLTG9nc1JlcXVlc3QSwwEKAmlkGAEgASgJQrYBukiyAboBpwEKDGlkX2Ruc19sYWJlbBJoaWQgaXMgaW52YWxpZDogdXNlIGxvd2VyY2FzZSBsZXR0ZXJzLCBkaWdpdHMgYW5kICctJywgc3RhcnQgd2l0aCBhIGxldHRlciBhbmQgZW5kIHdpdGggYSBsZXR0ZXIgb3IgZGlnaXQaLXRoaXMubWF0Y2hlcyhyJ15bYS16XShbLWEtejAtOV0qW2EtejAtOV0pPyQnKcgBAXICGD8SDgoGZm9sbG93GAIgASgIEgwKBHRhaWwYAyABKA0iVgoMTG9nc1Jlc3BvbnNlEigKBHRpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnN0cmVhbRgCIAEoCRIMCgRsaW5lGAMgASgJIg8KDUhlYWx0aFJlcXVlc3QiewoOSGVhbHRoUmVzcG9uc2USDgoGc3RhdHVzGAEgASgJEhAKCHBsYXRmb3JtGAIgASgJEhAKCHdvcmtmbG93GAMgASgJEg8KB3ZlcnNpb24YBCABKAkSJAoGY2hlY2tzGAUgAygLMhQuZmFhcy52MS5IZWFsdGhDaGVjayI4CgtIZWFsdGhDaGVjaxIMCgRuYW1lGAEgASgJEgoKAm9rGAIgASgIEg8KB21lc3NhZ2UYAyABKAkqswEKC0RlcGxveVBoYXNlEhwKGERFUExPWV9QSEFTRV9VTlNQRUNJRklFRBAAEhsKF0RFUExPWV9QSEFTRV9WQUxJREFUSU5HEAESGgoWREVQTE9ZX1BIQVNFX1BBQ0tBR0lORxACEhkKFURFUExPWV9QSEFTRV9CVUlMRElORxADEhoKFkRFUExPWV9QSEFTRV9ERVBMT1lJTkcQBBIWChJERVBMT1lfUEhBU0VfUkVBRFkQBTL3AwoJRmFhc0FnZW50EjsKBkRlcGxveRIWLmZhYXMudjEuRGVwbG95UmVxdWVzdBoXLmZhYXMudjEuRGVwbG95UmVzcG9uc2UwARI5CgZJbnZva2USFi5mYWFzLnYxLkludm9rZVJlcXVlc3QaFy5mYWFzLnYxLkludm9rZVJlc3BvbnNlEjgKBExpc3QSFC5mYWFzLnYxLkxpc3RSZXF1ZXN0GhUuZmFhcy52MS5MaXN0UmVzcG9uc2UiA5ACARI1CgNHZXQSEy5mYWFzLnYxLkdldFJlcXVlc3QaFC5mYWFzLnYxLkdldFJlc3BvbnNlIgOQAgESPgoGRGVsZXRlEhYuZmFhcy52MS5EZWxldGVSZXF1ZXN0GhcuZmFhcy52MS5EZWxldGVSZXNwb25zZSIDkAICEkoKClNldFRyYWZmaWMSGi5mYWFzLnYxLlNldFRyYWZmaWNSZXF1ZXN0GhsuZmFhcy52MS5TZXRUcmFmZmljUmVzcG9uc2UiA5ACAhI1CgRMb2dzEhQuZmFhcy52MS5Mb2dzUmVxdWVzdBoVLmZhYXMudjEuTG9nc1Jlc3BvbnNlMAESPgoGSGVhbHRoEhYuZmFhcy52MS5IZWFsdGhSZXF1ZXN0GhcuZmFhcy52MS5IZWFsdGhSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * DeployRequest describes the function to deploy.
@@ -90,6 +97,23 @@ export type DeployRequest = Message<"faas.v1.DeployRequest"> & {
    * @generated from field: map<string, string> env = 5;
    */
   env: { [key: string]: string };
+
+  /**
+   * Scaling, resources and traffic. Each platform applies the options it supports and refuses,
+   * with invalid_argument naming the field, an option it cannot honour.
+   *
+   * @generated from field: faas.v1.DeployOptions options = 6;
+   */
+  options?: DeployOptions | undefined;
+
+  /**
+   * When true nothing is built, pushed or applied: the stream ends with the platform object the
+   * agent would apply (DeployResponse.dry_run) instead of a function. Platforms that apply no
+   * object fail with unimplemented (reason UNSUPPORTED).
+   *
+   * @generated from field: bool dry_run = 7;
+   */
+  dryRun: boolean;
 };
 
 /**
@@ -98,6 +122,189 @@ export type DeployRequest = Message<"faas.v1.DeployRequest"> & {
  */
 export const DeployRequestSchema: GenMessage<DeployRequest> = /*@__PURE__*/
   messageDesc(file_faas_v1_agent, 0);
+
+/**
+ * DeployOptions are the platform settings of a deploy. Unset fields take the platform's defaults.
+ *
+ * @generated from message faas.v1.DeployOptions
+ */
+export type DeployOptions = Message<"faas.v1.DeployOptions"> & {
+  /**
+   * Smallest number of instances; 0 lets the function scale to zero (Knative min-scale, Nuclio
+   * minReplicas).
+   *
+   * @generated from field: optional uint32 min_scale = 1;
+   */
+  minScale?: number | undefined;
+
+  /**
+   * Largest number of instances (Knative max-scale, where 0 means unlimited; Nuclio maxReplicas,
+   * which must be at least 1). Must not be smaller than min_scale.
+   *
+   * @generated from field: optional uint32 max_scale = 2;
+   */
+  maxScale?: number | undefined;
+
+  /**
+   * Concurrent requests per instance the autoscaler aims for (Knative autoscaling target, at
+   * least 0.01).
+   *
+   * @generated from field: optional double target = 3;
+   */
+  target?: number | undefined;
+
+  /**
+   * How long the last instance is kept after traffic stops before scaling to zero, as a Go
+   * duration such as "30s" or "5m" (Knative scale-to-zero-pod-retention-period, at most 1h).
+   *
+   * @generated from field: string scale_to_zero_retention = 4;
+   */
+  scaleToZeroRetention: string;
+
+  /**
+   * Most requests one instance handles at once; 0 means no limit (Knative containerConcurrency).
+   *
+   * @generated from field: optional uint32 container_concurrency = 5;
+   */
+  containerConcurrency?: number | undefined;
+
+  /**
+   * Longest time in seconds a request may take (Knative timeoutSeconds).
+   *
+   * @generated from field: optional uint32 timeout_seconds = 6;
+   */
+  timeoutSeconds?: number | undefined;
+
+  /**
+   * CPU, memory and GPU requests and limits.
+   *
+   * @generated from field: faas.v1.Resources resources = 7;
+   */
+  resources?: Resources | undefined;
+
+  /**
+   * Parallel workers of the function's HTTP trigger (Nuclio numWorkers).
+   *
+   * @generated from field: optional uint32 workers = 8;
+   */
+  workers?: number | undefined;
+
+  /**
+   * How to split traffic once this deploy is ready, e.g. 80 percent to the new (latest) revision
+   * and 20 to the previous one. Empty sends all traffic to the new revision. Percents must add up
+   * to 100.
+   *
+   * @generated from field: repeated faas.v1.TrafficTarget traffic = 9;
+   */
+  traffic: TrafficTarget[];
+};
+
+/**
+ * Describes the message faas.v1.DeployOptions.
+ * Use `create(DeployOptionsSchema)` to create a new message.
+ */
+export const DeployOptionsSchema: GenMessage<DeployOptions> = /*@__PURE__*/
+  messageDesc(file_faas_v1_agent, 1);
+
+/**
+ * Resources are the compute a function's instances request and are limited to. CPU and memory
+ * are Kubernetes quantities ("250m", "1", "512Mi").
+ *
+ * @generated from message faas.v1.Resources
+ */
+export type Resources = Message<"faas.v1.Resources"> & {
+  /**
+   * CPU an instance requests.
+   *
+   * @generated from field: string cpu_request = 1;
+   */
+  cpuRequest: string;
+
+  /**
+   * Most CPU an instance may use.
+   *
+   * @generated from field: string cpu_limit = 2;
+   */
+  cpuLimit: string;
+
+  /**
+   * Memory an instance requests.
+   *
+   * @generated from field: string memory_request = 3;
+   */
+  memoryRequest: string;
+
+  /**
+   * Most memory an instance may use.
+   *
+   * @generated from field: string memory_limit = 4;
+   */
+  memoryLimit: string;
+
+  /**
+   * NVIDIA GPUs per instance (the nvidia.com/gpu resource); 0 for none.
+   *
+   * @generated from field: uint32 gpu = 5;
+   */
+  gpu: number;
+};
+
+/**
+ * Describes the message faas.v1.Resources.
+ * Use `create(ResourcesSchema)` to create a new message.
+ */
+export const ResourcesSchema: GenMessage<Resources> = /*@__PURE__*/
+  messageDesc(file_faas_v1_agent, 2);
+
+/**
+ * TrafficTarget is one share of a function's traffic.
+ *
+ * @generated from message faas.v1.TrafficTarget
+ */
+export type TrafficTarget = Message<"faas.v1.TrafficTarget"> & {
+  /**
+   * The revision that gets this share, as listed in Function.revisions. Empty with `latest`.
+   *
+   * @generated from field: string revision = 1;
+   */
+  revision: string;
+
+  /**
+   * Whether this share follows the newest ready revision. Exactly one of `revision` and `latest`
+   * must be set.
+   *
+   * @generated from field: bool latest = 2;
+   */
+  latest: boolean;
+
+  /**
+   * The share in percent, 0 to 100.
+   *
+   * @generated from field: uint32 percent = 3;
+   */
+  percent: number;
+
+  /**
+   * Optional name that gives this share its own URL (Knative tag); a DNS-1035 label.
+   *
+   * @generated from field: string tag = 4;
+   */
+  tag: string;
+
+  /**
+   * The share's own URL, when it has a tag. Output only.
+   *
+   * @generated from field: string url = 5;
+   */
+  url: string;
+};
+
+/**
+ * Describes the message faas.v1.TrafficTarget.
+ * Use `create(TrafficTargetSchema)` to create a new message.
+ */
+export const TrafficTargetSchema: GenMessage<TrafficTarget> = /*@__PURE__*/
+  messageDesc(file_faas_v1_agent, 3);
 
 /**
  * DeployResponse is one event of a deploy's progress.
@@ -141,6 +348,14 @@ export type DeployResponse = Message<"faas.v1.DeployResponse"> & {
      */
     value: Function;
     case: "function";
+  } | {
+    /**
+     * The platform object a dry run would apply; the last message of a dry run.
+     *
+     * @generated from field: faas.v1.DryRun dry_run = 5;
+     */
+    value: DryRun;
+    case: "dryRun";
   } | { case: undefined; value?: undefined };
 };
 
@@ -149,7 +364,36 @@ export type DeployResponse = Message<"faas.v1.DeployResponse"> & {
  * Use `create(DeployResponseSchema)` to create a new message.
  */
 export const DeployResponseSchema: GenMessage<DeployResponse> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 1);
+  messageDesc(file_faas_v1_agent, 4);
+
+/**
+ * DryRun is the object a deploy would apply to the platform, rendered without building or applying
+ * anything.
+ *
+ * @generated from message faas.v1.DryRun
+ */
+export type DryRun = Message<"faas.v1.DryRun"> & {
+  /**
+   * The object's kind, e.g. "serving.knative.dev/v1 Service" or "nuclio.io NuclioFunction".
+   *
+   * @generated from field: string kind = 1;
+   */
+  kind: string;
+
+  /**
+   * The object, exactly as the agent would send it to the platform's API.
+   *
+   * @generated from field: google.protobuf.Struct object = 2;
+   */
+  object?: JsonObject | undefined;
+};
+
+/**
+ * Describes the message faas.v1.DryRun.
+ * Use `create(DryRunSchema)` to create a new message.
+ */
+export const DryRunSchema: GenMessage<DryRun> = /*@__PURE__*/
+  messageDesc(file_faas_v1_agent, 5);
 
 /**
  * BuildLog is one line of output produced while deploying.
@@ -184,7 +428,7 @@ export type BuildLog = Message<"faas.v1.BuildLog"> & {
  * Use `create(BuildLogSchema)` to create a new message.
  */
 export const BuildLogSchema: GenMessage<BuildLog> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 2);
+  messageDesc(file_faas_v1_agent, 6);
 
 /**
  * Function describes a deployed function.
@@ -270,6 +514,28 @@ export type Function = Message<"faas.v1.Function"> & {
    * @generated from field: string python_version = 11;
    */
   pythonVersion: string;
+
+  /**
+   * Why the function is not ready, as the platform says it; empty when it is ready.
+   *
+   * @generated from field: string message = 12;
+   */
+  message: string;
+
+  /**
+   * The revisions the platform keeps, newest first (Knative); empty on platforms without
+   * revisions.
+   *
+   * @generated from field: repeated faas.v1.Revision revisions = 13;
+   */
+  revisions: Revision[];
+
+  /**
+   * How traffic is split between revisions (Knative); empty when one version takes it all.
+   *
+   * @generated from field: repeated faas.v1.TrafficTarget traffic = 14;
+   */
+  traffic: TrafficTarget[];
 };
 
 /**
@@ -277,7 +543,105 @@ export type Function = Message<"faas.v1.Function"> & {
  * Use `create(FunctionSchema)` to create a new message.
  */
 export const FunctionSchema: GenMessage<Function> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 3);
+  messageDesc(file_faas_v1_agent, 7);
+
+/**
+ * Revision is one immutable version of a function.
+ *
+ * @generated from message faas.v1.Revision
+ */
+export type Revision = Message<"faas.v1.Revision"> & {
+  /**
+   * The revision's name on the platform, e.g. "hello-3f2a9c1b".
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Content hash of what the revision runs (see Function.revision).
+   *
+   * @generated from field: string content_hash = 2;
+   */
+  contentHash: string;
+
+  /**
+   * The image the revision runs.
+   *
+   * @generated from field: string image = 3;
+   */
+  image: string;
+
+  /**
+   * Whether the revision can serve.
+   *
+   * @generated from field: bool ready = 4;
+   */
+  ready: boolean;
+
+  /**
+   * When the revision was created.
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 5;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message faas.v1.Revision.
+ * Use `create(RevisionSchema)` to create a new message.
+ */
+export const RevisionSchema: GenMessage<Revision> = /*@__PURE__*/
+  messageDesc(file_faas_v1_agent, 8);
+
+/**
+ * SetTrafficRequest names a function and the traffic split it should have.
+ *
+ * @generated from message faas.v1.SetTrafficRequest
+ */
+export type SetTrafficRequest = Message<"faas.v1.SetTrafficRequest"> & {
+  /**
+   * The function's id. Required; the same rules as DeployRequest.id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The new split; percents must add up to 100. Required.
+   *
+   * @generated from field: repeated faas.v1.TrafficTarget traffic = 2;
+   */
+  traffic: TrafficTarget[];
+};
+
+/**
+ * Describes the message faas.v1.SetTrafficRequest.
+ * Use `create(SetTrafficRequestSchema)` to create a new message.
+ */
+export const SetTrafficRequestSchema: GenMessage<SetTrafficRequest> = /*@__PURE__*/
+  messageDesc(file_faas_v1_agent, 9);
+
+/**
+ * SetTrafficResponse describes the function once the new split is in place.
+ *
+ * @generated from message faas.v1.SetTrafficResponse
+ */
+export type SetTrafficResponse = Message<"faas.v1.SetTrafficResponse"> & {
+  /**
+   * The function, with its revisions and traffic.
+   *
+   * @generated from field: faas.v1.Function function = 1;
+   */
+  function?: Function | undefined;
+};
+
+/**
+ * Describes the message faas.v1.SetTrafficResponse.
+ * Use `create(SetTrafficResponseSchema)` to create a new message.
+ */
+export const SetTrafficResponseSchema: GenMessage<SetTrafficResponse> = /*@__PURE__*/
+  messageDesc(file_faas_v1_agent, 10);
 
 /**
  * InvokeRequest calls a function.
@@ -305,7 +669,7 @@ export type InvokeRequest = Message<"faas.v1.InvokeRequest"> & {
  * Use `create(InvokeRequestSchema)` to create a new message.
  */
 export const InvokeRequestSchema: GenMessage<InvokeRequest> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 4);
+  messageDesc(file_faas_v1_agent, 11);
 
 /**
  * InvokeResponse is what a function returned.
@@ -355,7 +719,7 @@ export type InvokeResponse = Message<"faas.v1.InvokeResponse"> & {
  * Use `create(InvokeResponseSchema)` to create a new message.
  */
 export const InvokeResponseSchema: GenMessage<InvokeResponse> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 5);
+  messageDesc(file_faas_v1_agent, 12);
 
 /**
  * ListRequest has no fields.
@@ -370,7 +734,7 @@ export type ListRequest = Message<"faas.v1.ListRequest"> & {
  * Use `create(ListRequestSchema)` to create a new message.
  */
 export const ListRequestSchema: GenMessage<ListRequest> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 6);
+  messageDesc(file_faas_v1_agent, 13);
 
 /**
  * ListResponse lists the deployed functions.
@@ -391,7 +755,7 @@ export type ListResponse = Message<"faas.v1.ListResponse"> & {
  * Use `create(ListResponseSchema)` to create a new message.
  */
 export const ListResponseSchema: GenMessage<ListResponse> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 7);
+  messageDesc(file_faas_v1_agent, 14);
 
 /**
  * GetRequest names a function.
@@ -412,7 +776,7 @@ export type GetRequest = Message<"faas.v1.GetRequest"> & {
  * Use `create(GetRequestSchema)` to create a new message.
  */
 export const GetRequestSchema: GenMessage<GetRequest> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 8);
+  messageDesc(file_faas_v1_agent, 15);
 
 /**
  * GetResponse describes a function.
@@ -433,7 +797,7 @@ export type GetResponse = Message<"faas.v1.GetResponse"> & {
  * Use `create(GetResponseSchema)` to create a new message.
  */
 export const GetResponseSchema: GenMessage<GetResponse> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 9);
+  messageDesc(file_faas_v1_agent, 16);
 
 /**
  * DeleteRequest names the function to delete.
@@ -454,7 +818,7 @@ export type DeleteRequest = Message<"faas.v1.DeleteRequest"> & {
  * Use `create(DeleteRequestSchema)` to create a new message.
  */
 export const DeleteRequestSchema: GenMessage<DeleteRequest> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 10);
+  messageDesc(file_faas_v1_agent, 17);
 
 /**
  * DeleteResponse confirms a deletion.
@@ -489,7 +853,7 @@ export type DeleteResponse = Message<"faas.v1.DeleteResponse"> & {
  * Use `create(DeleteResponseSchema)` to create a new message.
  */
 export const DeleteResponseSchema: GenMessage<DeleteResponse> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 11);
+  messageDesc(file_faas_v1_agent, 18);
 
 /**
  * LogsRequest selects a function's log lines.
@@ -524,7 +888,7 @@ export type LogsRequest = Message<"faas.v1.LogsRequest"> & {
  * Use `create(LogsRequestSchema)` to create a new message.
  */
 export const LogsRequestSchema: GenMessage<LogsRequest> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 12);
+  messageDesc(file_faas_v1_agent, 19);
 
 /**
  * LogsResponse is one line of a function's output.
@@ -559,7 +923,7 @@ export type LogsResponse = Message<"faas.v1.LogsResponse"> & {
  * Use `create(LogsResponseSchema)` to create a new message.
  */
 export const LogsResponseSchema: GenMessage<LogsResponse> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 13);
+  messageDesc(file_faas_v1_agent, 20);
 
 /**
  * HealthRequest has no fields.
@@ -574,7 +938,7 @@ export type HealthRequest = Message<"faas.v1.HealthRequest"> & {
  * Use `create(HealthRequestSchema)` to create a new message.
  */
 export const HealthRequestSchema: GenMessage<HealthRequest> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 14);
+  messageDesc(file_faas_v1_agent, 21);
 
 /**
  * HealthResponse reports the agent's health.
@@ -623,7 +987,7 @@ export type HealthResponse = Message<"faas.v1.HealthResponse"> & {
  * Use `create(HealthResponseSchema)` to create a new message.
  */
 export const HealthResponseSchema: GenMessage<HealthResponse> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 15);
+  messageDesc(file_faas_v1_agent, 22);
 
 /**
  * HealthCheck is the result of checking one dependency.
@@ -658,7 +1022,7 @@ export type HealthCheck = Message<"faas.v1.HealthCheck"> & {
  * Use `create(HealthCheckSchema)` to create a new message.
  */
 export const HealthCheckSchema: GenMessage<HealthCheck> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 16);
+  messageDesc(file_faas_v1_agent, 23);
 
 /**
  * DeployPhase is a step of a deploy, in the order they happen.
@@ -775,6 +1139,18 @@ export const FaasAgent: GenService<{
     methodKind: "unary";
     input: typeof DeleteRequestSchema;
     output: typeof DeleteResponseSchema;
+  },
+  /**
+   * SetTraffic splits a function's traffic between its revisions, e.g. to move traffic to a new
+   * revision step by step or to roll back to an earlier one. Only platforms with revisions
+   * (Knative) support it; others fail with unimplemented (reason UNSUPPORTED).
+   *
+   * @generated from rpc faas.v1.FaasAgent.SetTraffic
+   */
+  setTraffic: {
+    methodKind: "unary";
+    input: typeof SetTrafficRequestSchema;
+    output: typeof SetTrafficResponseSchema;
   },
   /**
    * Logs streams the lines a function wrote to stdout and stderr: the last `tail` lines first,

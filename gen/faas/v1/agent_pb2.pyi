@@ -41,8 +41,30 @@ class DeleteResponse(_message.Message):
     status: str
     def __init__(self, status: _Optional[str] = ..., platform: _Optional[str] = ..., function_id: _Optional[str] = ...) -> None: ...
 
+class DeployOptions(_message.Message):
+    __slots__ = ["container_concurrency", "max_scale", "min_scale", "resources", "scale_to_zero_retention", "target", "timeout_seconds", "traffic", "workers"]
+    CONTAINER_CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
+    MAX_SCALE_FIELD_NUMBER: _ClassVar[int]
+    MIN_SCALE_FIELD_NUMBER: _ClassVar[int]
+    RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    SCALE_TO_ZERO_RETENTION_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    TRAFFIC_FIELD_NUMBER: _ClassVar[int]
+    WORKERS_FIELD_NUMBER: _ClassVar[int]
+    container_concurrency: int
+    max_scale: int
+    min_scale: int
+    resources: Resources
+    scale_to_zero_retention: str
+    target: float
+    timeout_seconds: int
+    traffic: _containers.RepeatedCompositeFieldContainer[TrafficTarget]
+    workers: int
+    def __init__(self, min_scale: _Optional[int] = ..., max_scale: _Optional[int] = ..., target: _Optional[float] = ..., scale_to_zero_retention: _Optional[str] = ..., container_concurrency: _Optional[int] = ..., timeout_seconds: _Optional[int] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., workers: _Optional[int] = ..., traffic: _Optional[_Iterable[_Union[TrafficTarget, _Mapping]]] = ...) -> None: ...
+
 class DeployRequest(_message.Message):
-    __slots__ = ["env", "handler", "id", "params", "requirements"]
+    __slots__ = ["dry_run", "env", "handler", "id", "options", "params", "requirements"]
     class EnvEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -57,55 +79,75 @@ class DeployRequest(_message.Message):
         key: str
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
     ENV_FIELD_NUMBER: _ClassVar[int]
     HANDLER_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
     REQUIREMENTS_FIELD_NUMBER: _ClassVar[int]
+    dry_run: bool
     env: _containers.ScalarMap[str, str]
     handler: str
     id: str
+    options: DeployOptions
     params: _containers.ScalarMap[str, str]
     requirements: str
-    def __init__(self, id: _Optional[str] = ..., handler: _Optional[str] = ..., requirements: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ..., env: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., handler: _Optional[str] = ..., requirements: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ..., env: _Optional[_Mapping[str, str]] = ..., options: _Optional[_Union[DeployOptions, _Mapping]] = ..., dry_run: bool = ...) -> None: ...
 
 class DeployResponse(_message.Message):
-    __slots__ = ["function", "log", "phase", "time"]
+    __slots__ = ["dry_run", "function", "log", "phase", "time"]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
     FUNCTION_FIELD_NUMBER: _ClassVar[int]
     LOG_FIELD_NUMBER: _ClassVar[int]
     PHASE_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
+    dry_run: DryRun
     function: Function
     log: BuildLog
     phase: DeployPhase
     time: _timestamp_pb2.Timestamp
-    def __init__(self, time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., phase: _Optional[_Union[DeployPhase, str]] = ..., log: _Optional[_Union[BuildLog, _Mapping]] = ..., function: _Optional[_Union[Function, _Mapping]] = ...) -> None: ...
+    def __init__(self, time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., phase: _Optional[_Union[DeployPhase, str]] = ..., log: _Optional[_Union[BuildLog, _Mapping]] = ..., function: _Optional[_Union[Function, _Mapping]] = ..., dry_run: _Optional[_Union[DryRun, _Mapping]] = ...) -> None: ...
+
+class DryRun(_message.Message):
+    __slots__ = ["kind", "object"]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    object: _struct_pb2.Struct
+    def __init__(self, kind: _Optional[str] = ..., object: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class Function(_message.Message):
-    __slots__ = ["created_at", "endpoint", "id", "image", "platform", "python_version", "ready", "revision", "state", "status", "updated_at"]
+    __slots__ = ["created_at", "endpoint", "id", "image", "message", "platform", "python_version", "ready", "revision", "revisions", "state", "status", "traffic", "updated_at"]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     ENDPOINT_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_FIELD_NUMBER: _ClassVar[int]
     PYTHON_VERSION_FIELD_NUMBER: _ClassVar[int]
     READY_FIELD_NUMBER: _ClassVar[int]
+    REVISIONS_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    TRAFFIC_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     created_at: _timestamp_pb2.Timestamp
     endpoint: str
     id: str
     image: str
+    message: str
     platform: str
     python_version: str
     ready: bool
     revision: str
+    revisions: _containers.RepeatedCompositeFieldContainer[Revision]
     state: str
     status: str
+    traffic: _containers.RepeatedCompositeFieldContainer[TrafficTarget]
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., image: _Optional[str] = ..., status: _Optional[str] = ..., ready: bool = ..., state: _Optional[str] = ..., platform: _Optional[str] = ..., endpoint: _Optional[str] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[str] = ..., python_version: _Optional[str] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., image: _Optional[str] = ..., status: _Optional[str] = ..., ready: bool = ..., state: _Optional[str] = ..., platform: _Optional[str] = ..., endpoint: _Optional[str] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[str] = ..., python_version: _Optional[str] = ..., message: _Optional[str] = ..., revisions: _Optional[_Iterable[_Union[Revision, _Mapping]]] = ..., traffic: _Optional[_Iterable[_Union[TrafficTarget, _Mapping]]] = ...) -> None: ...
 
 class GetRequest(_message.Message):
     __slots__ = ["id"]
@@ -198,6 +240,62 @@ class LogsResponse(_message.Message):
     stream: str
     time: _timestamp_pb2.Timestamp
     def __init__(self, time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., stream: _Optional[str] = ..., line: _Optional[str] = ...) -> None: ...
+
+class Resources(_message.Message):
+    __slots__ = ["cpu_limit", "cpu_request", "gpu", "memory_limit", "memory_request"]
+    CPU_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    CPU_REQUEST_FIELD_NUMBER: _ClassVar[int]
+    GPU_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_REQUEST_FIELD_NUMBER: _ClassVar[int]
+    cpu_limit: str
+    cpu_request: str
+    gpu: int
+    memory_limit: str
+    memory_request: str
+    def __init__(self, cpu_request: _Optional[str] = ..., cpu_limit: _Optional[str] = ..., memory_request: _Optional[str] = ..., memory_limit: _Optional[str] = ..., gpu: _Optional[int] = ...) -> None: ...
+
+class Revision(_message.Message):
+    __slots__ = ["content_hash", "created_at", "image", "name", "ready"]
+    CONTENT_HASH_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    READY_FIELD_NUMBER: _ClassVar[int]
+    content_hash: str
+    created_at: _timestamp_pb2.Timestamp
+    image: str
+    name: str
+    ready: bool
+    def __init__(self, name: _Optional[str] = ..., content_hash: _Optional[str] = ..., image: _Optional[str] = ..., ready: bool = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class SetTrafficRequest(_message.Message):
+    __slots__ = ["id", "traffic"]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TRAFFIC_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    traffic: _containers.RepeatedCompositeFieldContainer[TrafficTarget]
+    def __init__(self, id: _Optional[str] = ..., traffic: _Optional[_Iterable[_Union[TrafficTarget, _Mapping]]] = ...) -> None: ...
+
+class SetTrafficResponse(_message.Message):
+    __slots__ = ["function"]
+    FUNCTION_FIELD_NUMBER: _ClassVar[int]
+    function: Function
+    def __init__(self, function: _Optional[_Union[Function, _Mapping]] = ...) -> None: ...
+
+class TrafficTarget(_message.Message):
+    __slots__ = ["latest", "percent", "revision", "tag", "url"]
+    LATEST_FIELD_NUMBER: _ClassVar[int]
+    PERCENT_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    TAG_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    latest: bool
+    percent: int
+    revision: str
+    tag: str
+    url: str
+    def __init__(self, revision: _Optional[str] = ..., latest: bool = ..., percent: _Optional[int] = ..., tag: _Optional[str] = ..., url: _Optional[str] = ...) -> None: ...
 
 class DeployPhase(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []

@@ -41,6 +41,11 @@ class FaasAgentStub(object):
                 request_serializer=faas_dot_v1_dot_agent__pb2.DeleteRequest.SerializeToString,
                 response_deserializer=faas_dot_v1_dot_agent__pb2.DeleteResponse.FromString,
                 )
+        self.SetTraffic = channel.unary_unary(
+                '/faas.v1.FaasAgent/SetTraffic',
+                request_serializer=faas_dot_v1_dot_agent__pb2.SetTrafficRequest.SerializeToString,
+                response_deserializer=faas_dot_v1_dot_agent__pb2.SetTrafficResponse.FromString,
+                )
         self.Logs = channel.unary_stream(
                 '/faas.v1.FaasAgent/Logs',
                 request_serializer=faas_dot_v1_dot_agent__pb2.LogsRequest.SerializeToString,
@@ -97,6 +102,15 @@ class FaasAgentServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetTraffic(self, request, context):
+        """SetTraffic splits a function's traffic between its revisions, e.g. to move traffic to a new
+        revision step by step or to roll back to an earlier one. Only platforms with revisions
+        (Knative) support it; others fail with unimplemented (reason UNSUPPORTED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Logs(self, request, context):
         """Logs streams the lines a function wrote to stdout and stderr: the last `tail` lines first,
         then, with `follow`, new lines as they are written until the caller cancels.
@@ -140,6 +154,11 @@ def add_FaasAgentServicer_to_server(servicer, server):
                     servicer.Delete,
                     request_deserializer=faas_dot_v1_dot_agent__pb2.DeleteRequest.FromString,
                     response_serializer=faas_dot_v1_dot_agent__pb2.DeleteResponse.SerializeToString,
+            ),
+            'SetTraffic': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetTraffic,
+                    request_deserializer=faas_dot_v1_dot_agent__pb2.SetTrafficRequest.FromString,
+                    response_serializer=faas_dot_v1_dot_agent__pb2.SetTrafficResponse.SerializeToString,
             ),
             'Logs': grpc.unary_stream_rpc_method_handler(
                     servicer.Logs,
@@ -245,6 +264,23 @@ class FaasAgent(object):
         return grpc.experimental.unary_unary(request, target, '/faas.v1.FaasAgent/Delete',
             faas_dot_v1_dot_agent__pb2.DeleteRequest.SerializeToString,
             faas_dot_v1_dot_agent__pb2.DeleteResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def SetTraffic(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/faas.v1.FaasAgent/SetTraffic',
+            faas_dot_v1_dot_agent__pb2.SetTrafficRequest.SerializeToString,
+            faas_dot_v1_dot_agent__pb2.SetTrafficResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { functionNotFound } from "../../domain/errors.ts";
 import type {
+  DeployOptionName,
   DeployEmitter,
   DeployPhase,
   DeploySpec,
@@ -58,6 +59,8 @@ interface Entry {
  */
 export class LocalPlatform implements Platform {
   readonly name = "local" as const;
+  /** Functions here run as one process each, without scaling, resource or traffic settings. */
+  readonly supportedOptions: ReadonlySet<DeployOptionName> = new Set();
   private readonly store: StateStore;
   private readonly entries = new Map<string, Entry>();
   private readonly locks = new KeyedLock();
