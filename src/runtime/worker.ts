@@ -1,17 +1,14 @@
-import { connect, type Socket } from "node:net";
+import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
 import { execa, type Options, type ResultPromise } from "execa";
 import { FaasError } from "../domain/errors.ts";
+import { abortError, FrameChannel } from "./frames.ts";
+
+export { callError } from "./frames.ts";
 
 /** The runtime shim every function runs under (see its docstring for the wire protocol). */
 export const RUNTIME_SHIM = fileURLToPath(new URL("./python/faas_runtime.py", import.meta.url));
 
-const KIND_INVOKE = 1;
-const KIND_CANCEL = 2;
-const STATUS_OK = 0;
-const STATUS_FUNCTION_ERROR = 1;
-const STATUS_BAD_PAYLOAD = 2;
-const HEADER_BYTES = 9;
 const STDERR_KEPT = 40;
 
 export interface WorkerOptions {
@@ -43,14 +40,6 @@ const SPAWN_OPTIONS = {
 } as const satisfies Options;
 type WorkerProcess = ResultPromise<typeof SPAWN_OPTIONS & { cwd: string; env: Record<string, string> }>;
 
-interface Pending {
-  resolve: (resultJson: string) => void;
-  reject: (error: unknown) => void;
-  timer: NodeJS.Timeout;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-}
-
 /**
  * One Python worker process serving one revision of a function over the shim's framed protocol:
  * one unix-socket connection, calls multiplexed by id, no per-call allocation beyond the frame.
@@ -59,11 +48,7 @@ interface Pending {
 export class Worker {
   readonly pid: number;
   private readonly process: WorkerProcess;
-  private socket!: Socket;
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 1;
-  private buffered: Buffer | undefined;
-  private corked = false;
+  private channel: FrameChannel | undefined;
   private readonly recentStderr: string[] = [];
   private exited = false;
   private exitDescription = "";
@@ -131,7 +116,7 @@ export class Worker {
 
   /** Calls in flight. */
   get inflight(): number {
-    return this.pending.size;
+    return this.channel?.inflight ?? 0;
   }
 
   /** Whether the process is still running. */
@@ -144,31 +129,14 @@ export class Worker {
    * RESULT_NOT_SERIALIZABLE, WORKER_CRASHED or INVOKE_TIMEOUT.
    */
   call(payloadJson: string, timeoutMs: number, signal?: AbortSignal): Promise<string> {
-    if (this.exited) return Promise.reject(this.crashError());
-    const id = this.nextId;
-    this.nextId = id === 0xffffffff ? 1 : id + 1;
-    const body = Buffer.from(payloadJson, "utf8");
-    const frame = Buffer.allocUnsafe(HEADER_BYTES + body.length);
-    frame.writeUInt32BE(body.length, 0);
-    frame.writeUInt32BE(id, 4);
-    frame.writeUInt8(KIND_INVOKE, 8);
-    body.copy(frame, HEADER_BYTES);
-    return new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => this.abandon(id, timeoutError(timeoutMs)), timeoutMs);
-      let onAbort: (() => void) | undefined;
-      if (signal) {
-        onAbort = () => this.abandon(id, abortError(signal));
-        signal.addEventListener("abort", onAbort, { once: true });
-      }
-      this.pending.set(id, { resolve, reject, timer, signal, onAbort });
-      this.write(frame);
-    });
+    if (this.exited || !this.channel) return Promise.reject(this.crashError());
+    return this.channel.call(payloadJson, timeoutMs, signal);
   }
 
   /** Waits for calls in flight (at most `graceMs`), then stops the process. Idempotent. */
   async stop(graceMs: number): Promise<void> {
     const deadline = Date.now() + graceMs;
-    while (this.pending.size > 0 && !this.exited && Date.now() < deadline) {
+    while (this.inflight > 0 && !this.exited && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
     }
     if (!this.exited) {
@@ -177,64 +145,12 @@ export class Worker {
       await this.exitPromise;
       clearTimeout(timer);
     }
-    this.socket?.destroy();
+    this.channel?.destroy();
   }
 
   /** Kills the process at once. */
   kill(): void {
     if (!this.exited) this.process.kill("SIGKILL");
-  }
-
-  private write(frame: Buffer): void {
-    // Frames written in the same tick leave in one syscall.
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
-    this.socket.write(frame);
-  }
-
-  private abandon(id: number, error: FaasError): void {
-    const call = this.pending.get(id);
-    if (!call) return;
-    this.settle(id, call);
-    call.reject(error);
-    if (!this.exited && this.socket && !this.socket.destroyed) {
-      const cancel = Buffer.alloc(HEADER_BYTES);
-      cancel.writeUInt32BE(id, 4);
-      cancel.writeUInt8(KIND_CANCEL, 8);
-      this.write(cancel);
-    }
-  }
-
-  private settle(id: number, call: Pending): void {
-    this.pending.delete(id);
-    clearTimeout(call.timer);
-    if (call.onAbort) call.signal?.removeEventListener("abort", call.onAbort);
-  }
-
-  private onData(chunk: Buffer): void {
-    let buf = this.buffered ? Buffer.concat([this.buffered, chunk]) : chunk;
-    let offset = 0;
-    while (buf.length - offset >= HEADER_BYTES) {
-      const length = buf.readUInt32BE(offset);
-      const end = offset + HEADER_BYTES + length;
-      if (end > buf.length) break;
-      const id = buf.readUInt32BE(offset + 4);
-      const status = buf.readUInt8(offset + 8);
-      const body = buf.toString("utf8", offset + HEADER_BYTES, end);
-      offset = end;
-      const call = this.pending.get(id);
-      if (!call) continue; // abandoned (timeout or cancel)
-      this.settle(id, call);
-      if (status === STATUS_OK) call.resolve(body);
-      else call.reject(callError(status, body));
-    }
-    this.buffered = offset === buf.length ? undefined : buf.subarray(offset);
   }
 
   private connect(): Promise<void> {
@@ -243,15 +159,18 @@ export class Worker {
       socket.setNoDelay(true);
       socket.once("connect", () => {
         socket.off("error", reject);
-        socket.on("error", () => {}); // reported through the process exit
         resolve();
       });
       socket.once("error", reject);
-      socket.on("data", (chunk: Buffer) => this.onData(chunk));
-      socket.on("close", () => {
-        if (!this.exited) this.kill(); // a worker we cannot talk to is of no use
+      this.channel = new FrameChannel(socket, {
+        onClose: (pending) => {
+          // A worker we cannot talk to is of no use; its calls fail with how it ended.
+          if (!this.exited) this.kill();
+          void this.exitPromise.then(() => {
+            for (const call of pending) call.reject(this.crashError());
+          });
+        },
       });
-      this.socket = socket;
     });
   }
 
@@ -315,12 +234,8 @@ export class Worker {
   private onProcessExit(code: number | undefined, signal: string | undefined): void {
     this.exited = true;
     this.exitDescription = signal ? `killed by ${signal}` : `exited with code ${code ?? "unknown"}`;
-    const error = this.crashError();
-    for (const [id, call] of this.pending) {
-      this.settle(id, call);
-      call.reject(error);
-    }
-    this.socket?.destroy();
+    this.channel?.failAll(this.crashError());
+    this.channel?.destroy();
     this.options.onExit?.(this);
   }
 
@@ -339,30 +254,4 @@ interface ReadyMessage {
   message?: string;
   traceback?: string;
   python?: string;
-}
-
-/** The FaasError for a runtime status (1 function error, 2 bad payload, 3 bad result) and its JSON body. */
-export function callError(status: number, body: string): FaasError {
-  let info: { type?: string; message?: string; traceback?: string } = {};
-  try {
-    info = JSON.parse(body);
-  } catch {
-    info = { message: body };
-  }
-  const metadata = { exception_type: info.type ?? "", exception_message: info.message ?? "", traceback: info.traceback ?? "" };
-  if (status === STATUS_FUNCTION_ERROR) {
-    return new FaasError("function_error", `${info.type}: ${info.message}\n${info.traceback ?? ""}`.trimEnd(), { reason: "FUNCTION_ERROR", metadata });
-  }
-  if (status === STATUS_BAD_PAYLOAD) {
-    return new FaasError("invalid_argument", info.message ?? "payload is not valid JSON", { reason: "INVALID_REQUEST", metadata: { field: "payload" } });
-  }
-  return new FaasError("function_error", info.message ?? "handle returned a value that is not JSON serializable", { reason: "RESULT_NOT_SERIALIZABLE", metadata });
-}
-
-function timeoutError(timeoutMs: number): FaasError {
-  return new FaasError("deadline_exceeded", `function did not return within ${timeoutMs / 1000} s`, { reason: "INVOKE_TIMEOUT" });
-}
-
-function abortError(signal: AbortSignal): FaasError {
-  return new FaasError("cancelled", "the call was cancelled by the caller", { reason: "CANCELLED", cause: signal.reason });
 }

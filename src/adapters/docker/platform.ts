@@ -6,7 +6,8 @@ import { CONTAINER_PORT, imageInputs } from "../../build/template.ts";
 import { FaasError, functionNotFound } from "../../domain/errors.ts";
 import type { DeployEmitter, DeployOptionName, DeployPhase, DeploySpec, FunctionInfo, HealthCheck, InvokeOutcome, LogLine, LogsOptions, Platform } from "../../domain/types.ts";
 import { describeView, LABELS, listViews, MANAGED_BY, publishedPort, waitHealthy, type ContainerView } from "./containers.ts";
-import { ConnectionError, HttpEndpoint } from "./endpoint.ts";
+import { ContainerEndpoint } from "./channel.ts";
+import { ConnectionError } from "./endpoint.ts";
 import { resolveImage, type ImageTarget } from "./image.ts";
 import { containerLogs } from "./logs.ts";
 import { KeyedLock } from "../keyed-lock.ts";
@@ -33,8 +34,8 @@ export interface DockerPlatformOptions {
 /** What the agent keeps about a function's current container: a cache of the engine's state. */
 interface Live {
   view: ContainerView;
-  endpoint: HttpEndpoint | undefined;
-  starting: Promise<HttpEndpoint> | undefined;
+  endpoint: ContainerEndpoint | undefined;
+  starting: Promise<ContainerEndpoint> | undefined;
   stopping: Promise<void> | undefined;
   lastUsed: number;
 }
@@ -84,7 +85,7 @@ export class DockerPlatform implements Platform {
       const view = await this.startContainer(spec, image.ref, image.hash, revision, inputs.pythonVersion, createdAt, log, signal);
       const previous = this.live.get(spec.id);
       // The switch: calls made from here on go to the new container; the old one drains, then goes.
-      this.live.set(spec.id, { view, endpoint: new HttpEndpoint(view.containerId, view.port), starting: undefined, stopping: undefined, lastUsed: Date.now() });
+      this.live.set(spec.id, { view, endpoint: new ContainerEndpoint(view.containerId, view.port), starting: undefined, stopping: undefined, lastUsed: Date.now() });
       const olds = ((await this.views(spec.id, signal)).get(spec.id) ?? []).filter((v) => v.containerId !== view.containerId);
       void this.retire(olds, previous?.endpoint);
       log("deploying", "agent", `container ${view.containerId.slice(0, 12)} is healthy on 127.0.0.1:${view.port}`);
@@ -102,7 +103,7 @@ export class DockerPlatform implements Platform {
       coldStart = true;
     }
     for (let attempt = 0; ; attempt++) {
-      const used: HttpEndpoint = endpoint;
+      const used: ContainerEndpoint = endpoint;
       used.inflight++;
       live.lastUsed = Date.now();
       try {
@@ -223,7 +224,7 @@ export class DockerPlatform implements Platform {
   }
 
   /** Starts the function's container again (after scale to zero or a crash), once however many calls wait. */
-  private ensureRunning(id: string, live: Live, signal: AbortSignal): Promise<HttpEndpoint> {
+  private ensureRunning(id: string, live: Live, signal: AbortSignal): Promise<ContainerEndpoint> {
     live.starting ??= (async () => {
       await live.stopping;
       const container = this.docker.getContainer(live.view.containerId);
@@ -236,7 +237,7 @@ export class DockerPlatform implements Platform {
       await waitHealthy(this.docker, live.view.containerId, port, this.options.startTimeoutMs, signal);
       live.endpoint?.destroy();
       live.view = { ...live.view, port, running: true, state: "running" };
-      live.endpoint = new HttpEndpoint(live.view.containerId, port);
+      live.endpoint = new ContainerEndpoint(live.view.containerId, port);
       this.options.logger.debug({ function: id }, "container started");
       return live.endpoint;
     })().finally(() => {
@@ -251,13 +252,13 @@ export class DockerPlatform implements Platform {
     if (!view) throw functionNotFound(id);
     const existing = this.live.get(id);
     if (existing) return existing;
-    const live: Live = { view, endpoint: view.running && view.port ? new HttpEndpoint(view.containerId, view.port) : undefined, starting: undefined, stopping: undefined, lastUsed: Date.now() };
+    const live: Live = { view, endpoint: view.running && view.port ? new ContainerEndpoint(view.containerId, view.port) : undefined, starting: undefined, stopping: undefined, lastUsed: Date.now() };
     this.live.set(id, live);
     return live;
   }
 
   /** Stops and removes replaced containers once their calls have finished (or the grace ends). */
-  private async retire(olds: ContainerView[], endpoint: HttpEndpoint | undefined): Promise<void> {
+  private async retire(olds: ContainerView[], endpoint: ContainerEndpoint | undefined): Promise<void> {
     const deadline = Date.now() + this.options.drainMs;
     while (endpoint && endpoint.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     endpoint?.destroy();

@@ -23,6 +23,9 @@ Protocols:
   http   (containers, reverse proxies) HTTP/1.1 keep-alive. POST any path: JSON body in, result
          JSON out with 200; 500 {"error": {...}, "reason": "FUNCTION_ERROR"|"RESULT_NOT_SERIALIZABLE"}
          or 400 {"error": ..., "reason": "INVALID_PAYLOAD"} on failure. GET /healthz answers 200.
+         A connection that opens with the bytes "FAAS-FRAMES/1\r\n" is answered with
+         "FAAS-FRAMES/1 OK\r\n" and speaks the frame protocol from then on: the agent's docker
+         platform multiplexes its calls to a container this way, over the one published port.
 
 Sync handlers run on a thread pool (FAAS_WORKER_THREADS, default 64) so that calls run
 concurrently; `async def handle` runs on the event loop. The handler module is imported before the
@@ -44,7 +47,7 @@ import sys
 import threading
 import traceback
 
-RUNTIME_VERSION = "1"
+RUNTIME_VERSION = "2"
 
 STATUS_OK = 0
 STATUS_FUNCTION_ERROR = 1
@@ -55,6 +58,9 @@ KIND_INVOKE = 1
 KIND_CANCEL = 2
 
 HEADER = struct.Struct(">IIB")
+# A TCP connection to the HTTP port that starts with this speaks frames (answered with FRAME_ACK).
+FRAME_PREFACE = b"FAAS-FRAMES/1\r\n"
+FRAME_ACK = b"FAAS-FRAMES/1 OK\r\n"
 MAX_BODY = int(os.environ.get("FAAS_MAX_BODY_BYTES", str(64 * 1024 * 1024)))
 
 _dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
@@ -128,6 +134,7 @@ class Dispatcher:
         self.wakeup_pending = False
         self.threads = 0
         self.idle = 0
+        self.queued = 0
         self.lock = threading.Lock()
         self.inflight = 0
         self.tasks = {}
@@ -141,7 +148,10 @@ class Dispatcher:
             task.add_done_callback(lambda t: self._async_done(t, done, key))
             return
         with self.lock:
-            spawn = self.idle == 0 and self.threads < self.max_threads
+            # Jobs queued but not yet taken count against idle threads: a burst behind a slow call
+            # must get threads of its own, not wait in the queue behind it.
+            self.queued += 1
+            spawn = self.queued > self.idle and self.threads < self.max_threads
             if spawn:
                 self.threads += 1
         if spawn:
@@ -192,6 +202,7 @@ class Dispatcher:
             body, done = jobs.get()
             with self.lock:
                 self.idle -= 1
+                self.queued -= 1
             try:
                 status, out = self._run_sync(body)
             except BaseException as exc:  # SystemExit or KeyboardInterrupt raised by a handler
@@ -231,9 +242,16 @@ class _Connection(asyncio.Protocol):
 class FrameProtocol(_Connection):
     """The agent's framed protocol (see the module docstring)."""
 
+    def __init__(self, dispatcher):
+        super().__init__(dispatcher)
+        self.outgoing = []
+
     def data_received(self, data):
+        self.buffer += data
+        self._frames_received()
+
+    def _frames_received(self):
         buf = self.buffer
-        buf += data
         offset = 0
         size = len(buf)
         while size - offset >= 9:
@@ -252,28 +270,53 @@ class FrameProtocol(_Connection):
 
     def _responder(self, call_id):
         def done(status, out):
-            transport = self.transport
-            if transport is not None:
-                transport.write(HEADER.pack(len(out), call_id, status) + out)
+            if self.transport is None:
+                return
+            # Results finished in the same loop iteration leave in one write.
+            if not self.outgoing:
+                self.dispatcher.loop.call_soon(self._flush)
+            self.outgoing.append(HEADER.pack(len(out), call_id, status) + out)
 
         return done
+
+    def _flush(self):
+        outgoing, self.outgoing = self.outgoing, []
+        if outgoing and self.transport is not None:
+            self.transport.write(b"".join(outgoing))
 
 
 _REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 411: b"Length Required", 413: b"Payload Too Large", 500: b"Internal Server Error"}
 _HEALTH_BODY = b'{"status":"ok"}'
 
 
-class HttpProtocol(_Connection):
-    """A small HTTP/1.1 keep-alive server: Content-Length bodies, responses in request order."""
+class HttpProtocol(FrameProtocol):
+    """A small HTTP/1.1 keep-alive server: Content-Length bodies, responses in request order.
+
+    A connection that opens with FRAME_PREFACE speaks the framed protocol instead (after
+    FRAME_ACK), so that an agent can multiplex calls over the one published port.
+    """
 
     def __init__(self, dispatcher):
         super().__init__(dispatcher)
         # Responses must leave in request order (pipelining): slots filled as calls finish.
         self.slots = collections.deque()
+        self.mode = None
 
     def data_received(self, data):
         buf = self.buffer
         buf += data
+        if self.mode is None:
+            if len(buf) < len(FRAME_PREFACE) and FRAME_PREFACE.startswith(bytes(buf)):
+                return
+            if buf.startswith(FRAME_PREFACE):
+                del buf[: len(FRAME_PREFACE)]
+                self.mode = "frame"
+                self.transport.write(FRAME_ACK)
+            else:
+                self.mode = "http"
+        if self.mode == "frame":
+            self._frames_received()
+            return
         while True:
             head_end = buf.find(b"\r\n\r\n")
             if head_end < 0:
@@ -320,13 +363,13 @@ class HttpProtocol(_Connection):
             if method == "GET" and path.split("?", 1)[0] in ("/healthz", "/health", "/__health"):
                 self._finish(slot, 200, _HEALTH_BODY)
             elif method == "POST":
-                self.dispatcher.submit(body, self._responder(slot))
+                self.dispatcher.submit(body, self._http_responder(slot))
             else:
                 self._finish(slot, 404, b'{"error":"not found"}')
             if close:
                 return
 
-    def _responder(self, slot):
+    def _http_responder(self, slot):
         def done(status, out):
             if status == STATUS_OK:
                 self._finish(slot, 200, out)
