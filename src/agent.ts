@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
+import { NuclioPlatform } from "./adapters/nuclio/platform.ts";
 import { DockerPlatform } from "./adapters/docker/platform.ts";
 import { LocalPlatform } from "./adapters/local/platform.ts";
 import { dockerFromEnv } from "./build/engine.ts";
@@ -86,6 +87,16 @@ async function openPlatform(config: Config, logger: Logger, env: NodeJS.ProcessE
         drainMs: config.shutdownGraceMs,
         hostEnv: env,
         logger: logger.child({ adapter: "local" }),
+      });
+    case "nuclio":
+      return new NuclioPlatform({
+        dashboardUrl: config.nuclio.dashboardUrl,
+        namespace: config.nuclio.namespace,
+        project: config.nuclio.project,
+        timeoutMs: config.nuclio.timeoutSeconds * 1000,
+        invokeTimeoutMs: config.invokeTimeoutMs,
+        invokeVia: config.nuclio.invokeVia,
+        logger: logger.child({ adapter: "nuclio" }),
       });
     case "docker":
       return new DockerPlatform({

@@ -34,7 +34,19 @@ export interface Config {
     workerThreads: number;
   };
   knative: { domain: string; namespace: string; timeoutSeconds: number };
-  nuclio: { namespace: string; platformKind: string; timeoutSeconds: number; dashboardUrl: string | undefined };
+  /**
+   * The nuclio platform: the dashboard's URL, the namespace and project functions go to,
+   * NUCLIO_TIMEOUT (seconds) for each dashboard request and for waiting on a deploy under way,
+   * and how calls reach functions (NUCLIO_INVOKE_VIA).
+   */
+  nuclio: {
+    namespace: string;
+    platformKind: string;
+    timeoutSeconds: number;
+    dashboardUrl: string;
+    project: string;
+    invokeVia: "dashboard" | "internal" | "external";
+  };
   /** The docker platform (and image builds): DOCKER_TIMEOUT bounds a build; FAAS_DOCKER_NAMESPACE separates agents sharing an engine. */
   docker: { timeoutSeconds: number; namespace: string };
 }
@@ -45,7 +57,7 @@ export class ConfigError extends Error {
 }
 
 /** Platforms this build of the agent implements. */
-export const AVAILABLE_PLATFORMS: readonly PlatformName[] = ["local", "docker"];
+export const AVAILABLE_PLATFORMS: readonly PlatformName[] = ["local", "docker", "nuclio"];
 const ALL_PLATFORMS: readonly PlatformName[] = ["local", "docker", "knative", "nuclio"];
 
 /**
@@ -106,7 +118,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       namespace: nonEmpty(env.NUCLIO_NAMESPACE) ?? "nuclio",
       platformKind: oneOf(env, "NUCLIO_PLATFORM_KIND", ["kube", "local"] as const, "kube"),
       timeoutSeconds: int(env, "NUCLIO_TIMEOUT", 60, 1, 86400),
-      dashboardUrl: nonEmpty(env.NUCLIO_DASHBOARD_URL),
+      dashboardUrl: httpUrl(env, "NUCLIO_DASHBOARD_URL", "http://localhost:8070"),
+      project: nonEmpty(env.NUCLIO_PROJECT) ?? "default",
+      invokeVia: oneOf(env, "NUCLIO_INVOKE_VIA", ["dashboard", "internal", "external"] as const, "dashboard"),
     },
     docker: { timeoutSeconds: int(env, "DOCKER_TIMEOUT", 300, 1, 86400), namespace: dockerNamespace(env) },
   };
@@ -118,6 +132,18 @@ function dockerNamespace(env: NodeJS.ProcessEnv): string {
     throw new ConfigError(`FAAS_DOCKER_NAMESPACE=${raw} is invalid; expected up to 32 lowercase letters, digits and '-'`);
   }
   return raw;
+}
+
+function httpUrl(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const raw = nonEmpty(env[name]) ?? fallback;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name}=${raw} is not a URL`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError(`${name}=${raw} must be an http(s) URL`);
+  return raw.replace(/\/+$/, "");
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

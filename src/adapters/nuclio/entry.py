@@ -1,0 +1,91 @@
+"""radical-faas entry module for Nuclio: adapts Nuclio's handler(context, event) to handle(req).
+
+The agent generates this file from a fixed template; the only part it fills in is FUNCTION_SOURCE,
+the user's module as base64 (whose alphabet cannot end the string literal). The user's module is
+compiled and run as the module `handler` when this one is imported, so an import failure fails the
+function's start, as it does on every platform.
+
+Semantics are those of the agent's runtime shim (src/runtime/python/faas_runtime.py):
+  - the request body is JSON whatever the content type says: bytes are parsed, a body Nuclio already
+    parsed (content type application/json) is used as it is, an empty body is {};
+  - what handle returns is the result, as JSON (200, application/json);
+  - handle raising gives 500 {"reason": "FUNCTION_ERROR", "error": {type, message, traceback}};
+    a result that is not JSON gives 500 {"reason": "RESULT_NOT_SERIALIZABLE", ...}; a body that is
+    not JSON gives 400 {"reason": "INVALID_PAYLOAD", ...}.
+"""
+
+import base64
+import inspect
+import json
+import sys
+import traceback
+import types
+
+FUNCTION_SOURCE = "{{FUNCTION_SOURCE_BASE64}}"
+CHECK_MARKER = "FAAS_CHECK "
+
+_dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+
+
+def _user_traceback(exc):
+    """The traceback of `exc` without this module's own frames."""
+    here = globals().get("__file__")
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != here and not f.filename.startswith("<frozen")]
+    lines = ["Traceback (most recent call last):\n"] + traceback.format_list(frames) if frames else []
+    return "".join(lines + traceback.format_exception_only(type(exc), exc))
+
+
+def _load():
+    module = types.ModuleType("handler")
+    module.__file__ = "handler.py"
+    sys.modules["handler"] = module
+    try:
+        code = compile(base64.b64decode(FUNCTION_SOURCE).decode("utf-8"), "handler.py", "exec")
+        exec(code, module.__dict__)
+        handle = getattr(module, "handle", None)
+        if not callable(handle):
+            raise AttributeError("handler module has no callable handle(req)")
+    except BaseException as exc:
+        text = _user_traceback(exc)
+        report = {"ok": False, "type": type(exc).__name__, "message": str(exc), "traceback": text}
+        sys.stdout.write(CHECK_MARKER + json.dumps(report) + "\n")
+        sys.stdout.flush()
+        raise
+    return handle
+
+
+_handle = _load()
+
+
+def _error(context, status, reason, exc, message=None):
+    info = {"type": type(exc).__name__, "message": message or str(exc), "traceback": _user_traceback(exc)}
+    if reason == "RESULT_NOT_SERIALIZABLE":
+        info["traceback"] = ""
+    body = _dumps({"reason": reason, "error": info})
+    return context.Response(body=body, headers={}, content_type="application/json", status_code=status)
+
+
+def handler(context, event):
+    body = event.body
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        text = bytes(body).decode("utf-8", errors="strict") if body else ""
+        try:
+            req = json.loads(text) if text.strip() else {}
+        except ValueError as exc:
+            return _error(context, 400, "INVALID_PAYLOAD", exc)
+    else:
+        req = body  # Nuclio parsed it already (content type application/json)
+    try:
+        result = _handle(req)
+        if inspect.isawaitable(result):
+            import asyncio
+
+            result = asyncio.run(result)
+    except Exception as exc:
+        sys.stderr.write(_user_traceback(exc))
+        return _error(context, 500, "FUNCTION_ERROR", exc)
+    try:
+        out = _dumps(result)
+    except (TypeError, ValueError) as exc:
+        return _error(context, 500, "RESULT_NOT_SERIALIZABLE", exc, f"handle returned a value that is not JSON serializable: {exc}")
+    return context.Response(body=out, headers={}, content_type="application/json", status_code=200)

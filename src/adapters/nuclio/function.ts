@@ -1,0 +1,164 @@
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { invalidArgument } from "../../domain/errors.ts";
+import type { DeploySpec } from "../../domain/types.ts";
+
+/** The entry module template (entry.py beside this file); only FUNCTION_SOURCE is filled in. */
+export const ENTRY_TEMPLATE = readFileSync(new URL("./entry.py", import.meta.url), "utf8");
+const SOURCE_SLOT = "{{FUNCTION_SOURCE_BASE64}}";
+
+/** Nuclio's Python runtimes (platform-apis.md §B1); others are refused before anything is sent. */
+export const NUCLIO_PYTHON_VERSIONS = ["3.9", "3.10", "3.11"] as const;
+export const DEFAULT_NUCLIO_PYTHON = "3.11";
+
+/** Labels on every function this agent deploys (Kubernetes label keys). */
+export const LABELS = {
+  managedBy: "radical-faas.dev/managed-by",
+  function: "radical-faas.dev/function",
+  contentHash: "radical-faas.dev/content-hash",
+  project: "nuclio.io/project-name",
+} as const;
+export const MANAGED_BY = "radical-faas";
+/** When the agent deployed this content (Nuclio keeps no creation time in the function). */
+export const DEPLOYED_AT = "radical-faas.dev/deployed-at";
+
+/**
+ * One requirement line the nuclio platform accepts: a name, optional extras, optional version
+ * specifiers. Nuclio runs build commands as shell lines, so anything richer (URLs, options,
+ * markers) is refused rather than quoted and hoped for.
+ */
+const REQUIREMENT = /^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?(\[[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*\])?(\s*(===|==|~=|!=|>=|<=|>|<)\s*[A-Za-z0-9.*+!_-]+(\s*,\s*(===|==|~=|!=|>=|<=|>|<)\s*[A-Za-z0-9.*+!_-]+)*)?$/;
+
+export interface NuclioTarget {
+  namespace: string;
+  project: string;
+}
+
+/** The function's body for the dashboard (create and update), and what identifies its content. */
+export interface RenderedFunction {
+  body: NuclioFunction;
+  contentHash: string;
+  pythonVersion: string;
+}
+
+/** The parts of a NuclioFunction ({metadata, spec, status}) the agent writes and reads. */
+export interface NuclioFunction {
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec: Record<string, unknown> & { runtime?: string; handler?: string };
+  status?: NuclioStatus;
+}
+
+export interface NuclioStatus {
+  state?: string;
+  message?: string;
+  logs?: Array<Record<string, unknown>>;
+  containerImage?: string;
+  internalInvocationUrls?: string[];
+  externalInvocationUrls?: string[];
+  httpPort?: number;
+}
+
+/**
+ * Renders the NuclioFunction for a deploy: the generated entry module as base64 source, runtime
+ * python:<version>, requirements as pip build commands, labels, env, replicas, resources and the
+ * HTTP trigger. Throws invalid_argument for what Nuclio would refuse (runtime, replicas,
+ * requirement lines the build could not run safely).
+ */
+export function renderFunction(spec: DeploySpec, target: NuclioTarget): RenderedFunction {
+  const pythonVersion = spec.params.PYTHON_VERSION ?? DEFAULT_NUCLIO_PYTHON;
+  if (!(NUCLIO_PYTHON_VERSIONS as readonly string[]).includes(pythonVersion)) {
+    throw invalidArgument("params.PYTHON_VERSION", `PYTHON_VERSION ${pythonVersion} is not a Nuclio runtime; Nuclio runs python:${NUCLIO_PYTHON_VERSIONS.join(", python:")}`);
+  }
+  if (spec.params.BASE_IMAGE) {
+    throw invalidArgument("params.BASE_IMAGE", "params.BASE_IMAGE is not supported by the nuclio platform: Nuclio builds on its own Python runtime images");
+  }
+  const source = ENTRY_TEMPLATE.replace(SOURCE_SLOT, Buffer.from(spec.handler, "utf8").toString("base64"));
+  const spec_: Record<string, unknown> = {
+    runtime: `python:${pythonVersion}`,
+    handler: "main:handler",
+    description: `radical-faas function ${spec.id}`,
+    env: Object.entries(spec.env)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([name, value]) => ({ name, value })),
+    build: {
+      functionSourceCode: Buffer.from(source, "utf8").toString("base64"),
+      codeEntryType: "sourceCode",
+      commands: buildCommands(spec.requirements, spec.params.PIP_INDEX_URL),
+    },
+    triggers: {
+      http: { kind: "http", name: "http", numWorkers: spec.options.workers ?? 1, attributes: { serviceType: "ClusterIP" } },
+    },
+    ...replicas(spec.options.minScale, spec.options.maxScale),
+  };
+  const resources = resourceRequirements(spec);
+  if (resources) spec_.resources = resources;
+  const contentHash = createHash("sha256").update(JSON.stringify(spec_)).digest("hex").slice(0, 16);
+  return {
+    body: {
+      metadata: {
+        name: spec.id,
+        namespace: target.namespace,
+        labels: {
+          [LABELS.managedBy]: MANAGED_BY,
+          [LABELS.function]: spec.id,
+          [LABELS.contentHash]: contentHash,
+          [LABELS.project]: target.project,
+        },
+        annotations: { [DEPLOYED_AT]: new Date().toISOString() },
+      },
+      spec: spec_,
+    },
+    contentHash,
+    pythonVersion,
+  };
+}
+
+/** requirements.txt as pip build commands, every argument validated and single-quoted. */
+export function buildCommands(requirements: string, indexUrl: string | undefined): string[] {
+  const lines: string[] = [];
+  requirements.split("\n").forEach((raw, i) => {
+    const line = raw.replace(/\s+#.*$/, "").trim();
+    if (line === "" || line.startsWith("#")) return;
+    if (!REQUIREMENT.test(line)) {
+      throw invalidArgument(
+        "requirements",
+        `requirements line ${i + 1} ${JSON.stringify(line)} is not supported on the nuclio platform: use name[extras] with version specifiers only`,
+      );
+    }
+    lines.push(line.replace(/\s+/g, ""));
+  });
+  if (lines.length === 0) return [];
+  const index = indexUrl ? ["--index-url", shellQuote(indexUrl)] : [];
+  return [["python", "-m", "pip", "install", "--no-cache-dir", "--disable-pip-version-check", ...index, ...lines.map(shellQuote)].join(" ")];
+}
+
+/** `value` as one single-quoted shell word. */
+export function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+/** Nuclio's replica rules (abstract/platform.go): one copies into the other; 0 needs a max; max ≥ 1. */
+function replicas(min: number | undefined, max: number | undefined): { minReplicas: number; maxReplicas: number } {
+  if (max === 0) throw invalidArgument("options.max_scale", "options.max_scale must be at least 1 on the nuclio platform");
+  if (min === 0 && max === undefined) {
+    throw invalidArgument("options.max_scale", "options.max_scale is required when options.min_scale is 0 on the nuclio platform");
+  }
+  if (min === undefined && max === undefined) return { minReplicas: 1, maxReplicas: 1 };
+  return { minReplicas: min ?? max!, maxReplicas: max ?? min! };
+}
+
+function resourceRequirements(spec: DeploySpec): Record<string, Record<string, string>> | undefined {
+  const r = spec.options.resources;
+  if (!r) return undefined;
+  const limits: Record<string, string> = {};
+  const requests: Record<string, string> = {};
+  if (r.cpuLimit) limits.cpu = r.cpuLimit;
+  if (r.memoryLimit) limits.memory = r.memoryLimit;
+  if (r.gpu) limits["nvidia.com/gpu"] = String(r.gpu);
+  if (r.cpuRequest) requests.cpu = r.cpuRequest;
+  if (r.memoryRequest) requests.memory = r.memoryRequest;
+  const out: Record<string, Record<string, string>> = {};
+  if (Object.keys(limits).length) out.limits = limits;
+  if (Object.keys(requests).length) out.requests = requests;
+  return Object.keys(out).length ? out : undefined;
+}

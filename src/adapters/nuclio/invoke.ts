@@ -1,0 +1,118 @@
+import { Agent, request } from "node:http";
+import { FaasError, functionNotFound } from "../../domain/errors.ts";
+import { callError } from "../../runtime/frames.ts";
+import type { Dashboard, DashboardResponse } from "./dashboard.ts";
+import { getFunction } from "./follow.ts";
+
+/**
+ * How calls reach a function: through the dashboard's invocation proxy (the default: works from
+ * anywhere the dashboard is reachable), or straight to the function at the first internal URL (the
+ * agent runs in the cluster) or external URL (NodePort) of its status, as nuctl's --via does.
+ */
+export type InvokeVia = "dashboard" | "internal" | "external";
+
+const STATUS_FUNCTION_ERROR = 1;
+const STATUS_BAD_PAYLOAD = 2;
+const STATUS_BAD_RESULT = 3;
+
+/**
+ * Calls functions with one keep-alive pool: nothing is spawned and nothing is looked up per call
+ * (a direct URL is read from the function's status once, then cached until a call fails).
+ */
+export class FunctionInvoker {
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  private readonly urls = new Map<string, string>();
+
+  constructor(
+    private readonly dashboard: Dashboard,
+    private readonly via: InvokeVia,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Calls `handle` with `payloadJson`; resolves with the result JSON text. */
+  async invoke(id: string, payloadJson: string, signal: AbortSignal): Promise<string> {
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    const both = AbortSignal.any([signal, timeout]);
+    try {
+      const res = this.via === "dashboard" ? await this.viaDashboard(id, payloadJson, both) : await this.direct(id, payloadJson, both);
+      if (res.status === 200) return res.text;
+      throw this.failure(id, res);
+    } catch (error) {
+      if (timeout.aborted) throw new FaasError("deadline_exceeded", `function did not return within ${this.timeoutMs / 1000} s`, { reason: "INVOKE_TIMEOUT" });
+      if (signal.aborted) throw new FaasError("cancelled", "the call was cancelled by the caller", { reason: "CANCELLED", cause: signal.reason });
+      throw error;
+    }
+  }
+
+  /** Drops a cached URL (after a deploy or delete). */
+  forget(id: string): void {
+    this.urls.delete(id);
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private viaDashboard(id: string, payloadJson: string, signal: AbortSignal): Promise<DashboardResponse> {
+    return this.dashboard.call("POST", "api/function_invocations", {
+      body: payloadJson,
+      signal,
+      headers: {
+        "content-type": "application/json",
+        "x-nuclio-function-name": id,
+        "x-nuclio-path": "/",
+        "x-nuclio-invoke-timeout": `${this.timeoutMs}ms`,
+      },
+    });
+  }
+
+  private async direct(id: string, payloadJson: string, signal: AbortSignal): Promise<DashboardResponse> {
+    let url = this.urls.get(id);
+    if (!url) {
+      const fn = await getFunction(this.dashboard, id, signal);
+      if (!fn) throw functionNotFound(id);
+      const address = (this.via === "internal" ? fn.status?.internalInvocationUrls : fn.status?.externalInvocationUrls)?.[0];
+      if (!address) throw new FaasError("unavailable", `Nuclio function "${id}" has no ${this.via} invocation URL (state ${fn.status?.state ?? "unknown"})`, { reason: "PLATFORM_UNAVAILABLE" });
+      url = /^https?:\/\//.test(address) ? address : `http://${address}`;
+      this.urls.set(id, url);
+    }
+    try {
+      return await post(this.agent, url, payloadJson, signal);
+    } catch (error) {
+      this.urls.delete(id); // the function moved or went away: look it up again next time
+      if (signal.aborted) throw error;
+      throw new FaasError("unavailable", `Nuclio function "${id}" did not answer at ${url}: ${(error as Error).message}`, { reason: "WORKER_CRASHED", cause: error });
+    }
+  }
+
+  /** A non-200 answer: the entry module's errors as on every platform, the dashboard's own otherwise. */
+  private failure(id: string, res: DashboardResponse): FaasError {
+    let parsed: { reason?: string; error?: unknown } = {};
+    try {
+      parsed = JSON.parse(res.text) as typeof parsed;
+    } catch {
+      // not JSON
+    }
+    const inner = JSON.stringify(parsed.error ?? {});
+    if (parsed.reason === "FUNCTION_ERROR") return callError(STATUS_FUNCTION_ERROR, inner);
+    if (parsed.reason === "RESULT_NOT_SERIALIZABLE") return callError(STATUS_BAD_RESULT, inner);
+    if (parsed.reason === "INVALID_PAYLOAD") return callError(STATUS_BAD_PAYLOAD, inner);
+    const message = typeof parsed.error === "string" ? parsed.error : res.text.slice(0, 500);
+    if (res.status === 404) return functionNotFound(id);
+    return new FaasError("unavailable", `Nuclio could not invoke function "${id}" (HTTP ${res.status}): ${message}`, { reason: "PLATFORM_UNAVAILABLE" });
+  }
+}
+
+function post(agent: Agent, url: string, payloadJson: string, signal: AbortSignal): Promise<DashboardResponse> {
+  const body = Buffer.from(payloadJson);
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: "POST", agent, signal, headers: { "content-type": "application/json", "content-length": String(body.length) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString("utf8") }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}

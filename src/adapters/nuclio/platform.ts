@@ -1,0 +1,226 @@
+import type { Logger } from "pino";
+import { FaasError, functionNotFound } from "../../domain/errors.ts";
+import type {
+  DeployEmitter,
+  DeployOptionName,
+  DeploySpec,
+  FunctionInfo,
+  HealthCheck,
+  InvokeOutcome,
+  LogLine,
+  LogsOptions,
+  Platform,
+  RenderedObject,
+} from "../../domain/types.ts";
+import { KeyedLock } from "../keyed-lock.ts";
+import { Dashboard, dashboardError } from "./dashboard.ts";
+import { followDeploy, getFunction, sleep, TERMINAL_STATES } from "./follow.ts";
+import { DEPLOYED_AT, LABELS, MANAGED_BY, renderFunction, type NuclioFunction } from "./function.ts";
+import { FunctionInvoker, type InvokeVia } from "./invoke.ts";
+import { replicaLogs } from "./logs.ts";
+
+export interface NuclioPlatformOptions {
+  dashboardUrl: string;
+  namespace: string;
+  /** The Nuclio project functions go to (x-nuclio-project-name). */
+  project: string;
+  /** Bounds each dashboard request and the wait for another deploy of the same function. */
+  timeoutMs: number;
+  invokeTimeoutMs: number;
+  invokeVia: InvokeVia;
+  logger: Logger;
+}
+
+/** Annotation that keeps when the agent first deployed a function (Nuclio keeps no such time). */
+const CREATED_AT = "radical-faas.dev/created-at";
+
+/**
+ * Functions deployed from source through the Nuclio dashboard's REST API: Nuclio builds the image
+ * with its processor around a generated entry module (entry.py) that gives `handle(req)` the same
+ * payload and result semantics as every other platform. The dashboard is the source of truth (List
+ * and Get read functions by label), so an agent restart loses nothing.
+ */
+export class NuclioPlatform implements Platform {
+  readonly name = "nuclio" as const;
+  /** Replicas, resources (GPUs included) and HTTP trigger workers; Knative's scaling knobs are not Nuclio's. */
+  readonly supportedOptions: ReadonlySet<DeployOptionName> = new Set<DeployOptionName>(["minScale", "maxScale", "resources", "workers"]);
+  private readonly dashboard: Dashboard;
+  private readonly invoker: FunctionInvoker;
+  private readonly locks = new KeyedLock();
+
+  constructor(private readonly options: NuclioPlatformOptions) {
+    this.dashboard = new Dashboard(options.dashboardUrl, options.namespace, options.project);
+    this.invoker = new FunctionInvoker(this.dashboard, options.invokeVia, options.invokeTimeoutMs);
+  }
+
+  async render(spec: DeploySpec): Promise<RenderedObject> {
+    const { body } = renderFunction(spec, this.options);
+    return { kind: "nuclio.io/v1beta1 NuclioFunction", object: body as unknown as Record<string, unknown> };
+  }
+
+  async deploy(spec: DeploySpec, emit: DeployEmitter, signal: AbortSignal): Promise<FunctionInfo> {
+    const rendered = renderFunction(spec, this.options);
+    return this.locks.run(spec.id, async () => {
+      const log = (line: string) => emit({ type: "log", phase: "packaging", source: "agent", line, time: new Date() });
+      emit({ type: "phase", phase: "packaging", time: new Date() });
+      const commands = (rendered.body.spec.build as { commands: string[] }).commands;
+      log(`function ${spec.id}: runtime python:${rendered.pythonVersion}, content ${rendered.contentHash}${commands.length ? `, build: ${commands.join(" && ")}` : ""}`);
+      let current = await getFunction(this.dashboard, spec.id, signal);
+      if (current && !isManaged(current)) {
+        throw new FaasError("already_exists", `Nuclio function "${spec.id}" exists in namespace ${this.options.namespace} and was not deployed by this agent`, {
+          reason: "INVALID_REQUEST",
+          metadata: { field: "id" },
+        });
+      }
+      if (current && !TERMINAL_STATES.has(current.status?.state ?? "")) current = await this.waitProvisioned(spec.id, log, signal);
+      if (current && current.metadata.labels?.[LABELS.contentHash] === rendered.contentHash && current.status?.state === "ready") {
+        log(`unchanged: function ${spec.id} already runs content ${rendered.contentHash}; nothing to deploy`);
+        return describe(current);
+      }
+      const body = rendered.body;
+      body.metadata.annotations = { ...body.metadata.annotations, [CREATED_AT]: current?.metadata.annotations?.[CREATED_AT] ?? new Date().toISOString() };
+      await this.submit(spec.id, body, current !== undefined, log, signal);
+      emit({ type: "phase", phase: "building", time: new Date() });
+      const fn = await followDeploy(this.dashboard, spec.id, emit, signal, "building");
+      this.invoker.forget(spec.id);
+      this.options.logger.info({ function: spec.id, contentHash: rendered.contentHash }, "function deployed");
+      return describe(fn);
+    });
+  }
+
+  async invoke(id: string, payloadJson: string, signal: AbortSignal): Promise<InvokeOutcome> {
+    return { resultJson: await this.invoker.invoke(id, payloadJson, signal), coldStart: false };
+  }
+
+  async list(signal: AbortSignal): Promise<FunctionInfo[]> {
+    const res = await this.dashboard.call("GET", "api/functions", { signal, timeoutMs: this.options.timeoutMs });
+    if (res.status !== 200) throw platformError("list functions", res.status, dashboardError(res));
+    const all = JSON.parse(res.text) as Record<string, NuclioFunction>;
+    return Object.values(all)
+      .filter(isManaged)
+      .map(describe)
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  async get(id: string, signal: AbortSignal): Promise<FunctionInfo> {
+    const fn = await getFunction(this.dashboard, id, signal);
+    if (!fn || !isManaged(fn)) throw functionNotFound(id);
+    return describe(fn);
+  }
+
+  async remove(id: string, signal: AbortSignal): Promise<void> {
+    await this.locks.run(id, async () => {
+      const fn = await getFunction(this.dashboard, id, signal);
+      if (!fn || !isManaged(fn)) throw functionNotFound(id);
+      const deadline = Date.now() + this.options.timeoutMs;
+      for (;;) {
+        const res = await this.dashboard.call("DELETE", "api/functions", { body: { metadata: { name: id, namespace: this.options.namespace } }, signal, timeoutMs: this.options.timeoutMs });
+        if (res.status === 204 || res.status === 200 || res.status === 404) break;
+        if (res.status === 412 && Date.now() < deadline) {
+          await sleep(500, signal); // being provisioned: Nuclio refuses until that ends
+          continue;
+        }
+        if (res.status === 412) throw inProgress(id, dashboardError(res));
+        throw platformError(`delete function "${id}"`, res.status, dashboardError(res));
+      }
+      this.invoker.forget(id);
+      this.options.logger.info({ function: id }, "function deleted");
+    });
+  }
+
+  async *logs(id: string, options: LogsOptions, signal: AbortSignal): AsyncIterable<LogLine> {
+    await this.get(id, signal);
+    yield* replicaLogs(this.dashboard, id, options, signal);
+  }
+
+  async health(signal: AbortSignal): Promise<HealthCheck[]> {
+    try {
+      const res = await this.dashboard.call("GET", "api/versions", { signal: AbortSignal.any([signal, AbortSignal.timeout(3000)]) });
+      if (res.status !== 200) return [{ name: "nuclio", ok: false, message: `the Nuclio dashboard at ${this.dashboard.url} answered ${res.status}: ${dashboardError(res)}` }];
+      const label = (JSON.parse(res.text) as { dashboard?: { label?: string } }).dashboard?.label;
+      return [{ name: "nuclio", ok: true, message: `Nuclio dashboard ${label ?? ""} at ${this.dashboard.url}, namespace ${this.options.namespace}`.replace("  ", " ") }];
+    } catch (error) {
+      return [{ name: "nuclio", ok: false, message: (error as Error).message }];
+    }
+  }
+
+  async close(): Promise<void> {
+    this.invoker.close();
+    this.dashboard.close();
+  }
+
+  /** Creates (POST) or replaces (PUT) the function; a deploy under way (412) is waited for. */
+  private async submit(id: string, body: NuclioFunction, exists: boolean, log: (line: string) => void, signal: AbortSignal): Promise<void> {
+    let update = exists;
+    const deadline = Date.now() + this.options.timeoutMs;
+    for (;;) {
+      const res = update
+        ? await this.dashboard.call("PUT", `api/functions/${encodeURIComponent(id)}`, { body, signal, timeoutMs: this.options.timeoutMs })
+        : await this.dashboard.call("POST", "api/functions", { body, signal, timeoutMs: this.options.timeoutMs });
+      if (res.status === 202 || res.status === 200 || res.status === 201 || res.status === 204) return;
+      if (res.status === 409 && !update) {
+        update = true; // created meanwhile by someone else
+        continue;
+      }
+      if (res.status === 412 && Date.now() < deadline) {
+        log(`Nuclio is still provisioning function ${id}; waiting for it to finish`);
+        await sleep(500, signal);
+        continue;
+      }
+      if (res.status === 412) throw inProgress(id, dashboardError(res));
+      if (res.status === 400) {
+        throw new FaasError("invalid_argument", `Nuclio refused function "${id}": ${dashboardError(res)}`, { reason: "INVALID_REQUEST", metadata: { field: "id" } });
+      }
+      throw platformError(`${update ? "update" : "create"} function "${id}"`, res.status, dashboardError(res));
+    }
+  }
+
+  /** Waits (at most NUCLIO_TIMEOUT) until a deploy someone else started has finished. */
+  private async waitProvisioned(id: string, log: (line: string) => void, signal: AbortSignal): Promise<NuclioFunction | undefined> {
+    log(`Nuclio is still provisioning function ${id}; waiting for it to finish`);
+    const deadline = Date.now() + this.options.timeoutMs;
+    for (;;) {
+      const fn = await getFunction(this.dashboard, id, signal);
+      if (!fn || TERMINAL_STATES.has(fn.status?.state ?? "")) return fn;
+      if (Date.now() >= deadline) throw inProgress(id, `state ${fn.status?.state}`);
+      await sleep(250, signal);
+    }
+  }
+}
+
+function isManaged(fn: NuclioFunction): boolean {
+  return fn.metadata.labels?.[LABELS.managedBy] === MANAGED_BY;
+}
+
+/** A Nuclio function as the agent describes it. */
+function describe(fn: NuclioFunction): FunctionInfo {
+  const state = fn.status?.state ?? "unknown";
+  const annotations = fn.metadata.annotations ?? {};
+  const updated = new Date(annotations[DEPLOYED_AT] ?? Date.now());
+  const internal = fn.status?.internalInvocationUrls?.[0];
+  const ready = state === "ready" || state === "scaledToZero";
+  return {
+    id: fn.metadata.name,
+    image: fn.status?.containerImage ?? "",
+    ready,
+    state,
+    platform: "nuclio",
+    endpoint: internal ? `http://${internal}` : "",
+    createdAt: new Date(annotations[CREATED_AT] ?? updated.toISOString()),
+    updatedAt: updated,
+    revision: fn.metadata.labels?.[LABELS.contentHash] ?? "",
+    pythonVersion: (fn.spec.runtime ?? "").replace(/^python:?/, ""),
+    ...(ready || !fn.status?.message ? {} : { message: fn.status.message }),
+  };
+}
+
+function inProgress(id: string, detail: string): FaasError {
+  return new FaasError("failed_precondition", `Nuclio is still provisioning function "${id}" (${detail}); try again when that deploy has finished`, {
+    reason: "DEPLOY_IN_PROGRESS",
+    metadata: { function_id: id },
+  });
+}
+
+function platformError(what: string, status: number, message: string): FaasError {
+  return new FaasError("unavailable", `the Nuclio dashboard could not ${what} (HTTP ${status}): ${message}`, { reason: "PLATFORM_UNAVAILABLE" });
+}
