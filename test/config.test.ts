@@ -10,7 +10,14 @@ describe("loadConfig", () => {
     expect(config).toMatchObject({ platform: "local", workflow: "local", host: "127.0.0.1", port: 5000, authTokens: [], debug: false, logLevel: "info", dockerRepoPrefix: "library" });
     expect(config.local.stateDir).toBe("/home/u/.local/state/radical-faas");
     expect(config.knative).toEqual({ domain: "example.com", namespace: "default", timeoutSeconds: 60 });
-    expect(config.nuclio).toMatchObject({ namespace: "nuclio", platformKind: "kube", timeoutSeconds: 60 });
+    expect(config.nuclio).toEqual({
+      namespace: "nuclio",
+      platformKind: "kube",
+      timeoutSeconds: 60,
+      dashboardUrl: "http://localhost:8070",
+      project: "default",
+      invokeVia: "dashboard",
+    });
     expect(config.docker.timeoutSeconds).toBe(300);
   });
 
@@ -37,6 +44,9 @@ describe("loadConfig", () => {
     [{ RADICAL_FAAS_PLATFORM: "knative" }, /RADICAL_FAAS_PLATFORM=knative is not available in this version/],
     [{ RADICAL_FAAS_PLATFORM: "docker", FAAS_DOCKER_NAMESPACE: "Bad Name" }, /FAAS_DOCKER_NAMESPACE=Bad Name is invalid/],
     [{ FAAS_WORKFLOW: "registry" }, /FAAS_WORKFLOW=registry needs RADICAL_FAAS_REGISTRY/],
+    [{ NUCLIO_DASHBOARD_URL: "localhost:8070" }, /NUCLIO_DASHBOARD_URL=localhost:8070 must be an http\(s\) URL/],
+    [{ NUCLIO_DASHBOARD_URL: "not a url" }, /NUCLIO_DASHBOARD_URL=not a url is not a URL/],
+    [{ NUCLIO_INVOKE_VIA: "ssh" }, /NUCLIO_INVOKE_VIA=ssh is invalid/],
     [{ PORT: "http" }, /PORT=http is invalid/],
     [{ FLASK_DEBUG: "maybe" }, /FLASK_DEBUG=maybe is invalid/],
     [{ FAAS_INVOKE_TIMEOUT: "0" }, /FAAS_INVOKE_TIMEOUT=0 is invalid/],

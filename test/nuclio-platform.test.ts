@@ -268,6 +268,23 @@ describe("nuclio platform, through the agent, against the dashboard stand-in", (
     }
   }, 60_000);
 
+  it("invokes straight at the function's external URL when NUCLIO_INVOKE_VIA=external, following a redeploy", async () => {
+    await deploy(agent, { id: "direct", handler: "def handle(req):\n    return ['direct', req]\n" });
+    const direct = await startTestAgent({ ...env(), NUCLIO_INVOKE_VIA: "external" });
+    try {
+      expect((await postJson(`${direct.url}/invoke`, { id: "direct", payload: 1 })).body.result).toEqual(["direct", 1]);
+      // The redeploy moves the function to another address; the cached one fails once, then is looked up again.
+      await deploy(agent, { id: "direct", handler: "def handle(req):\n    return ['moved', req]\n" });
+      expect((await postJson(`${direct.url}/invoke`, { id: "direct", payload: 2 })).body.result).toEqual(["moved", 2]);
+      const raised = await deploy(agent, { id: "direct-raise", handler: "def handle(req):\n    raise KeyError('k')\n" });
+      expect(raised.status).toBe("deployed");
+      expect((await postJson(`${direct.url}/invoke`, { id: "direct-raise" })).body).toMatchObject({ reason: "FUNCTION_ERROR", exception_type: "KeyError" });
+      expect((await postJson(`${direct.url}/invoke`, { id: "no-such" })).status).toBe(404);
+    } finally {
+      await direct.dispose();
+    }
+  }, 60_000);
+
   it("answers over gRPC the same way", async () => {
     const client = createClient(FaasAgent, createGrpcTransport({ baseUrl: agent.url }));
     const phases: number[] = [];

@@ -67,22 +67,30 @@ export class FunctionInvoker {
   }
 
   private async direct(id: string, payloadJson: string, signal: AbortSignal): Promise<DashboardResponse> {
-    let url = this.urls.get(id);
-    if (!url) {
-      const fn = await getFunction(this.dashboard, id, signal);
-      if (!fn) throw functionNotFound(id);
-      const address = (this.via === "internal" ? fn.status?.internalInvocationUrls : fn.status?.externalInvocationUrls)?.[0];
-      if (!address) throw new FaasError("unavailable", `Nuclio function "${id}" has no ${this.via} invocation URL (state ${fn.status?.state ?? "unknown"})`, { reason: "PLATFORM_UNAVAILABLE" });
-      url = /^https?:\/\//.test(address) ? address : `http://${address}`;
-      this.urls.set(id, url);
+    for (let attempt = 0; ; attempt++) {
+      const cached = this.urls.get(id);
+      const url = cached ?? (await this.lookup(id, signal));
+      try {
+        return await post(this.agent, url, payloadJson, signal);
+      } catch (error) {
+        this.urls.delete(id); // the function moved or went away: look it up again
+        if (signal.aborted) throw error;
+        // A cached address may be stale (a redeploy moved the function): look up once more.
+        if (cached && attempt === 0) continue;
+        throw new FaasError("unavailable", `Nuclio function "${id}" did not answer at ${url}: ${(error as Error).message}`, { reason: "WORKER_CRASHED", cause: error });
+      }
     }
-    try {
-      return await post(this.agent, url, payloadJson, signal);
-    } catch (error) {
-      this.urls.delete(id); // the function moved or went away: look it up again next time
-      if (signal.aborted) throw error;
-      throw new FaasError("unavailable", `Nuclio function "${id}" did not answer at ${url}: ${(error as Error).message}`, { reason: "WORKER_CRASHED", cause: error });
-    }
+  }
+
+  /** The function's first internal or external invocation URL, from its status; cached. */
+  private async lookup(id: string, signal: AbortSignal): Promise<string> {
+    const fn = await getFunction(this.dashboard, id, signal);
+    if (!fn) throw functionNotFound(id);
+    const address = (this.via === "internal" ? fn.status?.internalInvocationUrls : fn.status?.externalInvocationUrls)?.[0];
+    if (!address) throw new FaasError("unavailable", `Nuclio function "${id}" has no ${this.via} invocation URL (state ${fn.status?.state ?? "unknown"})`, { reason: "PLATFORM_UNAVAILABLE" });
+    const url = /^https?:\/\//.test(address) ? address : `http://${address}`;
+    this.urls.set(id, url);
+    return url;
   }
 
   /** A non-200 answer: the entry module's errors as on every platform, the dashboard's own otherwise. */

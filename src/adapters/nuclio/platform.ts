@@ -78,7 +78,7 @@ export class NuclioPlatform implements Platform {
         return describe(current);
       }
       const body = rendered.body;
-      body.metadata.annotations = { ...body.metadata.annotations, [CREATED_AT]: current?.metadata.annotations?.[CREATED_AT] ?? new Date().toISOString() };
+      body.metadata.annotations = { ...body.metadata.annotations, [CREATED_AT]: current?.metadata.annotations?.[CREATED_AT] ?? body.metadata.annotations?.[DEPLOYED_AT] ?? new Date().toISOString() };
       await this.submit(spec.id, body, current !== undefined, log, signal);
       emit({ type: "phase", phase: "building", time: new Date() });
       const fn = await followDeploy(this.dashboard, spec.id, emit, signal, "building");

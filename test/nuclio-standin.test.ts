@@ -1,0 +1,175 @@
+import { readFile } from "node:fs/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startNuclioStandIn, type NuclioStandIn } from "./support/nuclio/dashboard.ts";
+
+const fixture = async (name: string) => JSON.parse(await readFile(new URL(`./fixtures/nuclio/${name}`, import.meta.url), "utf8"));
+const NS = { "x-nuclio-function-namespace": "nuclio" };
+
+/** A plain Nuclio Python function (not the agent's entry module), to test the harness's contract. */
+const CONTRACT_SOURCE = `
+def handler(context, event):
+    context.logger.info_with("got event", path=event.path, method=event.method)
+    kind = event.path.strip("/")
+    if kind == "body":
+        return context.Response(body={"type": type(event.body).__name__, "value": event.body if isinstance(event.body, (dict, list)) else event.body.decode()}, headers={"X-Kind": "body"}, content_type="application/json", status_code=200)
+    if kind == "str":
+        return "plain text"
+    if kind == "bytes":
+        return b"\\x00\\x01raw"
+    if kind == "dict":
+        return {"a": 1}
+    if kind == "list":
+        return [1, 2]
+    if kind == "tuple":
+        return 201, {"created": True}
+    if kind == "response":
+        return context.Response(body="teapot", headers={"X-Nuclio-Secret": "no", "X-Mine": "yes"}, content_type="text/x-tea", status_code=418)
+    if kind == "none":
+        return None
+    raise RuntimeError("contract says no")
+`;
+
+async function deployRaw(nuclio: NuclioStandIn, name: string, source: string): Promise<Record<string, any>> {
+  const res = await fetch(`${nuclio.url}/api/functions`, {
+    method: "POST",
+    headers: NS,
+    body: JSON.stringify({
+      metadata: { name },
+      spec: { runtime: "python:3.11", handler: "main:handler", build: { functionSourceCode: Buffer.from(source).toString("base64"), codeEntryType: "sourceCode" }, triggers: { http: { kind: "http", numWorkers: 2 } } },
+    }),
+  });
+  expect(res.status).toBe(202);
+  expect(await res.text()).toBe("");
+  for (let i = 0; i < 200; i++) {
+    const fn = await (await fetch(`${nuclio.url}/api/functions/${name}`, { headers: NS })).json();
+    if (["ready", "error", "unhealthy"].includes(fn.status.state)) return fn;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${name} never finished deploying`);
+}
+
+function invoke(nuclio: NuclioStandIn, name: string, path: string, body: string, contentType: string, extra: Record<string, string> = {}) {
+  return fetch(`${nuclio.url}/api/function_invocations`, {
+    method: "POST",
+    headers: { ...NS, "x-nuclio-function-name": name, "x-nuclio-path": path, "content-type": contentType, ...extra },
+    body,
+  });
+}
+
+describe("Nuclio dashboard stand-in", () => {
+  let nuclio: NuclioStandIn;
+  let deployed: Record<string, any>;
+  beforeAll(async () => {
+    nuclio = await startNuclioStandIn();
+    deployed = await deployRaw(nuclio, "contract", CONTRACT_SOURCE);
+  });
+  afterAll(async () => {
+    await nuclio?.close();
+  });
+
+  it("answers GET and list with the shapes of the (synthesized) dashboard fixtures", async () => {
+    const get = await fixture("nuclio-dashboard-get-function.synthesized.json");
+    expect(Object.keys(deployed).sort()).toEqual(Object.keys(get).sort());
+    expect(Object.keys(deployed.metadata)).toEqual(expect.arrayContaining(["name", "namespace", "labels", "resourceVersion"]));
+    expect(Object.keys(deployed.status)).toEqual(expect.arrayContaining(Object.keys(get.status)));
+    expect(deployed.status.state).toBe("ready");
+    expect(deployed.metadata.labels["nuclio.io/project-name"]).toBe("default");
+    for (const entry of deployed.status.logs) {
+      expect(Object.keys(entry)).toEqual(expect.arrayContaining(["level", "time", "name", "message"]));
+      expect(typeof entry.time).toBe("number");
+    }
+    const list = await (await fetch(`${nuclio.url}/api/functions`, { headers: NS })).json();
+    const listFixture = await fixture("nuclio-dashboard-list-functions.synthesized.json");
+    expect(Object.keys(list)).toEqual(["contract"]);
+    expect(Object.keys(list.contract).sort()).toEqual(Object.keys(Object.values(listFixture)[0] as object).sort());
+    const missing = await fetch(`${nuclio.url}/api/functions/nope`, { headers: NS });
+    expect(missing.status).toBe(404);
+    expect(Object.keys(await missing.json()).sort()).toEqual(["error", "errorStackTrace"]);
+    const otherNamespace = await (await fetch(`${nuclio.url}/api/functions`, { headers: { "x-nuclio-function-namespace": "elsewhere" } })).json();
+    expect(otherNamespace).toEqual({});
+  });
+
+  it("runs functions under the Nuclio Python contract: body bytes or parsed JSON, every return kind", async () => {
+    const json = await invoke(nuclio, "contract", "/body", '{"x": [1]}', "application/json");
+    expect(await json.json()).toEqual({ type: "dict", value: { x: [1] } });
+    expect(json.headers.get("x-kind")).toBe("body");
+    const charset = await invoke(nuclio, "contract", "/body", '{"x": 1}', "application/json; charset=utf-8");
+    expect(await charset.json()).toEqual({ type: "bytes", value: '{"x": 1}' });
+    const text = await invoke(nuclio, "contract", "/body", "hello", "text/plain");
+    expect(await text.json()).toEqual({ type: "bytes", value: "hello" });
+
+    const str = await invoke(nuclio, "contract", "/str", "", "text/plain");
+    expect([str.status, str.headers.get("content-type"), await str.text()]).toEqual([200, "text/plain", "plain text"]);
+    const bytes = await invoke(nuclio, "contract", "bytes", "", "text/plain");
+    expect(Buffer.from(await bytes.arrayBuffer())).toEqual(Buffer.from([0, 1, 0x72, 0x61, 0x77]));
+    expect(await (await invoke(nuclio, "contract", "/dict", "", "text/plain")).json()).toEqual({ a: 1 });
+    expect(await (await invoke(nuclio, "contract", "/list", "", "text/plain")).json()).toEqual([1, 2]);
+    const tuple = await invoke(nuclio, "contract", "/tuple", "", "text/plain");
+    expect([tuple.status, await tuple.json()]).toEqual([201, { created: true }]);
+    const response = await invoke(nuclio, "contract", "/response", "", "text/plain");
+    expect([response.status, response.headers.get("content-type"), await response.text()]).toEqual([418, "text/x-tea", "teapot"]);
+    expect(response.headers.get("x-mine")).toBe("yes");
+    expect(response.headers.get("x-nuclio-secret")).toBeNull(); // the proxy strips X-Nuclio* headers
+    const none = await invoke(nuclio, "contract", "/none", "", "text/plain");
+    expect([none.status, await none.text()]).toEqual([200, ""]);
+    const raised = await invoke(nuclio, "contract", "/raise", "", "text/plain");
+    expect([raised.status, await raised.text()]).toEqual([500, "contract says no"]);
+  });
+
+  it("checks the invocation headers and shows context.logger lines in the replica's log", async () => {
+    expect((await invoke(nuclio, "nope", "/", "", "text/plain")).status).toBe(404);
+    const badUrl = await invoke(nuclio, "contract", "/", "", "text/plain", { "x-nuclio-invoke-url": "10.0.0.1:8080" });
+    expect([badUrl.status, await badUrl.json()]).toEqual([400, { error: "Invalid function url" }]);
+    const external = await invoke(nuclio, "contract", "/dict", "", "text/plain", { "x-nuclio-invoke-url": deployed.status.externalInvocationUrls[0] });
+    expect(await external.json()).toEqual({ a: 1 });
+    const { names } = await (await fetch(`${nuclio.url}/api/functions/contract/replicas`, { headers: NS })).json();
+    expect(names).toHaveLength(1);
+    const log = await (await fetch(`${nuclio.url}/api/functions/contract/logs/${names[0]}?follow=false&tailLines=50`, { headers: NS })).text();
+    const entries = log.trim().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+    expect(entries.some((e) => e.message === "got event" && e.path === "/dict" && e.level === "info" && e.name === "processor")).toBe(true);
+  });
+
+  it("puts a failing build command or an import error into state error with the output in its logs", async () => {
+    const broken = await deployRaw(nuclio, "broken-import", "import not_there\ndef handler(context, event):\n    return 1\n");
+    expect(broken.status.state).toBe("error");
+    expect(broken.status.logs.map((e: any) => e.message).join("\n")).toMatch(/No module named 'not_there'/);
+    const res = await fetch(`${nuclio.url}/api/functions`, {
+      method: "POST",
+      headers: NS,
+      body: JSON.stringify({ metadata: { name: "broken-build" }, spec: { runtime: "python:3.11", handler: "main:handler", build: { functionSourceCode: Buffer.from("def handler(c, e):\n    return 1\n").toString("base64"), commands: ["echo building; exit 7"] } } }),
+    });
+    expect(res.status).toBe(202);
+    let fn: any;
+    for (let i = 0; i < 200; i++) {
+      fn = await (await fetch(`${nuclio.url}/api/functions/broken-build`, { headers: NS })).json();
+      if (fn.status.state !== "building" && fn.status.state !== "waitingForResourceConfiguration") break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(fn.status.state).toBe("error");
+    expect(fn.status.message).toMatch(/exited with code 7/);
+    expect(fn.status.logs.some((e: any) => e.message === "building")).toBe(true);
+  });
+
+  it("refuses what Nuclio refuses: duplicates, bad names, bad replicas; deletes idempotently, not while provisioning", async () => {
+    const body = (name: string, spec: Record<string, unknown> = {}) => JSON.stringify({ metadata: { name }, spec: { runtime: "python:3.11", handler: "main:handler", build: { functionSourceCode: Buffer.from(CONTRACT_SOURCE).toString("base64") }, ...spec } });
+    expect((await fetch(`${nuclio.url}/api/functions`, { method: "POST", headers: NS, body: body("contract") })).status).toBe(409);
+    expect((await fetch(`${nuclio.url}/api/functions`, { method: "POST", headers: NS, body: body("dashboard") })).status).toBe(400);
+    expect((await fetch(`${nuclio.url}/api/functions`, { method: "POST", headers: NS, body: body("-bad-") })).status).toBe(400);
+    expect((await fetch(`${nuclio.url}/api/functions`, { method: "POST", headers: NS, body: body("zero", { minReplicas: 0 }) })).status).toBe(400);
+    expect((await fetch(`${nuclio.url}/api/functions`, { method: "POST", headers: { ...NS, "x-nuclio-project-name": "nope" }, body: body("p") })).status).toBe(412);
+    const release = nuclio.holdBuilds();
+    try {
+      expect((await fetch(`${nuclio.url}/api/functions`, { method: "POST", headers: NS, body: body("held") })).status).toBe(202);
+      await new Promise((r) => setTimeout(r, 100));
+      const del = () => fetch(`${nuclio.url}/api/functions`, { method: "DELETE", headers: NS, body: JSON.stringify({ metadata: { name: "held", namespace: "nuclio" } }) });
+      expect((await del()).status).toBe(412);
+      release();
+      for (let i = 0; i < 100 && (await (await fetch(`${nuclio.url}/api/functions/held`, { headers: NS })).json()).status.state !== "ready"; i++) await new Promise((r) => setTimeout(r, 50));
+      expect((await del()).status).toBe(204);
+      expect((await del()).status).toBe(204);
+      expect((await fetch(`${nuclio.url}/api/functions/held`, { headers: NS })).status).toBe(404);
+    } finally {
+      release();
+    }
+  });
+});
