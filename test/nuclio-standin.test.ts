@@ -40,7 +40,13 @@ async function deployRaw(nuclio: NuclioStandIn, name: string, source: string): P
   });
   expect(res.status).toBe(202);
   expect(await res.text()).toBe("");
-  for (let i = 0; i < 200; i++) {
+  return settled(nuclio, name);
+}
+
+/** Polls a function until its state is terminal (a virtualenv and pip may take a while on a loaded machine). */
+async function settled(nuclio: NuclioStandIn, name: string): Promise<Record<string, any>> {
+  const deadline = Date.now() + 50_000;
+  while (Date.now() < deadline) {
     const fn = await (await fetch(`${nuclio.url}/api/functions/${name}`, { headers: NS })).json();
     if (["ready", "error", "unhealthy"].includes(fn.status.state)) return fn;
     await new Promise((r) => setTimeout(r, 50));
@@ -139,12 +145,7 @@ describe("Nuclio dashboard stand-in", () => {
       body: JSON.stringify({ metadata: { name: "broken-build" }, spec: { runtime: "python:3.11", handler: "main:handler", build: { functionSourceCode: Buffer.from("def handler(c, e):\n    return 1\n").toString("base64"), commands: ["echo building; exit 7"] } } }),
     });
     expect(res.status).toBe(202);
-    let fn: any;
-    for (let i = 0; i < 200; i++) {
-      fn = await (await fetch(`${nuclio.url}/api/functions/broken-build`, { headers: NS })).json();
-      if (fn.status.state !== "building" && fn.status.state !== "waitingForResourceConfiguration") break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const fn = await settled(nuclio, "broken-build");
     expect(fn.status.state).toBe("error");
     expect(fn.status.message).toMatch(/exited with code 7/);
     expect(fn.status.logs.some((e: any) => e.message === "building")).toBe(true);
@@ -164,7 +165,7 @@ describe("Nuclio dashboard stand-in", () => {
       const del = () => fetch(`${nuclio.url}/api/functions`, { method: "DELETE", headers: NS, body: JSON.stringify({ metadata: { name: "held", namespace: "nuclio" } }) });
       expect((await del()).status).toBe(412);
       release();
-      for (let i = 0; i < 100 && (await (await fetch(`${nuclio.url}/api/functions/held`, { headers: NS })).json()).status.state !== "ready"; i++) await new Promise((r) => setTimeout(r, 50));
+      expect((await settled(nuclio, "held")).status.state).toBe("ready");
       expect((await del()).status).toBe(204);
       expect((await del()).status).toBe(204);
       expect((await fetch(`${nuclio.url}/api/functions/held`, { headers: NS })).status).toBe(404);
