@@ -33,7 +33,8 @@ export interface Config {
     /** Threads each worker runs sync handlers on. */
     workerThreads: number;
   };
-  knative: { domain: string; namespace: string; timeoutSeconds: number };
+  /** The knative platform: KNATIVE_DOMAIN, KNATIVE_NAMESPACE, KNATIVE_TIMEOUT (rollout wait, s), KNATIVE_INGRESS_URL (invokes go there with a Host header). */
+  knative: { domain: string; namespace: string; timeoutSeconds: number; ingressUrl: string | undefined };
   nuclio: { namespace: string; platformKind: string; timeoutSeconds: number; dashboardUrl: string | undefined };
   /** The docker platform (and image builds): DOCKER_TIMEOUT bounds a build; FAAS_DOCKER_NAMESPACE separates agents sharing an engine. */
   docker: { timeoutSeconds: number; namespace: string };
@@ -45,7 +46,7 @@ export class ConfigError extends Error {
 }
 
 /** Platforms this build of the agent implements. */
-export const AVAILABLE_PLATFORMS: readonly PlatformName[] = ["local", "docker"];
+export const AVAILABLE_PLATFORMS: readonly PlatformName[] = ["local", "docker", "knative"];
 const ALL_PLATFORMS: readonly PlatformName[] = ["local", "docker", "knative", "nuclio"];
 
 /**
@@ -101,6 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       domain: nonEmpty(env.KNATIVE_DOMAIN) ?? "example.com",
       namespace: nonEmpty(env.KNATIVE_NAMESPACE) ?? "default",
       timeoutSeconds: int(env, "KNATIVE_TIMEOUT", 60, 1, 86400),
+      ingressUrl: httpUrl(env, "KNATIVE_INGRESS_URL"),
     },
     nuclio: {
       namespace: nonEmpty(env.NUCLIO_NAMESPACE) ?? "nuclio",
@@ -117,6 +119,13 @@ function dockerNamespace(env: NodeJS.ProcessEnv): string {
   if (!/^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/.test(raw)) {
     throw new ConfigError(`FAAS_DOCKER_NAMESPACE=${raw} is invalid; expected up to 32 lowercase letters, digits and '-'`);
   }
+  return raw;
+}
+
+function httpUrl(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return undefined;
+  if (!URL.canParse(raw) || new URL(raw).protocol !== "http:") throw new ConfigError(`${name}=${raw} is invalid; expected an http:// URL`);
   return raw;
 }
 
