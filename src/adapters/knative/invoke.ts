@@ -44,6 +44,11 @@ export class IngressInvoker {
     }
   }
 
+  /** Sets a function's route from a Service's status.url it already has (after a deploy). */
+  remember(id: string, url: string): void {
+    this.routes.set(id, this.route(url));
+  }
+
   /** Forgets a function's route (after a deploy, a traffic change or a delete). */
   forget(id: string): void {
     this.routes.delete(id);
@@ -57,7 +62,13 @@ export class IngressInvoker {
   }
 
   private async resolve(id: string, signal: AbortSignal): Promise<Route> {
-    const url = new URL(await this.lookup(id, signal));
+    const route = this.route(await this.lookup(id, signal));
+    this.routes.set(id, route);
+    return route;
+  }
+
+  private route(statusUrl: string): Route {
+    const url = new URL(statusUrl);
     const target = this.ingress ?? url;
     const port = Number(target.port || (target.protocol === "https:" ? 443 : 80));
     if (target.protocol !== "http:") throw new FaasError("failed_precondition", `only http:// ingress addresses are supported, not ${target.protocol}`, { reason: "PLATFORM_UNAVAILABLE" });
@@ -67,8 +78,6 @@ export class IngressInvoker {
       client = new HttpClient(target.hostname.replace(/^\[|\]$/g, ""), port);
       this.clients.set(key, client);
     }
-    const route = { client, host: url.host };
-    this.routes.set(id, route);
-    return route;
+    return { client, host: url.host };
   }
 }

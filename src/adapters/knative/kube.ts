@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 import { ApiException, KubeConfig } from "@kubernetes/client-node";
 import { FaasError } from "../../domain/errors.ts";
 
@@ -15,8 +15,16 @@ export function loadKubeConfig(env: NodeJS.ProcessEnv): KubeConfig {
   const kc = new KubeConfig();
   const home = env.HOME?.trim() || homedir();
   try {
-    if (env.KUBECONFIG?.trim()) kc.loadFromDefault();
-    else if (existsSync(join(home, ".kube", "config"))) kc.loadFromFile(join(home, ".kube", "config"));
+    // The agent's environment (not process.env): the files in KUBECONFIG, merged, the first one's context current.
+    const files = (env.KUBECONFIG ?? "").split(delimiter).filter((f) => f.trim() && existsSync(f));
+    if (files.length > 0) {
+      kc.loadFromFile(files[0]!);
+      for (const file of files.slice(1)) {
+        const more = new KubeConfig();
+        more.loadFromFile(file);
+        kc.mergeConfig(more, true);
+      }
+    } else if (existsSync(join(home, ".kube", "config"))) kc.loadFromFile(join(home, ".kube", "config"));
     else if (env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
     else throw new Error("no KUBECONFIG, no ~/.kube/config and not inside a cluster");
   } catch (error) {

@@ -82,7 +82,7 @@ export class KnativePlatform implements Platform {
       const applied = await this.apply(desired, current, signal);
       log("deploying", "agent", `applied Service ${spec.id} (generation ${applied.metadata.generation}, revision ${revision})`);
       const done = await this.waitForRollout(spec.id, applied.metadata.generation, (line) => log("deploying", "knative", line), signal);
-      this.invoker.forget(spec.id);
+      this.invoker.remember(spec.id, done.status.url);
       this.options.logger.info({ function: spec.id, revision, image: image.ref }, "function deployed");
       return this.describe(done);
     });
