@@ -139,12 +139,16 @@ export class ServingApi {
     }
   }
 
-  /** Reads the namespace (health: the API answers and the agent may read its namespace). */
-  async readNamespace(): Promise<void> {
+  /**
+   * Health: lists at most one Service in the namespace, which proves the API answers and that the
+   * agent may read Knative Services there (a namespaced Role suffices; namespaces themselves are
+   * cluster-scoped and need not be readable).
+   */
+  async probe(): Promise<void> {
     try {
-      await this.core.readNamespace({ name: this.namespace });
+      await this.custom.listNamespacedCustomObject({ ...SERVING, namespace: this.namespace, plural: "services", limit: 1 });
     } catch (error) {
-      throw apiError(error, `read of namespace ${this.namespace}`);
+      throw apiError(error, `list of Services in namespace ${this.namespace}`);
     }
   }
 

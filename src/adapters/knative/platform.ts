@@ -150,8 +150,8 @@ export class KnativePlatform implements Platform {
 
   async health(_signal: AbortSignal): Promise<HealthCheck[]> {
     try {
-      await this.api.readNamespace();
-      return [{ name: "knative", ok: true, message: `Kubernetes API answers; namespace ${this.api.namespace} readable` }];
+      await this.api.probe();
+      return [{ name: "knative", ok: true, message: `Kubernetes API answers; Services in namespace ${this.api.namespace} readable` }];
     } catch (error) {
       return [{ name: "knative", ok: false, message: (error as Error).message }];
     }
