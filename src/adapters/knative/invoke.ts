@@ -35,6 +35,9 @@ export class IngressInvoker {
         return await route.client.call(payloadJson, this.timeoutMs, signal, route.host);
       } catch (error) {
         const retryable = error instanceof ConnectionError || (error instanceof ForeignResponseError && (error.status === 404 || error.status === 503));
+        if (!retryable && error instanceof ForeignResponseError) {
+          throw new FaasError("unavailable", `the ingress ${error.message}`, { reason: "WORKER_CRASHED", cause: error });
+        }
         if (!retryable) throw error;
         this.routes.delete(id);
         if (attempt > 0) {

@@ -133,12 +133,19 @@ export class KnativePlatform implements Platform {
     await this.locks.run(id, async () => {
       await this.owned(id);
       this.invoker.forget(id);
-      const deadline = AbortSignal.any([signal, AbortSignal.timeout(this.options.rolloutTimeoutMs)]);
+      // Watch first, then delete, so that the DELETED event cannot be missed.
+      const stop = new AbortController();
+      const deadline = AbortSignal.any([signal, stop.signal, AbortSignal.timeout(this.options.rolloutTimeoutMs)]);
       const gone = this.api.watchService(id, (e) => e.type === "DELETED", deadline);
-      if (!(await this.api.deleteService(id))) throw functionNotFound(id);
-      const stillThere = await this.api.getService(id);
-      if (stillThere) await gone.catch((error: unknown) => rethrowTimeout(error, deadline, `Service ${id} was not deleted within ${this.options.rolloutTimeoutMs / 1000} s`));
-      else void gone.catch(() => undefined);
+      gone.catch(() => undefined); // settled below, or abandoned through `stop`
+      try {
+        if (!(await this.api.deleteService(id))) throw functionNotFound(id);
+        if (await this.api.getService(id)) {
+          await gone.catch((error: unknown) => rethrowTimeout(error, deadline, `Service ${id} was not deleted within ${this.options.rolloutTimeoutMs / 1000} s`));
+        }
+      } finally {
+        stop.abort();
+      }
       this.options.logger.info({ function: id }, "function deleted");
     });
   }
@@ -183,23 +190,27 @@ export class KnativePlatform implements Platform {
     const deadline = AbortSignal.any([signal, AbortSignal.timeout(this.options.rolloutTimeoutMs)]);
     let seen = new Set<string>();
     let last: KnativeService | undefined;
-    const finished = await this.api
-      .watchService(
-        id,
-        (event) => {
-          if (event.type === "DELETED") throw new FaasError("failed_precondition", `Service ${id} was deleted during the deploy`, { reason: "DEPLOY_FAILED" });
-          if (event.type === "ERROR") return false;
-          const svc = event.object;
-          if ((svc.metadata?.generation ?? 0) < generation) return false;
-          const lines = conditionLines(svc);
-          for (const line of lines) if (!seen.has(line)) report(line);
-          seen = new Set(lines);
-          last = svc;
-          return rollout(svc).done;
-        },
-        deadline,
-      )
-      .catch((error: unknown) => rethrowTimeout(error, deadline, `Service ${id} was not ready within ${this.options.rolloutTimeoutMs / 1000} s`, last));
+    let finished = false;
+    // API servers end watches after a while (minutes): watch again, from the current state, until done.
+    for (let round = 0; !finished && !deadline.aborted && round < 100; round++) {
+      finished = await this.api
+        .watchService(
+          id,
+          (event) => {
+            if (event.type === "DELETED") throw new FaasError("failed_precondition", `Service ${id} was deleted during the deploy`, { reason: "DEPLOY_FAILED" });
+            if (event.type === "ERROR") return false;
+            const svc = event.object;
+            if ((svc.metadata?.generation ?? 0) < generation) return false;
+            const lines = conditionLines(svc);
+            for (const line of lines) if (!seen.has(line)) report(line);
+            seen = new Set(lines);
+            last = svc;
+            return rollout(svc).done;
+          },
+          deadline,
+        )
+        .catch((error: unknown) => rethrowTimeout(error, deadline, `Service ${id} was not ready within ${this.options.rolloutTimeoutMs / 1000} s`, last));
+    }
     if (!finished || !last) throw new FaasError("unavailable", `the watch of Service ${id} ended before the rollout finished`, { reason: "PLATFORM_UNAVAILABLE" });
     throwIfFailed(id, last);
     return last;
