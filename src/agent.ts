@@ -5,6 +5,9 @@ import type { Logger } from "pino";
 import { NuclioPlatform } from "./adapters/nuclio/platform.ts";
 import { DockerPlatform } from "./adapters/docker/platform.ts";
 import { LocalPlatform } from "./adapters/local/platform.ts";
+import { ServingApi } from "./adapters/knative/api.ts";
+import { loadKubeConfig } from "./adapters/knative/kube.ts";
+import { KnativePlatform } from "./adapters/knative/platform.ts";
 import { dockerFromEnv } from "./build/engine.ts";
 import { registryAuth } from "./build/push.ts";
 import type { Config } from "./config.ts";
@@ -112,6 +115,20 @@ async function openPlatform(config: Config, logger: Logger, env: NodeJS.ProcessE
         idleTimeoutMs: config.idleTimeoutMs,
         drainMs: config.shutdownGraceMs,
         logger: logger.child({ adapter: "docker" }),
+      });
+    case "knative":
+      return new KnativePlatform({
+        api: new ServingApi(loadKubeConfig(env), config.knative.namespace),
+        docker: dockerFromEnv(env),
+        target:
+          config.workflow === "registry" && config.registry
+            ? { workflow: "registry", registry: config.registry, auth: registryAuth(config.registry, env) }
+            : { workflow: "local", repoPrefix: "dev.local" },
+        buildTimeoutMs: config.docker.timeoutSeconds * 1000,
+        rolloutTimeoutMs: config.knative.timeoutSeconds * 1000,
+        invokeTimeoutMs: config.invokeTimeoutMs,
+        ingressUrl: config.knative.ingressUrl,
+        logger: logger.child({ adapter: "knative" }),
       });
     default:
       // loadConfig refuses platforms this build does not have; this is the compiler's guard.

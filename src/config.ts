@@ -33,7 +33,8 @@ export interface Config {
     /** Threads each worker runs sync handlers on. */
     workerThreads: number;
   };
-  knative: { domain: string; namespace: string; timeoutSeconds: number };
+  /** The knative platform: KNATIVE_DOMAIN, KNATIVE_NAMESPACE, KNATIVE_TIMEOUT (rollout wait, s), KNATIVE_INGRESS_URL (invokes go there with a Host header). */
+  knative: { domain: string; namespace: string; timeoutSeconds: number; ingressUrl: string | undefined };
   /**
    * The nuclio platform: the dashboard's URL, the namespace and project functions go to,
    * NUCLIO_TIMEOUT (seconds) for each dashboard request and for waiting on a deploy under way,
@@ -57,7 +58,7 @@ export class ConfigError extends Error {
 }
 
 /** Platforms this build of the agent implements. */
-export const AVAILABLE_PLATFORMS: readonly PlatformName[] = ["local", "docker", "nuclio"];
+export const AVAILABLE_PLATFORMS: readonly PlatformName[] = ["local", "docker", "knative", "nuclio"];
 const ALL_PLATFORMS: readonly PlatformName[] = ["local", "docker", "knative", "nuclio"];
 
 /**
@@ -113,6 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       domain: nonEmpty(env.KNATIVE_DOMAIN) ?? "example.com",
       namespace: nonEmpty(env.KNATIVE_NAMESPACE) ?? "default",
       timeoutSeconds: int(env, "KNATIVE_TIMEOUT", 60, 1, 86400),
+      ingressUrl: optionalHttpUrl(env, "KNATIVE_INGRESS_URL"),
     },
     nuclio: {
       namespace: nonEmpty(env.NUCLIO_NAMESPACE) ?? "nuclio",
@@ -144,6 +146,13 @@ function httpUrl(env: NodeJS.ProcessEnv, name: string, fallback: string): string
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError(`${name}=${raw} must be an http(s) URL`);
   return raw.replace(/\/+$/, "");
+}
+
+function optionalHttpUrl(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return undefined;
+  if (!URL.canParse(raw) || new URL(raw).protocol !== "http:") throw new ConfigError(`${name}=${raw} is invalid; expected an http:// URL`);
+  return raw;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -41,7 +41,7 @@ describe("loadConfig", () => {
 
   it.each([
     [{ RADICAL_FAAS_PLATFORM: "lambda" }, /RADICAL_FAAS_PLATFORM=lambda is invalid; expected one of: local, docker, knative, nuclio/],
-    [{ RADICAL_FAAS_PLATFORM: "knative" }, /RADICAL_FAAS_PLATFORM=knative is not available in this version/],
+    [{ RADICAL_FAAS_PLATFORM: "knative", KNATIVE_INGRESS_URL: "kourier:80" }, /KNATIVE_INGRESS_URL=kourier:80 is invalid; expected an http:\/\/ URL/],
     [{ RADICAL_FAAS_PLATFORM: "docker", FAAS_DOCKER_NAMESPACE: "Bad Name" }, /FAAS_DOCKER_NAMESPACE=Bad Name is invalid/],
     [{ FAAS_WORKFLOW: "registry" }, /FAAS_WORKFLOW=registry needs RADICAL_FAAS_REGISTRY/],
     [{ NUCLIO_DASHBOARD_URL: "localhost:8070" }, /NUCLIO_DASHBOARD_URL=localhost:8070 must be an http\(s\) URL/],

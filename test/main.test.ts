@@ -27,7 +27,6 @@ describe("the agent process (npm start)", () => {
   it("refuses an unknown or unavailable platform with one clear line", async () => {
     for (const [platform, message] of [
       ["lambda", "radical-faas: configuration error: RADICAL_FAAS_PLATFORM=lambda is invalid; expected one of: local, docker, knative, nuclio"],
-      ["knative", "radical-faas: configuration error: RADICAL_FAAS_PLATFORM=knative is not available in this version of the agent; available: local, docker, nuclio"],
     ]) {
       const result = await execa("node", MAIN, { cwd: tmpdir(), env: { RADICAL_FAAS_PLATFORM: platform }, reject: false });
       expect(result.exitCode).toBe(2);

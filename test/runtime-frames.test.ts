@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ContainerEndpoint } from "../src/adapters/docker/channel.ts";
-import { ConnectionError } from "../src/adapters/docker/endpoint.ts";
+import { ConnectionError } from "../src/runtime/http-client.ts";
 import { isFaasError } from "../src/domain/errors.ts";
 import { RUNTIME_SHIM } from "../src/runtime/worker.ts";
 

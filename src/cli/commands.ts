@@ -32,6 +32,10 @@ export interface DeployArgs {
   requirementsFile?: string;
   params: string[];
   env: string[];
+  /** DeployOptions in the proto's shape (see options.ts); undefined = none. */
+  options?: Record<string, unknown>;
+  /** Print the object the agent would apply instead of deploying. */
+  dryRun?: boolean;
 }
 
 /**
@@ -42,7 +46,16 @@ export interface DeployArgs {
 export async function deploy(ctx: CommandContext, args: DeployArgs): Promise<number> {
   const handler = await readInput(args.file, "handler file");
   const requirements = args.requirementsFile ? await readInput(args.requirementsFile, "requirements file") : "";
-  const request = { id: args.id ?? "", handler, requirements, params: keyValues(args.params, "--param"), env: keyValues(args.env, "--env") };
+  const request = {
+    id: args.id ?? "",
+    handler,
+    requirements,
+    params: keyValues(args.params, "--param"),
+    env: keyValues(args.env, "--env"),
+    ...(args.options ? { options: args.options } : {}),
+    dryRun: args.dryRun ?? false,
+  };
+  if (args.dryRun) return dryRun(ctx, request);
 
   const out = ctx.io.stdout;
   const display: ProgressDisplay | undefined =
@@ -67,6 +80,31 @@ export async function deploy(ctx: CommandContext, args: DeployArgs): Promise<num
   display?.done();
   if (!deployed) throw new CliError("the deploy stream ended without the deployed function");
   if (display) out.write(`deployed ${deployed.id} (revision ${deployed.revision.slice(0, 12)}, python ${deployed.pythonVersion}, ${deployed.platform})\n`);
+  return 0;
+}
+
+/** `faas deploy --dry-run`: the rendered object as JSON on stdout (pretty; the kind goes to stderr in text mode). */
+async function dryRun(ctx: CommandContext, request: Parameters<CommandContext["client"]["deploy"]>[0]): Promise<number> {
+  for await (const event of ctx.client.deploy(request, { signal: ctx.signal })) {
+    if (event.event.case !== "dryRun") continue;
+    const rendered = event.event.value;
+    if (ctx.format === "text") ctx.io.stderr.write(`# ${rendered.kind} (dry run: nothing was built or applied)\n`);
+    ctx.io.stdout.write(prettyJson(rendered.object ?? {}));
+    return 0;
+  }
+  throw new CliError("the deploy stream ended without the rendered object");
+}
+
+/** `faas traffic ID REV=PCT...`: sets the split and prints the function's traffic. */
+export async function traffic(ctx: CommandContext, id: string, shares: { revision: string; latest: boolean; percent: number; tag: string }[]): Promise<number> {
+  const { function: fn } = await ctx.client.setTraffic({ id, traffic: shares }, { signal: ctx.signal });
+  if (!fn) throw new CliError("the agent returned no function");
+  if (ctx.format === "json") {
+    ctx.io.stdout.write(prettyJson(functionJson(fn)));
+  } else {
+    const rows = fn.traffic.map((t) => [t.revision, `${t.percent}%`, t.latest ? "yes" : "no", t.tag || "-", t.url || "-"]);
+    ctx.io.stdout.write(table(["REVISION", "PERCENT", "LATEST", "TAG", "URL"], rows));
+  }
   return 0;
 }
 

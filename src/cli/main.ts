@@ -1,6 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import * as commands from "./commands.ts";
 import { createAgentClient, DEFAULT_AGENT_URL } from "./client.ts";
+import { deployOptions, trafficShares } from "./options.ts";
 import { CliError, describeError, printError, type Io, type OutputFormat } from "./format.ts";
 
 /** Exit code of a command that ran and failed (an RPC error, a degraded agent). */
@@ -12,7 +13,14 @@ const USAGE = `Usage: faas [options] <command> [arguments]
 
 Commands:
   deploy FILE.py [--id ID] [--requirements FILE] [--param K=V]... [--env K=V]...
-                          deploy a function, streaming the build
+         [--min-scale N] [--max-scale N] [--target N] [--scale-to-zero-retention DUR]
+         [--concurrency N] [--timeout SECONDS] [--cpu Q] [--memory Q] [--gpu N]
+         [--traffic REV=PCT[:TAG]]... [--dry-run]
+                          deploy a function, streaming the build; platform options as the
+                          platform allows (knative: all); --dry-run prints the object the
+                          agent would apply (JSON) and changes nothing
+  traffic ID REV=PCT[:TAG]...
+                          split traffic between revisions (REV "latest" = the latest one)
   invoke ID [--data JSON | --data @FILE]
                           call a function; without --data the payload is read from stdin
                           when it is not a terminal; -v prints time and cold start
@@ -43,14 +51,29 @@ const OPTIONS = {
   data: { type: "string", short: "d" },
   follow: { type: "boolean", short: "f" },
   tail: { type: "string" },
+  "dry-run": { type: "boolean" },
+  "min-scale": { type: "string" },
+  "max-scale": { type: "string" },
+  target: { type: "string" },
+  "scale-to-zero-retention": { type: "string" },
+  concurrency: { type: "string" },
+  timeout: { type: "string" },
+  cpu: { type: "string" },
+  memory: { type: "string" },
+  gpu: { type: "string" },
+  traffic: { type: "string", multiple: true },
 } satisfies ParseArgsConfig["options"];
 
 type OptionName = keyof typeof OPTIONS;
 const GLOBAL: OptionName[] = ["agent", "token", "output", "verbose", "help"];
 
 /** Each command: its positional arguments and the options it takes besides the global ones. */
-const COMMANDS: Record<string, { args: string[]; options: OptionName[] }> = {
-  deploy: { args: ["FILE.py"], options: ["id", "requirements", "param", "env"] },
+const COMMANDS: Record<string, { args: string[]; options: OptionName[]; more?: boolean }> = {
+  deploy: {
+    args: ["FILE.py"],
+    options: ["id", "requirements", "param", "env", "dry-run", "min-scale", "max-scale", "target", "scale-to-zero-retention", "concurrency", "timeout", "cpu", "memory", "gpu", "traffic"],
+  },
+  traffic: { args: ["ID", "REV=PCT"], options: [], more: true },
   invoke: { args: ["ID"], options: ["data"] },
   list: { args: [], options: [] },
   get: { args: ["ID"], options: [] },
@@ -84,8 +107,8 @@ export async function main(argv: string[], io: Io = process, env: NodeJS.Process
         throw new CliError(`${name} does not take --${option}`, EXIT_USAGE);
       }
     }
-    if (args.length !== command.args.length) {
-      throw new CliError(`usage: faas ${name} ${command.args.join(" ")}`.trimEnd(), EXIT_USAGE);
+    if (command.more ? args.length < command.args.length : args.length !== command.args.length) {
+      throw new CliError(`usage: faas ${name} ${command.args.join(" ")}${command.more ? "..." : ""}`.trimEnd(), EXIT_USAGE);
     }
     let tail = 0;
     if (values.tail !== undefined) {
@@ -104,7 +127,17 @@ export async function main(argv: string[], io: Io = process, env: NodeJS.Process
     try {
       switch (name) {
         case "deploy":
-          return await commands.deploy(ctx, { file: args[0], id: values.id, requirementsFile: values.requirements, params: values.param ?? [], env: values.env ?? [] });
+          return await commands.deploy(ctx, {
+            file: args[0],
+            id: values.id,
+            requirementsFile: values.requirements,
+            params: values.param ?? [],
+            env: values.env ?? [],
+            options: deployOptions(values),
+            dryRun: values["dry-run"] ?? false,
+          });
+        case "traffic":
+          return await commands.traffic(ctx, args[0], trafficShares(args.slice(1), "traffic"));
         case "invoke":
           return await commands.invoke(ctx, args[0], values.data);
         case "list":

@@ -1,6 +1,6 @@
 import { connect } from "node:net";
 import { FRAME_ACK, FRAME_PREFACE, FrameChannel } from "../../runtime/frames.ts";
-import { ConnectionError } from "./endpoint.ts";
+import { ConnectionError } from "../../runtime/http-client.ts";
 
 /**
  * One running container's runtime, reached on 127.0.0.1:`port` (its published HTTP port) over one

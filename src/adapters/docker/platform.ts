@@ -7,7 +7,7 @@ import { FaasError, functionNotFound } from "../../domain/errors.ts";
 import type { DeployEmitter, DeployOptionName, DeployPhase, DeploySpec, FunctionInfo, HealthCheck, InvokeOutcome, LogLine, LogsOptions, Platform } from "../../domain/types.ts";
 import { describeView, LABELS, listViews, MANAGED_BY, publishedPort, waitHealthy, type ContainerView } from "./containers.ts";
 import { ContainerEndpoint } from "./channel.ts";
-import { ConnectionError } from "./endpoint.ts";
+import { ConnectionError } from "../../runtime/http-client.ts";
 import { resolveImage, type ImageTarget } from "./image.ts";
 import { containerLogs } from "./logs.ts";
 import { KeyedLock } from "../keyed-lock.ts";

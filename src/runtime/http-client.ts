@@ -1,34 +1,46 @@
 import { connect, type Socket } from "node:net";
-import { FaasError } from "../../domain/errors.ts";
-import { callError } from "../../runtime/worker.ts";
+import { FaasError } from "../domain/errors.ts";
+import { callError } from "./worker.ts";
+
+/** A response other than 200 that did not come from the runtime (e.g. an ingress's 404 for an unknown host). */
+export class ForeignResponseError extends Error {
+  override readonly name = "ForeignResponseError";
+  constructor(
+    readonly status: number,
+    readonly text: string,
+  ) {
+    super(`answered ${status}: ${text.slice(0, 500)}`);
+  }
+}
 
 /**
- * One running container's runtime, reached over HTTP/1.1 on 127.0.0.1:`port` through a pool of
- * keep-alive connections: an invoke costs one request on an open socket, no lookups. The client is
- * a small one for the runtime's own server (faas_runtime.py: Content-Length bodies, one response
- * per request), several times cheaper per call than node:http's general-purpose client.
- * `destroy` closes the pool.
+ * A function runtime (faas_runtime.py --protocol http), or an HTTP ingress in front of runtimes,
+ * reached over HTTP/1.1 at `host`:`port` through a pool of keep-alive connections: a call costs one
+ * request on an open socket, no lookups. The client is a small one for the runtime's own server
+ * and for proxies answering like it (Content-Length bodies, one response per request), several
+ * times cheaper per call than node:http's general-purpose client. `destroy` closes the pool.
  */
-export class HttpEndpoint {
-  /** Calls in flight; a replaced container is stopped only when this reaches 0 (or a grace ends). */
+export class HttpClient {
+  /** Calls in flight. */
   inflight = 0;
   private readonly idle: Connection[] = [];
   private destroyed = false;
 
   constructor(
-    readonly containerId: string,
+    readonly host: string,
     readonly port: number,
   ) {}
 
   /**
-   * POSTs `payloadJson` and returns the result JSON text. Fails with the runtime's error
-   * (function_error, invalid_argument), deadline_exceeded after `timeoutMs`, cancelled when
-   * `signal` aborts, or a ConnectionError when no byte of a response came back (the container is gone).
+   * POSTs `payloadJson` with the given Host header and returns the result JSON text. Fails with the
+   * runtime's error (function_error, invalid_argument), deadline_exceeded after `timeoutMs`,
+   * cancelled when `signal` aborts, a ConnectionError when no byte of a response came back (the
+   * peer is gone), or a ForeignResponseError for a non-200 answer that is not the runtime's JSON.
    */
-  async call(payloadJson: string, timeoutMs: number, signal: AbortSignal): Promise<string> {
+  async call(payloadJson: string, timeoutMs: number, signal: AbortSignal, hostHeader = this.host): Promise<string> {
     const body = Buffer.from(payloadJson);
-    const conn = this.idle.pop() ?? new Connection(this.port);
-    const { status, text, keepAlive } = await conn.request(body, timeoutMs, signal);
+    const conn = this.idle.pop() ?? new Connection(this.host, this.port);
+    const { status, text, keepAlive } = await conn.request(body, hostHeader, timeoutMs, signal);
     if (keepAlive && !this.destroyed) this.idle.push(conn);
     else conn.close();
     if (status === 200) return text;
@@ -55,14 +67,14 @@ class Connection {
   private received = false;
   private broken: Error | undefined;
 
-  constructor(port: number) {
-    this.socket = connect({ host: "127.0.0.1", port, noDelay: true });
+  constructor(host: string, port: number) {
+    this.socket = connect({ host, port, noDelay: true });
     this.socket.on("data", (chunk: Buffer) => this.onData(chunk));
     this.socket.on("error", (error) => this.fail(error));
     this.socket.on("close", () => this.fail(new Error("connection closed")));
   }
 
-  request(body: Buffer, timeoutMs: number, signal: AbortSignal): Promise<{ status: number; text: string; keepAlive: boolean }> {
+  request(body: Buffer, hostHeader: string, timeoutMs: number, signal: AbortSignal): Promise<{ status: number; text: string; keepAlive: boolean }> {
     if (this.broken) return Promise.reject(new ConnectionError(this.broken));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -85,7 +97,7 @@ class Connection {
         reject: (e) => (done(), reject(e)),
       };
       this.socket.write(
-        Buffer.concat([Buffer.from(`POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`, "latin1"), body]),
+        Buffer.concat([Buffer.from(`POST / HTTP/1.1\r\nHost: ${hostHeader}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`, "latin1"), body]),
       );
     });
   }
@@ -126,16 +138,22 @@ export class ConnectionError extends Error {
   }
 }
 
-function responseError(status: number, text: string): FaasError {
+/**
+ * The error for a runtime's non-200 answer, exactly as the worker protocol reports it (400 =
+ * invalid payload, 500 FUNCTION_ERROR / RESULT_NOT_SERIALIZABLE); anything that is not the
+ * runtime's JSON is a ForeignResponseError.
+ */
+export function responseError(status: number, text: string): FaasError | ForeignResponseError {
   let parsed: { reason?: string; error?: unknown } = {};
   try {
     parsed = JSON.parse(text) as typeof parsed;
   } catch {
-    // not the runtime's JSON: reported as it came
+    return new ForeignResponseError(status, text);
   }
   const inner = JSON.stringify(parsed.error ?? { message: text });
   if (status === 400) return callError(2, inner);
   if (status === 500 && parsed.reason === "RESULT_NOT_SERIALIZABLE") return callError(3, inner);
   if (status === 500 && parsed.reason === "FUNCTION_ERROR") return callError(1, inner);
+  if (parsed.error === undefined) return new ForeignResponseError(status, text);
   return new FaasError("unavailable", `the function's container answered ${status}: ${text.slice(0, 500)}`, { reason: "WORKER_CRASHED" });
 }

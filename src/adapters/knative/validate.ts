@@ -1,0 +1,88 @@
+import { invalidArgument } from "../../domain/errors.ts";
+import type { DeploySpec } from "../../domain/types.ts";
+
+/**
+ * The limits of a default Knative Serving installation (config-defaults, config-autoscaler) that
+ * its admission webhook enforces; the agent checks them itself so that a bad value is refused
+ * before anything is built or applied.
+ */
+export const KNATIVE_LIMITS = {
+  /** config-defaults max-revision-timeout-seconds. */
+  maxTimeoutSeconds: 600,
+  /** config-defaults container-concurrency-max-limit. */
+  maxContainerConcurrency: 1000,
+  /** A revision name is a DNS-1035 label. */
+  maxNameLength: 63,
+  /** scale-to-zero-pod-retention-period: 0 ≤ d ≤ 1h. */
+  maxRetentionSeconds: 3600,
+  minTarget: 0.01,
+} as const;
+
+/** Environment variables Knative sets itself (k8s_validation.go reservedEnvVars). */
+export const RESERVED_ENV = ["PORT", "K_SERVICE", "K_CONFIGURATION", "K_REVISION"] as const;
+
+/** Length of the content-hash suffix of revision names (`<id>-<suffix>`). */
+export const REVISION_SUFFIX_LENGTH = 10;
+
+const QUANTITY = /^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$/;
+const DNS1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+/**
+ * Checks a deploy for the Knative platform with the webhook's rules (platform-apis.md §A1):
+ * timeoutSeconds 0..600, containerConcurrency 0..1000, target ≥ 0.01, max-scale ≥ min-scale
+ * unless 0, retention a Go duration within 1h, resource quantities, reserved env names, tags and
+ * revision names as DNS-1035 labels, and an id short enough for `<id>-<hash>` revision names.
+ * Throws invalid_argument naming the field.
+ */
+export function validateKnativeSpec(spec: DeploySpec): void {
+  const o = spec.options;
+  if (spec.id.length > KNATIVE_LIMITS.maxNameLength - REVISION_SUFFIX_LENGTH - 1) {
+    throw invalidArgument("id", `id must be at most ${KNATIVE_LIMITS.maxNameLength - REVISION_SUFFIX_LENGTH - 1} characters on knative (revision names are "<id>-<hash>", at most 63)`);
+  }
+  if (o.timeoutSeconds !== undefined && (o.timeoutSeconds < 0 || o.timeoutSeconds > KNATIVE_LIMITS.maxTimeoutSeconds)) {
+    throw invalidArgument("options.timeout_seconds", `expected 0 <= ${o.timeoutSeconds} <= ${KNATIVE_LIMITS.maxTimeoutSeconds}: timeoutSeconds`);
+  }
+  if (o.containerConcurrency !== undefined && (o.containerConcurrency < 0 || o.containerConcurrency > KNATIVE_LIMITS.maxContainerConcurrency)) {
+    throw invalidArgument("options.container_concurrency", `expected 0 <= ${o.containerConcurrency} <= ${KNATIVE_LIMITS.maxContainerConcurrency}: containerConcurrency`);
+  }
+  if (o.target !== undefined && !(o.target >= KNATIVE_LIMITS.minTarget)) {
+    throw invalidArgument("options.target", `expected ${KNATIVE_LIMITS.minTarget} <= ${o.target}: autoscaling.knative.dev/target`);
+  }
+  if (o.minScale !== undefined && o.maxScale !== undefined && o.maxScale !== 0 && o.maxScale < o.minScale) {
+    throw invalidArgument("options.max_scale", `max-scale=${o.maxScale} is less than min-scale=${o.minScale}: autoscaling.knative.dev/max-scale`);
+  }
+  if (o.scaleToZeroRetention !== undefined) {
+    const s = goDurationSeconds(o.scaleToZeroRetention);
+    if (s === undefined || s < 0 || s > KNATIVE_LIMITS.maxRetentionSeconds) {
+      throw invalidArgument("options.scale_to_zero_retention", `invalid value: ${o.scaleToZeroRetention}: autoscaling.knative.dev/scale-to-zero-pod-retention-period (a duration from 0s to 1h)`);
+    }
+  }
+  const r = o.resources ?? {};
+  for (const [field, value] of [["cpu_request", r.cpuRequest], ["cpu_limit", r.cpuLimit], ["memory_request", r.memoryRequest], ["memory_limit", r.memoryLimit]] as const) {
+    if (value !== undefined && !QUANTITY.test(value)) throw invalidArgument(`options.resources.${field}`, `quantities must match the regular expression of Kubernetes quantities: "${value}"`);
+  }
+  if (r.gpu !== undefined && (!Number.isInteger(r.gpu) || r.gpu < 0)) throw invalidArgument("options.resources.gpu", "nvidia.com/gpu must be a whole number ≥ 0");
+  for (const name of Object.keys(spec.env)) {
+    if ((RESERVED_ENV as readonly string[]).includes(name)) throw invalidArgument("env", `${name} is a reserved environment variable: spec.template.spec.containers[0].env`);
+  }
+  for (const [i, t] of (o.traffic ?? []).entries()) {
+    if (t.tag && !DNS1035.test(t.tag)) throw invalidArgument(`options.traffic[${i}].tag`, `invalid value: ${t.tag} is not a DNS-1035 label: spec.traffic[${i}].tag`);
+    if (!t.latest && !DNS1035.test(t.revision)) throw invalidArgument(`options.traffic[${i}].revision`, `invalid value: ${t.revision} is not a DNS-1035 label: spec.traffic[${i}].revisionName`);
+  }
+  const tags = (o.traffic ?? []).map((t) => t.tag).filter((t) => t);
+  if (new Set(tags).size !== tags.length) throw invalidArgument("options.traffic", "Multiple definitions for a tag: spec.traffic");
+}
+
+/** A Go duration ("1h30m", "90s", "500ms", "0") in seconds, or undefined when it is not one. */
+export function goDurationSeconds(text: string): number | undefined {
+  if (text === "0") return 0;
+  const unit: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
+  const re = /([0-9]*\.?[0-9]+)(ns|us|µs|ms|s|m|h)/gy;
+  let total = 0;
+  let matched = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    total += Number(m[1]) * unit[m[2]!]!;
+    matched = re.lastIndex;
+  }
+  return matched === text.length && matched > 0 ? total : undefined;
+}

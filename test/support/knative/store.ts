@@ -1,0 +1,142 @@
+import type { ServerResponse } from "node:http";
+
+/** A stored API object (JSON). */
+export type Obj = Record<string, any>;
+
+/** The resources the stand-in serves: `group/version/plural`-like keys. */
+export type Resource = "services" | "revisions" | "pods";
+
+interface Watcher {
+  resource: Resource;
+  namespace: string;
+  match: (o: Obj) => boolean;
+  res: ServerResponse;
+}
+
+interface HistoryEntry {
+  rv: number;
+  resource: Resource;
+  type: "ADDED" | "MODIFIED" | "DELETED";
+  object: Obj;
+}
+
+/**
+ * The stand-in's etcd: objects per resource and namespace, one global resourceVersion counter, an
+ * event history (so a watch from a resourceVersion replays what it missed) and open watch streams.
+ */
+export class ObjectStore {
+  private rv = 1000;
+  private readonly objects = new Map<string, Obj>();
+  private readonly history: HistoryEntry[] = [];
+  private readonly watchers = new Set<Watcher>();
+
+  /** The current resourceVersion (as lists report it). */
+  get resourceVersion(): string {
+    return String(this.rv);
+  }
+
+  get(resource: Resource, namespace: string, name: string): Obj | undefined {
+    const o = this.objects.get(key(resource, namespace, name));
+    return o ? structuredClone(o) : undefined;
+  }
+
+  list(resource: Resource, namespace: string, match: (o: Obj) => boolean = () => true): Obj[] {
+    const prefix = `${resource}/${namespace}/`;
+    return [...this.objects.entries()]
+      .filter(([k, o]) => k.startsWith(prefix) && match(o))
+      .map(([, o]) => structuredClone(o))
+      .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+  }
+
+  /** Stores `object` (new or changed) with a fresh resourceVersion and tells the watchers. */
+  put(resource: Resource, object: Obj): Obj {
+    const k = key(resource, object.metadata.namespace, object.metadata.name);
+    const type = this.objects.has(k) ? "MODIFIED" : "ADDED";
+    object.metadata.resourceVersion = String(++this.rv);
+    this.objects.set(k, structuredClone(object));
+    this.emit({ rv: this.rv, resource, type, object });
+    return structuredClone(object);
+  }
+
+  remove(resource: Resource, namespace: string, name: string): Obj | undefined {
+    const k = key(resource, namespace, name);
+    const object = this.objects.get(k);
+    if (!object) return undefined;
+    this.objects.delete(k);
+    object.metadata.resourceVersion = String(++this.rv);
+    this.emit({ rv: this.rv, resource, type: "DELETED", object });
+    return object;
+  }
+
+  /**
+   * Streams watch events as JSON lines: without `fromRv`, ADDED for every current match first;
+   * with it, every later event from the history. The stream stays open until the client leaves.
+   */
+  watch(resource: Resource, namespace: string, match: (o: Obj) => boolean, fromRv: number | undefined, res: ServerResponse): void {
+    res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
+    res.flushHeaders();
+    if (fromRv === undefined) {
+      for (const o of this.list(resource, namespace, match)) res.write(`${JSON.stringify({ type: "ADDED", object: o })}\n`);
+    } else {
+      for (const e of this.history) {
+        if (e.rv > fromRv && e.resource === resource && e.object.metadata.namespace === namespace && match(e.object)) {
+          res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
+        }
+      }
+    }
+    const watcher: Watcher = { resource, namespace, match, res };
+    this.watchers.add(watcher);
+    res.on("close", () => this.watchers.delete(watcher));
+  }
+
+  /** Ends every watch stream (shutdown). */
+  closeWatches(): void {
+    for (const w of this.watchers) w.res.end();
+    this.watchers.clear();
+  }
+
+  private emit(entry: HistoryEntry): void {
+    entry.object = structuredClone(entry.object);
+    this.history.push(entry);
+    if (this.history.length > 5000) this.history.splice(0, 1000);
+    for (const w of this.watchers) {
+      if (w.resource === entry.resource && w.namespace === entry.object.metadata.namespace && w.match(entry.object)) {
+        w.res.write(`${JSON.stringify({ type: entry.type, object: entry.object })}\n`);
+      }
+    }
+  }
+}
+
+function key(resource: Resource, namespace: string, name: string): string {
+  return `${resource}/${namespace}/${name}`;
+}
+
+/** Kubernetes label selectors: `a=b`, `a==b`, `a!=b`, `a`, `!a`, comma-separated (all must hold). */
+export function labelMatcher(selector: string | null): (o: Obj) => boolean {
+  if (!selector) return () => true;
+  const terms = selector.split(",").map((t) => t.trim()).filter(Boolean);
+  return (o) => {
+    const labels = (o.metadata?.labels ?? {}) as Record<string, string>;
+    return terms.every((t) => {
+      let m = /^([^!=]+)!=(.*)$/.exec(t);
+      if (m) return labels[m[1]!] !== m[2];
+      m = /^([^!=]+)==?(.*)$/.exec(t);
+      if (m) return labels[m[1]!] === m[2];
+      if (t.startsWith("!")) return !(t.slice(1) in labels);
+      return t in labels;
+    });
+  };
+}
+
+/** Field selectors the stand-in supports: `metadata.name=x` and `metadata.namespace=x`. */
+export function fieldMatcher(selector: string | null): (o: Obj) => boolean {
+  if (!selector) return () => true;
+  const terms = selector.split(",").map((t) => /^([^=]+)==?(.*)$/.exec(t.trim()));
+  return (o) =>
+    terms.every((m) => {
+      if (!m) return false;
+      if (m[1] === "metadata.name") return o.metadata?.name === m[2];
+      if (m[1] === "metadata.namespace") return o.metadata?.namespace === m[2];
+      return false;
+    });
+}
