@@ -40,7 +40,7 @@ async function deployRaw(nuclio: NuclioStandIn, name: string, source: string): P
   });
   expect(res.status).toBe(202);
   expect(await res.text()).toBe("");
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 600; i++) {
     const fn = await (await fetch(`${nuclio.url}/api/functions/${name}`, { headers: NS })).json();
     if (["ready", "error", "unhealthy"].includes(fn.status.state)) return fn;
     await new Promise((r) => setTimeout(r, 50));
@@ -62,7 +62,7 @@ describe("Nuclio dashboard stand-in", () => {
   beforeAll(async () => {
     nuclio = await startNuclioStandIn();
     deployed = await deployRaw(nuclio, "contract", CONTRACT_SOURCE);
-  });
+  }, 60_000);
   afterAll(async () => {
     await nuclio?.close();
   });
@@ -140,7 +140,7 @@ describe("Nuclio dashboard stand-in", () => {
     });
     expect(res.status).toBe(202);
     let fn: any;
-    for (let i = 0; i < 200; i++) {
+    for (let i = 0; i < 600; i++) {
       fn = await (await fetch(`${nuclio.url}/api/functions/broken-build`, { headers: NS })).json();
       if (fn.status.state !== "building" && fn.status.state !== "waitingForResourceConfiguration") break;
       await new Promise((r) => setTimeout(r, 50));
@@ -148,7 +148,7 @@ describe("Nuclio dashboard stand-in", () => {
     expect(fn.status.state).toBe("error");
     expect(fn.status.message).toMatch(/exited with code 7/);
     expect(fn.status.logs.some((e: any) => e.message === "building")).toBe(true);
-  });
+  }, 60_000);
 
   it("refuses what Nuclio refuses: duplicates, bad names, bad replicas; deletes idempotently, not while provisioning", async () => {
     const body = (name: string, spec: Record<string, unknown> = {}) => JSON.stringify({ metadata: { name }, spec: { runtime: "python:3.11", handler: "main:handler", build: { functionSourceCode: Buffer.from(CONTRACT_SOURCE).toString("base64") }, ...spec } });
@@ -164,12 +164,12 @@ describe("Nuclio dashboard stand-in", () => {
       const del = () => fetch(`${nuclio.url}/api/functions`, { method: "DELETE", headers: NS, body: JSON.stringify({ metadata: { name: "held", namespace: "nuclio" } }) });
       expect((await del()).status).toBe(412);
       release();
-      for (let i = 0; i < 100 && (await (await fetch(`${nuclio.url}/api/functions/held`, { headers: NS })).json()).status.state !== "ready"; i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 600 && (await (await fetch(`${nuclio.url}/api/functions/held`, { headers: NS })).json()).status.state !== "ready"; i++) await new Promise((r) => setTimeout(r, 50));
       expect((await del()).status).toBe(204);
       expect((await del()).status).toBe(204);
       expect((await fetch(`${nuclio.url}/api/functions/held`, { headers: NS })).status).toBe(404);
     } finally {
       release();
     }
-  });
+  }, 60_000);
 });
