@@ -285,6 +285,48 @@ describe("nuclio platform, through the agent, against the dashboard stand-in", (
     }
   }, 60_000);
 
+  it("shows the deploy log of a function that has no replica (its first deploy failed)", async () => {
+    const failed = await postJson(`${agent.url}/deploy`, { id: "never-up", handler: "import missing_mod\ndef handle(req):\n    return 1\n" });
+    expect(failed.body.reason).toBe("HANDLER_INVALID");
+    const client = createClient(FaasAgent, createGrpcTransport({ baseUrl: agent.url }));
+    const lines: Array<{ line: string; stream: string }> = [];
+    for await (const line of client.logs({ id: "never-up" })) lines.push({ line: line.line, stream: line.stream });
+    const text = lines.map((l) => l.line).join("\n");
+    expect(text).toMatch(/^Deploying function functionName=never-up$/m);
+    expect(text).toMatch(/No module named 'missing_mod'/);
+    const tail: string[] = [];
+    for await (const line of client.logs({ id: "never-up", tail: 2 })) tail.push(line.line);
+    expect(tail).toEqual(lines.slice(-2).map((l) => l.line));
+  }, 60_000);
+
+  it("deletes a function Nuclio is still provisioning once that ends (412), or refuses after NUCLIO_TIMEOUT", async () => {
+    await deploy(agent, { id: "held-del", handler: "def handle(req):\n    return 1\n" });
+    const release = nuclio.holdBuilds();
+    try {
+      const spec = nuclio.storedSpec("held-del")!;
+      const labels = { "radical-faas.dev/managed-by": "radical-faas", "radical-faas.dev/function": "held-del" };
+      const put = await fetch(`${nuclio.url}/api/functions/held-del`, { method: "PUT", headers: { "x-nuclio-function-namespace": "nuclio" }, body: JSON.stringify({ metadata: { name: "held-del", labels }, spec }) });
+      expect(put.status).toBe(202);
+      const impatient = await startTestAgent({ ...env(), NUCLIO_TIMEOUT: "1" });
+      try {
+        const refused = await postJson(`${impatient.url}/delete`, { id: "held-del" });
+        expect(refused.status).toBe(500);
+        expect(refused.body).toMatchObject({ reason: "DEPLOY_IN_PROGRESS" });
+        expect(refused.body.error).toMatch(/Nuclio is still provisioning function "held-del"/);
+      } finally {
+        await impatient.dispose();
+      }
+      const deleting = postJson(`${agent.url}/delete`, { id: "held-del" });
+      await new Promise((r) => setTimeout(r, 700));
+      expect((await fetch(`${nuclio.url}/api/functions/held-del`, { headers: { "x-nuclio-function-namespace": "nuclio" } })).status).toBe(200);
+      release();
+      expect((await deleting).body).toEqual({ status: "deleted", platform: "nuclio", function_id: "held-del" });
+      expect((await fetch(`${nuclio.url}/api/functions/held-del`, { headers: { "x-nuclio-function-namespace": "nuclio" } })).status).toBe(404);
+    } finally {
+      release();
+    }
+  }, 60_000);
+
   it("answers over gRPC the same way", async () => {
     const client = createClient(FaasAgent, createGrpcTransport({ baseUrl: agent.url }));
     const phases: number[] = [];
