@@ -175,6 +175,18 @@ describe("nuclio platform, through the agent, against the dashboard stand-in", (
     expect((await postJson(`${agent.url}/invoke`, { id: "tuned" })).body.result).toBe("hi");
   }, 60_000);
 
+  it("runs as many events at once as options.workers (Nuclio: one event at a time per worker)", async () => {
+    // Two calls meet at a barrier: they only both get through when two workers run them side by side.
+    const handler = "import threading\nmeet = threading.Barrier(2, timeout=2)\ndef handle(req):\n    meet.wait()\n    return req\n";
+    const pair = (id: string) => Promise.all([1, 2].map((n) => postJson(`${agent.url}/invoke`, { id, payload: n })));
+    await deploy(agent, { id: "two-workers", handler, options: { workers: 2 } });
+    expect((await pair("two-workers")).map((r) => r.body.result)).toEqual([1, 2]);
+    await deploy(agent, { id: "one-worker", handler, options: { workers: 1 } });
+    const serial = await pair("one-worker");
+    expect(serial.map((r) => r.body.reason)).toEqual(["FUNCTION_ERROR", "FUNCTION_ERROR"]);
+    expect(serial[0]!.body.exception_type).toBe("BrokenBarrierError");
+  }, 60_000);
+
   it("renders the function without deploying it (dry run)", async () => {
     const before = nuclio.builds();
     const res = await postJson(`${agent.url}/deploy`, { id: "dry", handler: ECHO, dry_run: true, options: { workers: 2 } });
