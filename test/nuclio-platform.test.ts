@@ -175,6 +175,18 @@ describe("nuclio platform, through the agent, against the dashboard stand-in", (
     expect((await postJson(`${agent.url}/invoke`, { id: "tuned" })).body.result).toBe("hi");
   }, 60_000);
 
+  it("runs as many events at once as options.workers (Nuclio: one event at a time per worker)", async () => {
+    // Two calls meet at a barrier: they only both get through when two workers run them side by side.
+    const handler = "import threading\nmeet = threading.Barrier(2, timeout=2)\ndef handle(req):\n    meet.wait()\n    return req\n";
+    const pair = (id: string) => Promise.all([1, 2].map((n) => postJson(`${agent.url}/invoke`, { id, payload: n })));
+    await deploy(agent, { id: "two-workers", handler, options: { workers: 2 } });
+    expect((await pair("two-workers")).map((r) => r.body.result)).toEqual([1, 2]);
+    await deploy(agent, { id: "one-worker", handler, options: { workers: 1 } });
+    const serial = await pair("one-worker");
+    expect(serial.map((r) => r.body.reason)).toEqual(["FUNCTION_ERROR", "FUNCTION_ERROR"]);
+    expect(serial[0]!.body.exception_type).toBe("BrokenBarrierError");
+  }, 60_000);
+
   it("renders the function without deploying it (dry run)", async () => {
     const before = nuclio.builds();
     const res = await postJson(`${agent.url}/deploy`, { id: "dry", handler: ECHO, dry_run: true, options: { workers: 2 } });
@@ -282,6 +294,48 @@ describe("nuclio platform, through the agent, against the dashboard stand-in", (
       expect((await postJson(`${direct.url}/invoke`, { id: "no-such" })).status).toBe(404);
     } finally {
       await direct.dispose();
+    }
+  }, 60_000);
+
+  it("shows the deploy log of a function that has no replica (its first deploy failed)", async () => {
+    const failed = await postJson(`${agent.url}/deploy`, { id: "never-up", handler: "import missing_mod\ndef handle(req):\n    return 1\n" });
+    expect(failed.body.reason).toBe("HANDLER_INVALID");
+    const client = createClient(FaasAgent, createGrpcTransport({ baseUrl: agent.url }));
+    const lines: Array<{ line: string; stream: string }> = [];
+    for await (const line of client.logs({ id: "never-up" })) lines.push({ line: line.line, stream: line.stream });
+    const text = lines.map((l) => l.line).join("\n");
+    expect(text).toMatch(/^Deploying function functionName=never-up$/m);
+    expect(text).toMatch(/No module named 'missing_mod'/);
+    const tail: string[] = [];
+    for await (const line of client.logs({ id: "never-up", tail: 2 })) tail.push(line.line);
+    expect(tail).toEqual(lines.slice(-2).map((l) => l.line));
+  }, 60_000);
+
+  it("deletes a function Nuclio is still provisioning once that ends (412), or refuses after NUCLIO_TIMEOUT", async () => {
+    await deploy(agent, { id: "held-del", handler: "def handle(req):\n    return 1\n" });
+    const release = nuclio.holdBuilds();
+    try {
+      const spec = nuclio.storedSpec("held-del")!;
+      const labels = { "radical-faas.dev/managed-by": "radical-faas", "radical-faas.dev/function": "held-del" };
+      const put = await fetch(`${nuclio.url}/api/functions/held-del`, { method: "PUT", headers: { "x-nuclio-function-namespace": "nuclio" }, body: JSON.stringify({ metadata: { name: "held-del", labels }, spec }) });
+      expect(put.status).toBe(202);
+      const impatient = await startTestAgent({ ...env(), NUCLIO_TIMEOUT: "1" });
+      try {
+        const refused = await postJson(`${impatient.url}/delete`, { id: "held-del" });
+        expect(refused.status).toBe(500);
+        expect(refused.body).toMatchObject({ reason: "DEPLOY_IN_PROGRESS" });
+        expect(refused.body.error).toMatch(/Nuclio is still provisioning function "held-del"/);
+      } finally {
+        await impatient.dispose();
+      }
+      const deleting = postJson(`${agent.url}/delete`, { id: "held-del" });
+      await new Promise((r) => setTimeout(r, 700));
+      expect((await fetch(`${nuclio.url}/api/functions/held-del`, { headers: { "x-nuclio-function-namespace": "nuclio" } })).status).toBe(200);
+      release();
+      expect((await deleting).body).toEqual({ status: "deleted", platform: "nuclio", function_id: "held-del" });
+      expect((await fetch(`${nuclio.url}/api/functions/held-del`, { headers: { "x-nuclio-function-namespace": "nuclio" } })).status).toBe(404);
+    } finally {
+      release();
     }
   }, 60_000);
 

@@ -70,7 +70,7 @@ def handler(context, event):
     if isinstance(body, (bytes, bytearray, memoryview)):
         text = bytes(body).decode("utf-8", errors="strict") if body else ""
         try:
-            req = json.loads(text) if text.strip() else {}
+            req = json.loads(text) if text else {}
         except ValueError as exc:
             return _error(context, 400, "INVALID_PAYLOAD", exc)
     else:

@@ -42,7 +42,7 @@ export async function getFunction(dashboard: Dashboard, name: string, signal: Ab
  * rejects with DEPLOY_FAILED (platform_reason = the state) carrying Nuclio's message otherwise.
  */
 export async function followDeploy(dashboard: Dashboard, name: string, emit: DeployEmitter, signal: AbortSignal, phase?: DeployPhase): Promise<NuclioFunction> {
-  const seen = new Set<string>();
+  const cursor = new LogCursor();
   const recent: string[] = [];
   let lastState = "";
   let importReport = ""; // the entry module's FAAS_CHECK line, wherever it is in the logs
@@ -51,11 +51,7 @@ export async function followDeploy(dashboard: Dashboard, name: string, emit: Dep
     const fn = await getFunction(dashboard, name, signal);
     if (!fn) throw new FaasError("internal", `function "${name}" disappeared from the Nuclio dashboard during its deploy`, { reason: "DEPLOY_FAILED", metadata: { platform_reason: "deleted" } });
     const state = fn.status?.state ?? "";
-    const entries = [...(fn.status?.logs ?? [])].sort((a, b) => Number(a.time ?? 0) - Number(b.time ?? 0));
-    for (const entry of entries) {
-      const key = JSON.stringify(entry);
-      if (seen.has(key)) continue;
-      seen.add(key);
+    for (const entry of cursor.fresh(fn.status?.logs ?? [])) {
       const line = formatLogEntry(entry);
       if (line.includes("FAAS_CHECK {")) importReport = line;
       recent.push(line);
@@ -74,6 +70,32 @@ export async function followDeploy(dashboard: Dashboard, name: string, emit: Dep
     if (state === "ready" || state === "scaledToZero") return fn;
     if (FAILED_STATES.has(state)) throw deployFailed(name, state, fn.status?.message ?? "", [importReport, ...recent]);
     await sleep(POLL_MS, signal);
+  }
+}
+
+/**
+ * Which `status.logs` entries are new. The dashboard returns the whole deploy log on every GET
+ * (platform-apis.md §B2), so an entry is new when this poll holds more copies of it (same time,
+ * message and fields) than all earlier polls did: a line repeated within the same millisecond is
+ * shown as often as Nuclio logged it, and no line is shown twice. Entries come out in time order.
+ */
+export class LogCursor {
+  private readonly shown = new Map<string, number>();
+
+  fresh(entries: ReadonlyArray<Record<string, unknown>>): Array<Record<string, unknown>> {
+    const sorted = entries.map((entry, i) => ({ entry, i })).sort((a, b) => Number(a.entry.time ?? 0) - Number(b.entry.time ?? 0) || a.i - b.i);
+    const counted = new Map<string, number>();
+    const out: Array<Record<string, unknown>> = [];
+    for (const { entry } of sorted) {
+      const key = JSON.stringify(entry);
+      const n = (counted.get(key) ?? 0) + 1;
+      counted.set(key, n);
+      if (n > (this.shown.get(key) ?? 0)) {
+        this.shown.set(key, n);
+        out.push(entry);
+      }
+    }
+    return out;
   }
 }
 

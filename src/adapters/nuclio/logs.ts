@@ -7,13 +7,19 @@ import { FaasError } from "../../domain/errors.ts";
 /**
  * A function's output through the dashboard: its replicas (`/api/functions/{name}/replicas`), then
  * each replica's pod log (`/logs/{replica}?follow&tailLines`), lines as they come. Several replicas
- * are read one after the other without follow, and side by side with it.
+ * are read one after the other without follow, and side by side with it. A function with no
+ * replica (its deploy failed, or it is being deployed) shows `deployLog` instead: the dashboard's
+ * deploy log and message, the only output Nuclio keeps for it.
  */
-export async function* replicaLogs(dashboard: Dashboard, id: string, options: LogsOptions, signal: AbortSignal): AsyncIterable<LogLine> {
+export async function* replicaLogs(dashboard: Dashboard, id: string, options: LogsOptions, signal: AbortSignal, deployLog: LogLine[] = []): AsyncIterable<LogLine> {
   const res = await dashboard.call("GET", `api/functions/${encodeURIComponent(id)}/replicas`, { signal });
   if (res.status === 404) throw functionNotFound(id);
   if (res.status !== 200) throw new FaasError("unavailable", `the Nuclio dashboard could not list the replicas of "${id}": ${dashboardError(res)}`, { reason: "PLATFORM_UNAVAILABLE" });
   const names = (JSON.parse(res.text) as { names?: string[] }).names ?? [];
+  if (names.length === 0) {
+    yield* options.tail > 0 ? deployLog.slice(-options.tail) : deployLog;
+    return;
+  }
   const query = (replica: string) =>
     `api/functions/${encodeURIComponent(id)}/logs/${encodeURIComponent(replica)}?follow=${options.follow}${options.tail > 0 ? `&tailLines=${options.tail}` : ""}`;
   if (!options.follow) {

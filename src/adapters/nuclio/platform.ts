@@ -14,7 +14,7 @@ import type {
 } from "../../domain/types.ts";
 import { KeyedLock } from "../keyed-lock.ts";
 import { Dashboard, dashboardError } from "./dashboard.ts";
-import { followDeploy, getFunction, sleep, TERMINAL_STATES } from "./follow.ts";
+import { followDeploy, formatLogEntry, getFunction, LogCursor, sleep, TERMINAL_STATES } from "./follow.ts";
 import { DEPLOYED_AT, LABELS, MANAGED_BY, renderFunction, type NuclioFunction } from "./function.ts";
 import { FunctionInvoker, type InvokeVia } from "./invoke.ts";
 import { replicaLogs } from "./logs.ts";
@@ -129,8 +129,9 @@ export class NuclioPlatform implements Platform {
   }
 
   async *logs(id: string, options: LogsOptions, signal: AbortSignal): AsyncIterable<LogLine> {
-    await this.get(id, signal);
-    yield* replicaLogs(this.dashboard, id, options, signal);
+    const fn = await getFunction(this.dashboard, id, signal);
+    if (!fn || !isManaged(fn)) throw functionNotFound(id);
+    yield* replicaLogs(this.dashboard, id, options, signal, deployLog(fn));
   }
 
   async health(signal: AbortSignal): Promise<HealthCheck[]> {
@@ -186,6 +187,20 @@ export class NuclioPlatform implements Platform {
       await sleep(250, signal);
     }
   }
+}
+
+/** The dashboard's deploy log of `fn` (status.logs, then status.message when it failed) as log lines. */
+function deployLog(fn: NuclioFunction): LogLine[] {
+  const lines: LogLine[] = new LogCursor().fresh(fn.status?.logs ?? []).map((entry) => ({
+    time: new Date(Number(entry.time) || Date.now()),
+    stream: entry.level === "error" || entry.level === "warn" ? "stderr" : "stdout",
+    line: formatLogEntry(entry),
+  }));
+  const state = fn.status?.state ?? "";
+  if (fn.status?.message && (state === "error" || state === "unhealthy")) {
+    for (const line of fn.status.message.split("\n")) lines.push({ time: new Date(), stream: "stderr", line });
+  }
+  return lines;
 }
 
 function isManaged(fn: NuclioFunction): boolean {

@@ -73,6 +73,8 @@ export async function startNuclioStandIn(): Promise<NuclioStandIn> {
   let buildCount = 0;
   let resourceVersion = 1000;
   let gate: Promise<void> | undefined;
+  let releaseGate: (() => void) | undefined;
+  const inflight = new Set<Promise<void>>(); // builds under way, awaited by close()
   const key = (ns: string, name: string) => `${ns}/${name}`;
 
   const server: Server = createServer((req, res) => {
@@ -158,10 +160,12 @@ export async function startNuclioStandIn(): Promise<NuclioStandIn> {
     fn.status = { state: "building" };
     buildCount += 1;
     const generation = fn.generation;
-    void build(fn, generation).catch((error: unknown) => {
+    const running = build(fn, generation).catch((error: unknown) => {
       if (fn.generation !== generation) return;
       fail(fn, "error", `Failed to deploy function: ${(error as Error).message}`);
     });
+    inflight.add(running);
+    void running.finally(() => inflight.delete(running));
   }
 
   async function build(fn: Fn, generation: number): Promise<void> {
@@ -397,16 +401,22 @@ export async function startNuclioStandIn(): Promise<NuclioStandIn> {
     holdBuilds() {
       let release!: () => void;
       gate = new Promise<void>((r) => (release = r));
+      releaseGate = release;
       return () => {
         gate = undefined;
         release();
       };
     },
     async close() {
-      for (const fn of functions.values()) if (fn.replica) stopReplica(fn.replica);
       server.closeAllConnections();
       server.close();
-      await rm(work, { recursive: true, force: true });
+      // Builds still running (a venv being made, pip, a replica starting) finish first, so nothing
+      // writes into the work directory while it is removed.
+      gate = undefined;
+      releaseGate?.();
+      await Promise.allSettled([...inflight]);
+      for (const fn of functions.values()) if (fn.replica) stopReplica(fn.replica);
+      await rm(work, { recursive: true, force: true, maxRetries: 3 });
     },
   };
 }
