@@ -5,6 +5,7 @@ import { FaasAgent } from "../gen/faas/v1/agent_pb.ts";
 import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.ts";
 import { isFaasError } from "../src/domain/errors.ts";
 import { validateOptions, validateTraffic } from "../src/domain/options.ts";
+import { deployOptions } from "../src/cli/options.ts";
 import { postJson, startTestAgent, type TestAgent } from "./support/agent.ts";
 
 const HANDLER = "def handle(req):\n    return req\n";
@@ -122,5 +123,13 @@ describe("deploy options on a platform without them (local)", () => {
     // A plain deploy still works after all of that.
     const ok = await postJson(`${agent.url}/deploy`, { id: "opt-c", handler: HANDLER });
     expect(ok.status).toBe(200);
+  });
+});
+
+describe("faas deploy option flags", () => {
+  it("turn into DeployOptions, --workers included", () => {
+    expect(deployOptions({ workers: "4", "min-scale": "1", gpu: "2" })).toEqual({ workers: 4, minScale: 1, resources: { gpu: 2 } });
+    expect(deployOptions({})).toBeUndefined();
+    expect(() => deployOptions({ workers: "four" })).toThrow(/--workers takes a whole number, got "four"/);
   });
 });

@@ -15,9 +15,10 @@ Commands:
   deploy FILE.py [--id ID] [--requirements FILE] [--param K=V]... [--env K=V]...
          [--min-scale N] [--max-scale N] [--target N] [--scale-to-zero-retention DUR]
          [--concurrency N] [--timeout SECONDS] [--cpu Q] [--memory Q] [--gpu N]
-         [--traffic REV=PCT[:TAG]]... [--dry-run]
+         [--workers N] [--traffic REV=PCT[:TAG]]... [--dry-run]
                           deploy a function, streaming the build; platform options as the
-                          platform allows (knative: all); --dry-run prints the object the
+                          platform allows (knative: all but --workers; nuclio: scale,
+                          --cpu/--memory/--gpu, --workers); --dry-run prints the object the
                           agent would apply (JSON) and changes nothing
   traffic ID REV=PCT[:TAG]...
                           split traffic between revisions (REV "latest" = the latest one)
@@ -61,6 +62,7 @@ const OPTIONS = {
   cpu: { type: "string" },
   memory: { type: "string" },
   gpu: { type: "string" },
+  workers: { type: "string" },
   traffic: { type: "string", multiple: true },
 } satisfies ParseArgsConfig["options"];
 
@@ -71,7 +73,7 @@ const GLOBAL: OptionName[] = ["agent", "token", "output", "verbose", "help"];
 const COMMANDS: Record<string, { args: string[]; options: OptionName[]; more?: boolean }> = {
   deploy: {
     args: ["FILE.py"],
-    options: ["id", "requirements", "param", "env", "dry-run", "min-scale", "max-scale", "target", "scale-to-zero-retention", "concurrency", "timeout", "cpu", "memory", "gpu", "traffic"],
+    options: ["id", "requirements", "param", "env", "dry-run", "min-scale", "max-scale", "target", "scale-to-zero-retention", "concurrency", "timeout", "cpu", "memory", "gpu", "workers", "traffic"],
   },
   traffic: { args: ["ID", "REV=PCT"], options: [], more: true },
   invoke: { args: ["ID"], options: ["data"] },

@@ -11,6 +11,7 @@ export interface OptionFlags {
   cpu?: string;
   memory?: string;
   gpu?: string;
+  workers?: string;
   traffic?: string[];
 }
 
@@ -38,6 +39,7 @@ export function deployOptions(flags: OptionFlags): Record<string, unknown> | und
   whole("max-scale", "maxScale");
   whole("concurrency", "containerConcurrency");
   whole("timeout", "timeoutSeconds");
+  whole("workers", "workers");
   if (flags.target !== undefined) {
     const n = Number(flags.target);
     if (!Number.isFinite(n) || flags.target.trim() === "") throw new CliError(`--target takes a number, got "${flags.target}"`, 2);
