@@ -7,9 +7,9 @@ import { REVISION_SUFFIX_LENGTH } from "./validate.ts";
 /** Labels the agent puts on its Services (and, through the template, on their revisions). */
 export const KNATIVE_LABELS = {
   managedBy: "app.kubernetes.io/managed-by",
-  function: "radical-faas.io/function",
-  hash: "radical-faas.io/content-hash",
-  python: "radical-faas.io/python-version",
+  function: "radical-faas.dev/function",
+  hash: "radical-faas.dev/content-hash",
+  python: "radical-faas.dev/python-version",
 } as const;
 export const MANAGED_BY = "radical-faas";
 
