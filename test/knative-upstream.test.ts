@@ -6,7 +6,8 @@ import { startKnativeStandIn, type KnativeStandIn } from "./support/knative/inde
 // What a real cluster does and a naive stand-in would not: each case follows the upstream
 // behaviour cited in test/support/knative/ (re-sent templates, the state after an update, crash
 // messages, progress deadlines, long tag hosts, watches that end, 403 on watch, chunked hops).
-const IDS = ["kn-up-roll", "kn-up-fix", "kn-up-pull", "kn-up-tag", "kn-up-watch", "kn-up-rbac", "kn-up-chunk"];
+const IDS = ["kn-up-dry", "kn-up-roll", "kn-up-fix", "kn-up-pull", "kn-up-tag", "kn-up-watch", "kn-up-rbac", "kn-up-chunk"];
+const REGISTRY = process.env.FAAS_TEST_REGISTRY ?? "127.0.0.1:5050";
 const version = (v: string) => `def handle(req):\n    return "${v}"\n`;
 const invoke = (agent: TestAgent, id: string, payload: unknown = {}) => postJson(`${agent.url}/invoke`, { id, payload });
 
@@ -21,8 +22,37 @@ describe.skipIf(skipDocker)("knative platform against upstream behaviour", () =>
   afterAll(async () => {
     await agent?.dispose();
     await kn?.close();
-    for (const image of await docker.listImages({ filters: { reference: IDS.map((id) => `dev.local/${id}`) } })) await docker.getImage(image.Id).remove({ force: true }).catch(() => undefined);
+    const refs = [...IDS.map((id) => `dev.local/${id}`), `${REGISTRY}/kn-up-dry`];
+    for (const image of await docker.listImages({ filters: { reference: refs } })) await docker.getImage(image.Id).remove({ force: true }).catch(() => undefined);
   });
+
+  it("K3: the dry run is the object the deploy sends, or says precisely how the deploy's differs", async () => {
+    const dry = await postJson(`${agent.url}/deploy`, { id: "kn-up-dry", handler: version("d"), dry_run: true, options: { min_scale: 1 } });
+    expect(dry.status, JSON.stringify(dry.body)).toBe(200);
+    expect(dry.body.differences).toEqual([]);
+    expect((await postJson(`${agent.url}/deploy`, { id: "kn-up-dry", handler: version("d"), options: { min_scale: 1 } })).status).toBe(200);
+    const created = kn.api.received.filter((o) => o.metadata.name === "kn-up-dry");
+    expect(created).toEqual([dry.body.object]);
+    const again = await postJson(`${agent.url}/deploy`, { id: "kn-up-dry", handler: version("d"), dry_run: true, options: { min_scale: 1 } });
+    expect(again.body.differences).toEqual([`Service kn-up-dry already runs revision ${dry.body.object.spec.template.metadata.name} with this traffic: the deploy would apply nothing`]);
+
+    // Registry workflow: before the push the digest (and so the revision name) is not known; after it, it is.
+    const pushing = await startTestAgent({ ...kn.env, FAAS_WORKFLOW: "registry", RADICAL_FAAS_REGISTRY: REGISTRY });
+    try {
+      const handler = version(`r${Date.now()}`); // new content: not in the registry yet
+      const before = await postJson(`${pushing.url}/deploy`, { id: "kn-up-dry", handler, dry_run: true });
+      expect(before.body.differences[0]).toMatch(new RegExp(`^${REGISTRY}/kn-up-dry:[0-9a-f]{20} is not in the registry yet: the deploy would build and push it and run it by the digest`));
+      expect((await postJson(`${pushing.url}/deploy`, { id: "kn-up-dry", handler })).status).toBe(200);
+      const applied = kn.api.store.get("services", "default", "kn-up-dry")!;
+      expect(applied.spec.template.spec.containers[0].image).toMatch(new RegExp(`^${REGISTRY}/kn-up-dry@sha256:[0-9a-f]{64}$`));
+      expect(applied.spec.template.metadata.name).not.toBe(before.body.object.spec.template.metadata.name);
+      const after = await postJson(`${pushing.url}/deploy`, { id: "kn-up-dry", handler, dry_run: true });
+      expect(after.body.object.spec.template.metadata.name).toBe(applied.spec.template.metadata.name);
+      expect(after.body.object.spec.template.spec.containers[0].image).toBe(applied.spec.template.spec.containers[0].image);
+    } finally {
+      await pushing.dispose();
+    }
+  }, 180_000);
 
   it("K1: redeploying the current revision after a rollback changes only the traffic", async () => {
     const v1 = await deploy(agent, { id: "kn-up-roll", handler: version("v1") });

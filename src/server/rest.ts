@@ -135,7 +135,7 @@ async function awaitDeploy(res: Response, progress: AsyncIterable<DeployProgress
     for await (const event of progress) {
       if (event.type === "log") logs.push(event.line);
       if (event.type === "function") return send(res, 200, toRestDeployed(event.function));
-      if (event.type === "dry_run") return send(res, 200, { status: "dry_run", kind: event.rendered.kind, object: event.rendered.object });
+      if (event.type === "dry_run") return send(res, 200, { status: "dry_run", kind: event.rendered.kind, object: event.rendered.object, differences: event.rendered.differences ?? [] });
     }
   } catch (error) {
     const faas = asFaasError(error);
@@ -170,7 +170,7 @@ async function streamDeploy(res: Response, progress: AsyncIterable<DeployProgres
           line({ type: "function", time, ...toRestDeployed(event.function) });
           break;
         case "dry_run":
-          line({ type: "dry_run", time, kind: event.rendered.kind, object: event.rendered.object });
+          line({ type: "dry_run", time, kind: event.rendered.kind, object: event.rendered.object, differences: event.rendered.differences ?? [] });
           break;
       }
     }

@@ -4,6 +4,7 @@ import { imageInputs } from "../../build/template.ts";
 import { FaasError, functionNotFound, invalidArgument } from "../../domain/errors.ts";
 import type { Capabilities, DeployEmitter, DeployOptionName, DeploySpec, FunctionInfo, HealthCheck, InvokeOutcome, LogLine, LogsOptions, Platform, RenderedObject, TrafficTarget } from "../../domain/types.ts";
 import { contentHash } from "../../build/template.ts";
+import { registryDigest } from "../../build/push.ts";
 import { imageId, resolveImage, type ImageTarget } from "../docker/image.ts";
 import { KeyedLock } from "../keyed-lock.ts";
 import { ServingApi } from "./api.ts";
@@ -102,15 +103,54 @@ export class KnativePlatform implements Platform {
     });
   }
 
+  /**
+   * The Service the deploy would send, its image named as resolveImage names it (content hash with
+   * the base image's id; in the registry workflow, by digest when the registry already has it),
+   * without building or applying anything. `differences` says precisely where the deploy's request
+   * would not be this object: an image still to be pushed (digest and revision name unknown), an
+   * engine that did not answer, an existing Service (an update, or nothing to apply).
+   */
   async render(spec: DeploySpec, signal: AbortSignal): Promise<RenderedObject> {
     validateKnativeSpec(spec);
     const inputs = imageInputs(spec);
-    // The image name deploy would use, computed from the content hash without building anything.
-    const baseId = await imageId(this.options.docker, inputs.baseImage, signal).catch(() => undefined);
+    const differences: string[] = [];
+    const { docker, target } = this.options;
+    let baseId: string | undefined;
+    try {
+      baseId = await imageId(docker, inputs.baseImage, signal);
+    } catch (error) {
+      differences.push(
+        `the Docker engine did not answer (${(error as Error).message}), so the content hash was computed without the id of ${inputs.baseImage}; ` +
+          "the deploy needs the engine, and its image tag, content-hash label and revision name would differ",
+      );
+    }
     const hash = contentHash(inputs, baseId ?? "");
-    const repo = this.options.target.workflow === "registry" ? `${this.options.target.registry}/${spec.id}` : `${this.options.target.repoPrefix}/${spec.id}`;
-    const object = renderService({ spec, namespace: this.api.namespace, image: `${repo}:${hash}`, contentHash: hash, pythonVersion: inputs.pythonVersion });
-    return { kind: "serving.knative.dev/v1 Service", object };
+    const repo = target.workflow === "registry" ? `${target.registry}/${spec.id}` : `${target.repoPrefix}/${spec.id}`;
+    let image = `${repo}:${hash}`;
+    if (target.workflow === "registry") {
+      const digest = await registryDigest(docker, image, target.auth);
+      if (digest) image = `${repo}@${digest}`;
+      else {
+        differences.push(
+          `${image} is not in the registry yet: the deploy would build and push it and run it by the digest the push returns (${repo}@sha256:…), ` +
+            "so spec.template.spec.containers[0].image and the revision name spec.template.metadata.name (a hash of the template) would differ",
+        );
+      }
+    }
+    const object = renderService({ spec, namespace: this.api.namespace, image, contentHash: hash, pythonVersion: inputs.pythonVersion });
+    const current = await this.api.getService(spec.id).catch(() => null);
+    const revision = object.spec.template.metadata.name as string;
+    if (current === null) differences.push("the Kubernetes API did not answer, so whether the deploy would create the Service or update an existing one is not known");
+    else if (current?.spec?.template?.metadata?.name === revision) {
+      differences.push(
+        sameTraffic(current, object) && rollout(current).done
+          ? `Service ${spec.id} already runs revision ${revision} with this traffic: the deploy would apply nothing`
+          : `Service ${spec.id} already has revision ${revision}: the deploy would keep the stored template (with Knative's defaults) and send only spec.traffic`,
+      );
+    } else if (current) {
+      differences.push(`Service ${spec.id} exists: the deploy would send this as an update, with the existing metadata (its resourceVersion, the labels merged)`);
+    }
+    return { kind: "serving.knative.dev/v1 Service", object, differences };
   }
 
   async setTraffic(id: string, traffic: TrafficTarget[], signal: AbortSignal): Promise<FunctionInfo> {

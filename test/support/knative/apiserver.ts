@@ -32,6 +32,8 @@ export class FakeApiServer {
   readonly namespaces = new Set<string>(["default"]);
   /** Requests served, by "METHOD path" (tests assert what the adapter did or did not call). */
   readonly requests: string[] = [];
+  /** The Service bodies of creates and replaces, as received (before admission). */
+  readonly received: Obj[] = [];
   /**
    * Verbs RBAC denies, as "verb resource" ("watch services", "create services"): answered 403
    * Forbidden with the API server's message (kubernetes @ fbba6b47ad98
@@ -151,6 +153,7 @@ export class FakeApiServer {
 
   private create(ns: string, svc: Obj | undefined, res: ServerResponse): void {
     if (!svc) return status(res, 400, "BadRequest", "the request body is not JSON");
+    this.received.push(structuredClone(svc));
     svc.metadata = { ...svc.metadata, namespace: ns };
     const name = svc.metadata.name as string;
     if (this.store.get("services", ns, name)) return status(res, 409, "AlreadyExists", `services.serving.knative.dev "${name}" already exists`, { name, group: "serving.knative.dev", kind: "services" });
@@ -165,6 +168,7 @@ export class FakeApiServer {
 
   private replace(ns: string, name: string, svc: Obj | undefined, res: ServerResponse): void {
     if (!svc) return status(res, 400, "BadRequest", "the request body is not JSON");
+    this.received.push(structuredClone(svc));
     const old = this.store.get("services", ns, name);
     if (!old) return status(res, 404, "NotFound", `services.serving.knative.dev "${name}" not found`, { name, group: "serving.knative.dev", kind: "services" });
     if (svc.metadata?.name !== name) return status(res, 400, "BadRequest", `the name of the object (${svc.metadata?.name}) does not match the name on the URL (${name})`);
