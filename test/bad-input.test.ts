@@ -15,8 +15,8 @@ afterAll(async () => {
   await agent?.dispose();
 });
 
-async function raw(path: string, body: string | Buffer): Promise<{ status: number; body: any }> {
-  const res = await fetch(agent.url + path, { method: "POST", headers: { "content-type": "application/json" }, body });
+async function raw(path: string, body: string | Uint8Array): Promise<{ status: number; body: any }> {
+  const res = await fetch(agent.url + path, { method: "POST", headers: { "content-type": "application/json" }, body: body as BodyInit });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
