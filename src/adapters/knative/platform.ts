@@ -11,7 +11,8 @@ import { apiStatus } from "./kube.ts";
 import { IngressInvoker } from "./invoke.ts";
 import { serviceLogs } from "./logs.ts";
 import { KNATIVE_LABELS, MANAGED_BY, renderService, renderTraffic, type KnativeService } from "./service.ts";
-import { conditionLines, functionInfo, rollout } from "./status.ts";
+import { throwIfFailed, waitForRollout } from "./rollout.ts";
+import { functionInfo, rollout } from "./status.ts";
 import { validateKnativeSpec } from "./validate.ts";
 
 /** Options of the knative platform; see Config for their environment variables. */
@@ -24,6 +25,8 @@ export interface KnativePlatformOptions {
   buildTimeoutMs: number;
   /** Longest a rollout may take to become Ready (KNATIVE_TIMEOUT), in milliseconds. */
   rolloutTimeoutMs: number;
+  /** How long Ready=False must last to be final (kn's error window; default 2000 ms). */
+  errorWindowMs?: number;
   invokeTimeoutMs: number;
   /** KNATIVE_INGRESS_URL: the ingress gateway to send invokes to (Host header = the Service's host). */
   ingressUrl: string | undefined;
@@ -79,12 +82,18 @@ export class KnativePlatform implements Platform {
       const desired = renderService({ spec, namespace: this.api.namespace, image: image.ref, contentHash: image.hash, pythonVersion: inputs.pythonVersion });
       emit({ type: "phase", phase: "deploying", time: new Date() });
       const revision = desired.spec.template.metadata.name as string;
-      if (current && current.spec?.template?.metadata?.name === revision && sameTraffic(current, desired) && rollout(current).done) {
+      const sameRevision = current?.spec?.template?.metadata?.name === revision;
+      if (current && sameRevision && sameTraffic(current, desired) && rollout(current).done) {
         log("deploying", "agent", `revision ${revision} is already deployed: nothing to apply`);
         throwIfFailed(spec.id, current);
         return this.describe(current);
       }
-      const applied = await this.apply(desired, current, signal);
+      // Same revision name: the webhook compares the template as sent with the stored one, which
+      // carries Knative's create-time defaults, and refuses any difference (configuration_defaults.go
+      // skips defaulting, revision_validation.go VerifyNameChange). So the update keeps the stored
+      // template and changes only the traffic (or nothing, when only the rollout was unfinished).
+      const update = current && sameRevision ? { ...desired, spec: { ...desired.spec, template: current.spec.template } } : desired;
+      const applied = await this.apply(update, current, signal);
       log("deploying", "agent", `applied Service ${spec.id} (generation ${applied.metadata.generation}, revision ${revision})`);
       const done = await this.waitForRollout(spec.id, applied.metadata.generation, (line) => log("deploying", "knative", line), signal);
       this.invoker.remember(spec.id, done.status.url);
@@ -190,35 +199,9 @@ export class KnativePlatform implements Platform {
     throw new FaasError("failed_precondition", `Service ${desired.metadata.name} kept changing while the agent applied it`, { reason: "DEPLOY_IN_PROGRESS" });
   }
 
-  /** Watches the Service until the rollout of `generation` is done; reports each condition change. */
-  private async waitForRollout(id: string, generation: number, report: (line: string) => void, signal: AbortSignal): Promise<KnativeService> {
-    const deadline = AbortSignal.any([signal, AbortSignal.timeout(this.options.rolloutTimeoutMs)]);
-    let seen = new Set<string>();
-    let last: KnativeService | undefined;
-    let finished = false;
-    // API servers end watches after a while (minutes): watch again, from the current state, until done.
-    for (let round = 0; !finished && !deadline.aborted && round < 100; round++) {
-      finished = await this.api
-        .watchService(
-          id,
-          (event) => {
-            if (event.type === "DELETED") throw new FaasError("failed_precondition", `Service ${id} was deleted during the deploy`, { reason: "DEPLOY_FAILED" });
-            if (event.type === "ERROR") return false;
-            const svc = event.object;
-            if ((svc.metadata?.generation ?? 0) < generation) return false;
-            const lines = conditionLines(svc);
-            for (const line of lines) if (!seen.has(line)) report(line);
-            seen = new Set(lines);
-            last = svc;
-            return rollout(svc).done;
-          },
-          deadline,
-        )
-        .catch((error: unknown) => rethrowTimeout(error, deadline, `Service ${id} was not ready within ${this.options.rolloutTimeoutMs / 1000} s`, last));
-    }
-    if (!finished || !last) throw new FaasError("unavailable", `the watch of Service ${id} ended before the rollout finished`, { reason: "PLATFORM_UNAVAILABLE" });
-    throwIfFailed(id, last);
-    return last;
+  /** Waits for the rollout of `generation` (rollout.ts); reports each condition change. */
+  private waitForRollout(id: string, generation: number, report: (line: string) => void, signal: AbortSignal): Promise<KnativeService> {
+    return waitForRollout({ api: this.api, id, generation, timeoutMs: this.options.rolloutTimeoutMs, errorWindowMs: this.options.errorWindowMs ?? 2000, report, signal });
   }
 
   private async owned(id: string): Promise<KnativeService> {
@@ -240,26 +223,12 @@ export class KnativePlatform implements Platform {
   }
 }
 
-/** DEPLOY_FAILED with Knative's reason and message when the Service's rollout failed. */
-function throwIfFailed(id: string, svc: KnativeService): void {
-  const state = rollout(svc);
-  if (state.done && !state.ready) {
-    throw new FaasError("failed_precondition", `Knative could not make ${id} ready: ${state.reason}: ${state.message}`, {
-      reason: "DEPLOY_FAILED",
-      metadata: { platform_reason: state.reason, platform_message: state.message, revision: svc.status?.latestCreatedRevisionName ?? "" },
-    });
-  }
-}
-
 function sameTraffic(a: KnativeService, b: KnativeService): boolean {
   const norm = (t: Record<string, unknown>[] | undefined) => JSON.stringify((t ?? []).map((x) => [x.revisionName ?? "", x.latestRevision ?? !x.revisionName, x.percent ?? 0, x.tag ?? ""]));
   return norm(a.spec?.traffic) === norm(b.spec?.traffic);
 }
 
-function rethrowTimeout(error: unknown, deadline: AbortSignal, message: string, last?: KnativeService): never {
-  if (deadline.aborted && (deadline.reason as Error)?.name === "TimeoutError") {
-    const detail = last ? ` (last conditions: ${conditionLines(last).join("; ")})` : "";
-    throw new FaasError("deadline_exceeded", message + detail, { reason: "DEPLOY_TIMEOUT", cause: error });
-  }
+function rethrowTimeout(error: unknown, deadline: AbortSignal, message: string): never {
+  if (deadline.aborted && (deadline.reason as Error)?.name === "TimeoutError") throw new FaasError("deadline_exceeded", message, { reason: "DEPLOY_TIMEOUT", cause: error });
   throw error;
 }
