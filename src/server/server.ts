@@ -93,6 +93,9 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   const serving = new ServingStatus();
   const hosts = new HostPolicy({ bindHost: options.bindHost, allowedHosts: options.allowedHosts ?? [], allowedOrigins: options.allowedOrigins ?? [], tls: false });
   const rpcPrefixes = new Set<string>();
+  // Connect's JSON codec takes a textDecoder (protocol/serialization.js): a fatal one refuses
+  // invalid UTF-8 with invalid_argument instead of replacing it without a word.
+  const STRICT_UTF8_JSON = { ignoreUnknownFields: true, textDecoder: new TextDecoder("utf-8", { fatal: true }) };
   const handler = connectNodeAdapter({
     routes: (router) => {
       rpcPrefixes.clear();
@@ -107,6 +110,7 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     fallback: rest,
     // Outermost first: errors are converted last. Credentials are checked by the guard, before this.
     interceptors: [errorInterceptor(options.logger), createValidateInterceptor({ validator: validation.validator })],
+    jsonOptions: STRICT_UTF8_JSON,
     readMaxBytes: options.maxBodyBytes,
     writeMaxBytes: options.maxBodyBytes * 2,
     maxTimeoutMs: options.maxTimeoutMs,
