@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type Docker from "dockerode";
-import { describeDockerHost, dockerFromEnv } from "../../src/build/engine.ts";
+import { describeDockerHost, dockerFromEnv } from "../../src/images/engine.ts";
 import { labelFilter } from "../../src/adapters/docker/containers.ts";
 
 /** A client for the engine DOCKER_HOST names (the one CI starts). */

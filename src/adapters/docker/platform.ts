@@ -1,16 +1,20 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type Docker from "dockerode";
 import type { Logger } from "pino";
-import { dockerUnavailable } from "../../build/image.ts";
-import { CONTAINER_PORT, imageInputs } from "../../build/template.ts";
+import { dockerUnavailable } from "../../images/image.ts";
+import { resolveImage } from "../../images/resolve.ts";
+import { CONTAINER_PORT, imageInputs } from "../../images/template.ts";
+import type { Images } from "../../images/types.ts";
 import { FaasError, functionNotFound } from "../../domain/errors.ts";
 import type { DeployEmitter, DeployOptionName, DeployPhase, DeploySpec, FunctionInfo, HealthCheck, InvokeOutcome, LogLine, LogsOptions, Platform } from "../../domain/types.ts";
-import { describeView, LABELS, listViews, MANAGED_BY, publishedPort, waitHealthy, type ContainerView } from "./containers.ts";
+import { describeView, listViews, publishedPort, waitHealthy, type ContainerView } from "./containers.ts";
 import { ContainerEndpoint } from "./channel.ts";
 import { ConnectionError } from "../../runtime/http-client.ts";
-import { resolveImage, type ImageTarget } from "./image.ts";
 import { containerLogs } from "./logs.ts";
-import { KeyedLock } from "../keyed-lock.ts";
+import { contentHash, canonicalJson } from "../kit/hash.ts";
+import { KeyedLock } from "../kit/keyed-lock.ts";
+import { LABELS, MANAGED_BY } from "../kit/labels.ts";
+import { startSweeper, type Sweeper } from "../kit/sweeper.ts";
 
 /** Options of the docker platform; see Config for their environment variables. */
 export interface DockerPlatformOptions {
@@ -18,9 +22,8 @@ export interface DockerPlatformOptions {
   docker: Docker;
   /** Separates agents sharing one engine (FAAS_DOCKER_NAMESPACE); only this namespace's containers are seen. */
   namespace: string;
-  target: ImageTarget;
-  /** Longest an image build may run (DOCKER_TIMEOUT), in milliseconds. */
-  buildTimeoutMs: number;
+  /** Builds the function images (and pushes them, in the registry workflow). */
+  images: Images;
   /** Longest a container may take to become healthy, in milliseconds. */
   startTimeoutMs: number;
   invokeTimeoutMs: number;
@@ -53,14 +56,11 @@ export class DockerPlatform implements Platform {
   private readonly live = new Map<string, Live>();
   private readonly locks = new KeyedLock();
   private readonly docker: Docker;
-  private sweeper: NodeJS.Timeout | undefined;
+  private readonly sweeper: Sweeper;
 
   constructor(private readonly options: DockerPlatformOptions) {
     this.docker = options.docker;
-    if (options.idleTimeoutMs > 0) {
-      const every = Math.min(Math.max(options.idleTimeoutMs / 4, 50), 5000);
-      this.sweeper = setInterval(() => this.stopIdle(), every).unref();
-    }
+    this.sweeper = startSweeper(options.idleTimeoutMs, (now) => this.stopIdle(now));
   }
 
   async deploy(spec: DeploySpec, emit: DeployEmitter, signal: AbortSignal): Promise<FunctionInfo> {
@@ -73,8 +73,8 @@ export class DockerPlatform implements Platform {
 
       phase("packaging");
       phase("building");
-      const image = await resolveImage({ docker: this.docker, inputs, target: this.options.target, timeoutMs: this.options.buildTimeoutMs, log, signal });
-      const revision = createHash("sha256").update(`${image.ref}\0${JSON.stringify(Object.entries(spec.env).sort())}`).digest("hex").slice(0, 16);
+      const image = await resolveImage(this.options.images, inputs, log, signal);
+      const revision = contentHash(["radical-faas docker revision v1", image.ref, canonicalJson(spec.env)]);
       if (current && current.revision === revision) {
         log("deploying", "agent", `revision ${revision} is already deployed in container ${current.containerId.slice(0, 12)}: nothing to do`);
         return describeView(current);
@@ -162,7 +162,7 @@ export class DockerPlatform implements Platform {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.sweeper);
+    this.sweeper.stop();
     for (const live of this.live.values()) live.endpoint?.destroy();
     this.live.clear();
   }
@@ -186,10 +186,10 @@ export class DockerPlatform implements Platform {
           [LABELS.managedBy]: MANAGED_BY,
           [LABELS.namespace]: this.options.namespace,
           [LABELS.function]: spec.id,
-          [LABELS.hash]: hash,
+          [LABELS.contentHash]: hash,
           [LABELS.revision]: revision,
-          [LABELS.created]: createdAt.toISOString(),
-          [LABELS.python]: pythonVersion,
+          [LABELS.createdAt]: createdAt.toISOString(),
+          [LABELS.pythonVersion]: pythonVersion,
         },
         ExposedPorts: { [`${CONTAINER_PORT}/tcp`]: {} },
         HostConfig: { PortBindings: { [`${CONTAINER_PORT}/tcp`]: [{ HostIp: "127.0.0.1", HostPort: "" }] } },
@@ -265,8 +265,7 @@ export class DockerPlatform implements Platform {
     for (const old of olds) await this.docker.getContainer(old.containerId).remove({ force: true }).catch(() => undefined);
   }
 
-  private stopIdle(): void {
-    const now = Date.now();
+  private stopIdle(now: number): void {
     for (const [id, live] of this.live) {
       const endpoint = live.endpoint;
       if (!endpoint || endpoint.inflight > 0 || live.starting || now - live.lastUsed < this.options.idleTimeoutMs) continue;

@@ -1,27 +1,27 @@
-import type Docker from "dockerode";
 import type { Logger } from "pino";
-import { imageInputs } from "../../build/template.ts";
+import { resolveImage } from "../../images/resolve.ts";
+import { imageInputs } from "../../images/template.ts";
+import type { Images } from "../../images/types.ts";
 import { FaasError, functionNotFound, invalidArgument } from "../../domain/errors.ts";
 import type { DeployEmitter, DeployOptionName, DeploySpec, FunctionInfo, HealthCheck, InvokeOutcome, LogLine, LogsOptions, Platform, RenderedObject, TrafficTarget } from "../../domain/types.ts";
-import { contentHash } from "../../build/template.ts";
-import { imageId, resolveImage, type ImageTarget } from "../docker/image.ts";
-import { KeyedLock } from "../keyed-lock.ts";
+import { KeyedLock } from "../kit/keyed-lock.ts";
+import { isManaged, LABELS, MANAGED_BY } from "../kit/labels.ts";
 import { ServingApi } from "./api.ts";
 import { apiStatus } from "./kube.ts";
 import { IngressInvoker } from "./invoke.ts";
 import { serviceLogs } from "./logs.ts";
-import { KNATIVE_LABELS, MANAGED_BY, renderService, renderTraffic, type KnativeService } from "./service.ts";
+import { renderService, renderTraffic, type KnativeService } from "./service.ts";
 import { conditionLines, functionInfo, rollout } from "./status.ts";
 import { validateKnativeSpec } from "./validate.ts";
 
 /** Options of the knative platform; see Config for their environment variables. */
 export interface KnativePlatformOptions {
   api: ServingApi;
-  /** Builds images (DOCKER_HOST: e.g. minikube's engine, so the kubelet finds dev.local images). */
-  docker: Docker;
-  /** local: `dev.local/<id>:<hash>` (Knative skips tag resolution for dev.local); registry: push, run by digest. */
-  target: ImageTarget;
-  buildTimeoutMs: number;
+  /**
+   * Builds (and in the registry workflow pushes) images: on DOCKER_HOST, e.g. minikube's engine so
+   * that the kubelet finds `dev.local/<id>:<hash>` images (Knative skips tag resolution for dev.local).
+   */
+  images: Images;
   /** Longest a rollout may take to become Ready (KNATIVE_TIMEOUT), in milliseconds. */
   rolloutTimeoutMs: number;
   invokeTimeoutMs: number;
@@ -30,7 +30,7 @@ export interface KnativePlatformOptions {
   logger: Logger;
 }
 
-const MANAGED = `${KNATIVE_LABELS.managedBy}=${MANAGED_BY}`;
+const MANAGED = `${LABELS.managedBy}=${MANAGED_BY}`;
 
 /**
  * Functions as Knative Services, through the Kubernetes API: one Service per function, one
@@ -65,12 +65,12 @@ export class KnativePlatform implements Platform {
     return this.locks.run(spec.id, async () => {
       const log = (phase: "packaging" | "building" | "deploying", source: string, line: string) => emit({ type: "log", phase, source, line, time: new Date() });
       const current = await this.api.getService(spec.id);
-      if (current && current.metadata.labels?.[KNATIVE_LABELS.managedBy] !== MANAGED_BY) {
+      if (current && !isManaged(current.metadata.labels)) {
         throw new FaasError("already_exists", `a Knative Service "${spec.id}" exists in namespace ${this.api.namespace} and was not deployed by this agent`, { reason: "DEPLOY_FAILED" });
       }
       emit({ type: "phase", phase: "packaging", time: new Date() });
       emit({ type: "phase", phase: "building", time: new Date() });
-      const image = await resolveImage({ docker: this.options.docker, inputs, target: this.options.target, timeoutMs: this.options.buildTimeoutMs, log, signal });
+      const image = await resolveImage(this.options.images, inputs, log, signal);
       const desired = renderService({ spec, namespace: this.api.namespace, image: image.ref, contentHash: image.hash, pythonVersion: inputs.pythonVersion });
       emit({ type: "phase", phase: "deploying", time: new Date() });
       const revision = desired.spec.template.metadata.name as string;
@@ -92,10 +92,8 @@ export class KnativePlatform implements Platform {
     validateKnativeSpec(spec);
     const inputs = imageInputs(spec);
     // The image name deploy would use, computed from the content hash without building anything.
-    const baseId = await imageId(this.options.docker, inputs.baseImage, signal).catch(() => undefined);
-    const hash = contentHash(inputs, baseId ?? "");
-    const repo = this.options.target.workflow === "registry" ? `${this.options.target.registry}/${spec.id}` : `${this.options.target.repoPrefix}/${spec.id}`;
-    const object = renderService({ spec, namespace: this.api.namespace, image: `${repo}:${hash}`, contentHash: hash, pythonVersion: inputs.pythonVersion });
+    const name = await this.options.images.builder.name(inputs, signal);
+    const object = renderService({ spec, namespace: this.api.namespace, image: name.tagged, contentHash: name.hash, pythonVersion: inputs.pythonVersion });
     return { kind: "serving.knative.dev/v1 Service", object };
   }
 
@@ -218,7 +216,7 @@ export class KnativePlatform implements Platform {
 
   private async owned(id: string): Promise<KnativeService> {
     const svc = await this.api.getService(id);
-    if (!svc || svc.metadata.labels?.[KNATIVE_LABELS.managedBy] !== MANAGED_BY) throw functionNotFound(id);
+    if (!svc || !isManaged(svc.metadata.labels)) throw functionNotFound(id);
     return svc;
   }
 
