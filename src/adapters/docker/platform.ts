@@ -6,7 +6,7 @@ import { resolveImage } from "../../images/resolve.ts";
 import { CONTAINER_PORT, imageInputs } from "../../images/template.ts";
 import type { Images } from "../../images/types.ts";
 import { FaasError, functionNotFound } from "../../domain/errors.ts";
-import type { DeployEmitter, DeployOptionName, DeployPhase, DeploySpec, FunctionInfo, HealthCheck, InvokeOutcome, LogLine, LogsOptions, Platform } from "../../domain/types.ts";
+import type { Capabilities, DeployEmitter, DeployPhase, DeploySpec, FunctionInfo, HealthCheck, InvokeOutcome, LogLine, LogsOptions, Platform } from "../../domain/types.ts";
 import { describeView, listViews, publishedPort, waitHealthy, type ContainerView } from "./containers.ts";
 import { ContainerEndpoint } from "./channel.ts";
 import { ConnectionError } from "../../runtime/http-client.ts";
@@ -52,7 +52,7 @@ interface Live {
 export class DockerPlatform implements Platform {
   readonly name = "docker" as const;
   /** Functions here run as one container each, without scaling, resource or traffic settings. */
-  readonly supportedOptions: ReadonlySet<DeployOptionName> = new Set();
+  readonly capabilities: Capabilities = { options: new Set(), dryRun: false, traffic: false, logsFollow: true };
   private readonly live = new Map<string, Live>();
   private readonly locks = new KeyedLock();
   private readonly docker: Docker;

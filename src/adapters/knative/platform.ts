@@ -3,7 +3,7 @@ import { resolveImage } from "../../images/resolve.ts";
 import { imageInputs } from "../../images/template.ts";
 import type { Images } from "../../images/types.ts";
 import { FaasError, functionNotFound, invalidArgument } from "../../domain/errors.ts";
-import type { DeployEmitter, DeployOptionName, DeploySpec, FunctionInfo, HealthCheck, InvokeOutcome, LogLine, LogsOptions, Platform, RenderedObject, TrafficTarget } from "../../domain/types.ts";
+import type { Capabilities, DeployEmitter, DeployOptionName, DeploySpec, FunctionInfo, HealthCheck, InvokeOutcome, LogLine, LogsOptions, Platform, RenderedObject, TrafficTarget } from "../../domain/types.ts";
 import { KeyedLock } from "../kit/keyed-lock.ts";
 import { isManaged, LABELS, MANAGED_BY } from "../kit/labels.ts";
 import { ServingApi } from "./api.ts";
@@ -40,16 +40,21 @@ const MANAGED = `${LABELS.managedBy}=${MANAGED_BY}`;
 export class KnativePlatform implements Platform {
   readonly name = "knative" as const;
   /** Every deploy option except `workers` (Knative scales pods, not worker processes). */
-  readonly supportedOptions: ReadonlySet<DeployOptionName> = new Set<DeployOptionName>([
-    "minScale",
-    "maxScale",
-    "target",
-    "scaleToZeroRetention",
-    "containerConcurrency",
-    "timeoutSeconds",
-    "resources",
-    "traffic",
-  ]);
+  readonly capabilities: Capabilities = {
+    options: new Set<DeployOptionName>([
+      "minScale",
+      "maxScale",
+      "target",
+      "scaleToZeroRetention",
+      "containerConcurrency",
+      "timeoutSeconds",
+      "resources",
+      "traffic",
+    ]),
+    dryRun: true,
+    traffic: true,
+    logsFollow: true,
+  };
   private readonly locks = new KeyedLock();
   private readonly api: ServingApi;
   private readonly invoker: IngressInvoker;
