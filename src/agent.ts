@@ -43,7 +43,7 @@ export async function startAgent(
   extra: Pick<AgentServerOptions, "extraRoutes"> & { platform?: Platform } = {},
 ): Promise<RunningAgent> {
   const platform = extra.platform ?? (await openPlatform(config, logger, env));
-  const core = new AgentCore({ platform, workflow: config.workflow, version: VERSION, deployTimeoutMs: config.deployTimeoutMs });
+  const core = new AgentCore({ platform, workflow: config.workflow, version: VERSION, deployTimeoutMs: config.deployTimeoutMs, maxResultBytes: config.maxResultBytes });
   const server = createAgentServer({
     core,
     logger,
@@ -89,6 +89,7 @@ async function openPlatform(config: Config, logger: Logger, env: NodeJS.ProcessE
         invokeTimeoutMs: config.invokeTimeoutMs,
         deployTimeoutMs: config.deployTimeoutMs,
         drainMs: config.shutdownGraceMs,
+        maxResultBytes: config.maxResultBytes,
         hostEnv: env,
         logger: logger.child({ adapter: "local" }),
       });

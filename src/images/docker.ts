@@ -28,10 +28,16 @@ export function dockerImages(options: DockerImagesOptions): Images {
   const builder: Builder = {
     async name(inputs: ImageInputs, signal: AbortSignal): Promise<ImageName> {
       // An engine that does not answer fails the build that follows; a dry run still gets a name.
-      const baseId = await imageId(docker, inputs.baseImage, signal).catch(() => undefined);
+      let baseId: string | undefined;
+      let withoutBase: string | undefined;
+      try {
+        baseId = await imageId(docker, inputs.baseImage, signal);
+      } catch (error) {
+        withoutBase = `the Docker engine did not answer (${(error as Error).message})`;
+      }
       const hash = imageHash(inputs, baseId ?? "");
       const repository = `${target.workflow === "registry" ? target.registry : target.repoPrefix}/${inputs.id}`;
-      return { repository, hash, tagged: `${repository}:${hash}` };
+      return { repository, hash, tagged: `${repository}:${hash}`, ...(withoutBase ? { withoutBase } : {}) };
     },
     async build(inputs: ImageInputs, name: ImageName, log: ImageLog, signal: AbortSignal): Promise<boolean> {
       if (await imageId(docker, name.tagged, signal)) {
@@ -47,12 +53,11 @@ export function dockerImages(options: DockerImagesOptions): Images {
   if (target.workflow === "local") return { builder, pusher: undefined };
   const auth = target.auth;
   const pusher: Pusher = {
-    async find(name: ImageName, log: ImageLog, signal: AbortSignal): Promise<string | undefined> {
-      const digest = await registryDigest(docker, name.tagged, auth);
-      if (!digest) return undefined;
-      const byDigest = `${name.repository}@${digest}`;
-      if (!(await imageId(docker, byDigest, signal))) await pullImage(docker, byDigest, auth, (line) => log("building", "pull", line), signal);
-      return digest;
+    digest(name: ImageName): Promise<string | undefined> {
+      return registryDigest(docker, name.tagged, auth);
+    },
+    async pull(ref: string, log: ImageLog, signal: AbortSignal): Promise<void> {
+      if (!(await imageId(docker, ref, signal))) await pullImage(docker, ref, auth, (line) => log("building", "pull", line), signal);
     },
     push(name: ImageName, log: ImageLog, signal: AbortSignal): Promise<string> {
       return pushImage(docker, name.tagged, auth, (line) => log("building", "push", line), signal);

@@ -12,9 +12,10 @@ export async function resolveImage(images: Images, inputs: ImageInputs, log: Ima
   const name = await builder.name(inputs, signal);
   log("packaging", "agent", `image ${name.tagged} (content hash ${name.hash})`);
   if (pusher) {
-    const digest = await pusher.find(name, log, signal);
+    const digest = await pusher.digest(name, signal);
     if (digest) {
       log("building", "agent", `image ${name.tagged} exists in the registry as ${digest}: skipping the build and the push`);
+      await pusher.pull(byDigest(name, digest), log, signal);
       return { ref: byDigest(name, digest), hash: name.hash, built: false };
     }
   }
@@ -25,6 +26,7 @@ export async function resolveImage(images: Images, inputs: ImageInputs, log: Ima
   return { ref: byDigest(name, digest), hash: name.hash, built };
 }
 
-function byDigest(name: ImageName, digest: string): string {
+/** `repository@digest`: how a pushed image is run, so that a moved tag cannot change what runs. */
+export function byDigest(name: ImageName, digest: string): string {
   return `${name.repository}@${digest}`;
 }

@@ -18,13 +18,16 @@ export interface ImageName {
   hash: string;
   /** `repository:hash`. */
   tagged: string;
+  /** Why the hash was computed without the base image's id (the engine did not answer); absent when it was not. */
+  withoutBase?: string;
 }
 
 /** Makes function images from their inputs. */
 export interface Builder {
   /**
    * The name an image of `inputs` has; builds nothing. The content hash covers the base image's id
-   * in the engine, left out when the engine cannot say (then the build fails, a dry run does not).
+   * in the engine, left out when the engine cannot say (`withoutBase` says why: the build then
+   * fails, a dry run does not).
    */
   name(inputs: ImageInputs, signal: AbortSignal): Promise<ImageName>;
   /**
@@ -38,11 +41,10 @@ export interface Builder {
 
 /** Moves images between the engine and a registry. */
 export interface Pusher {
-  /**
-   * The registry's digest of `name.tagged` when it holds it (`sha256:…`), made available to the
-   * engine as `repository@digest`; undefined when the registry does not have it.
-   */
-  find(name: ImageName, log: ImageLog, signal: AbortSignal): Promise<string | undefined>;
+  /** The registry's digest of `name.tagged` (`sha256:…`); undefined when it does not have it or cannot be asked. */
+  digest(name: ImageName, signal: AbortSignal): Promise<string | undefined>;
+  /** Makes sure the engine holds `ref` (`repository@digest`), pulling it when it does not. */
+  pull(ref: string, log: ImageLog, signal: AbortSignal): Promise<void>;
   /** Pushes `name.tagged` and resolves with the digest the registry stored. */
   push(name: ImageName, log: ImageLog, signal: AbortSignal): Promise<string>;
 }

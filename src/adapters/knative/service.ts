@@ -46,6 +46,11 @@ export function renderService(inputs: ServiceInputs): KnativeService {
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([name, value]) => ({ name, value })),
     readinessProbe: { httpGet: { path: "/healthz", port: CONTAINER_PORT }, successThreshold: 1 },
+    // A crash's message (Knative's ContainerHealthy, from the pod's last termination state) is the
+    // termination-log file, which the runtime does not write; with this policy the kubelet uses the
+    // log's tail instead (allowed by knative/serving pkg/apis/serving/fieldmask.go:333), so an
+    // import error's traceback reaches the deploy's error.
+    terminationMessagePolicy: "FallbackToLogsOnError",
   };
   const resources = renderResources(o.resources);
   if (resources) container.resources = resources;

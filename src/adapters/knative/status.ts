@@ -19,12 +19,24 @@ export function condition(svc: KnativeService, type: string): Condition | undefi
   return (svc.status?.conditions as Condition[] | undefined)?.find((c) => c.type === type);
 }
 
-/** Done when status.observedGeneration == metadata.generation and Ready is True or False. */
+/**
+ * Ready=False reasons that only say a reconciler has not caught up with a new generation yet and
+ * are always overwritten: knative/pkg reconciler/reconcile_common.go:68-71 marks Ready
+ * "NewObservedGenFailure" (False while a dependent is still False), and the Service reconciler
+ * marks "OutOfDate" until its Configuration or Route has observed the change
+ * (knative/serving pkg/apis/serving/v1/service_lifecycle.go:85-87, :124-126).
+ */
+export const TRANSIENT_REASONS: ReadonlySet<string> = new Set(["NewObservedGenFailure", "OutOfDate"]);
+
+/**
+ * Done when status.observedGeneration == metadata.generation and Ready is True or False, except a
+ * False for one of the TRANSIENT_REASONS (not done).
+ */
 export function rollout(svc: KnativeService): Rollout {
   if (svc.status?.observedGeneration !== svc.metadata?.generation) return { done: false };
   const ready = condition(svc, "Ready");
   if (ready?.status === "True") return { done: true, ready: true };
-  if (ready?.status === "False") return { done: true, ready: false, reason: ready.reason ?? "Unknown", message: ready.message ?? "" };
+  if (ready?.status === "False" && !TRANSIENT_REASONS.has(ready.reason ?? "")) return { done: true, ready: false, reason: ready.reason ?? "Unknown", message: ready.message ?? "" };
   return { done: false };
 }
 

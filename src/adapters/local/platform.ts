@@ -39,6 +39,8 @@ export interface LocalPlatformOptions {
   deployTimeoutMs: number;
   /** How long a stopping worker may finish the calls it has. */
   drainMs: number;
+  /** Largest result a worker may return (FAAS_MAX_RESULT_BYTES); default 64 MiB. */
+  maxResultBytes?: number;
   /** The agent's environment: only PATH, HOME, locale, proxy and PIP_* settings pass to pip. */
   hostEnv: NodeJS.ProcessEnv;
   logger: Logger;
@@ -318,24 +320,32 @@ export class LocalPlatform implements Platform {
         cwd: this.store.revisionDir(record.id, record.revision),
         env: this.workerEnv(record),
         startTimeoutMs: this.options.deployTimeoutMs,
+        maxResultBytes: this.options.maxResultBytes,
+        drainMs: this.options.drainMs,
+        onRetire: (worker) => this.forget(worker, "worker retired after a call timed out"),
         onOutput: (stream, line) => {
           log.append(stream, line);
           if (starting) during?.(stream, line);
         },
         onExit: (worker) => {
           void rm(socketPath, { force: true });
-          for (const entry of this.entries.values()) {
-            if (entry.worker === worker) {
-              entry.worker = undefined;
-              this.options.logger.warn({ function: record.id, pid: worker.pid }, "worker exited");
-            }
-          }
+          this.forget(worker, "worker exited");
         },
       },
       signal,
     ).finally(() => {
       starting = false;
     });
+  }
+
+  /** Routes no more calls to `worker` (it exited or retired): the next call starts a fresh one. */
+  private forget(worker: Worker, why: string): void {
+    for (const entry of this.entries.values()) {
+      if (entry.worker === worker) {
+        entry.worker = undefined;
+        this.options.logger.warn({ function: entry.record.id, pid: worker.pid }, why);
+      }
+    }
   }
 
   /** A worker's whole environment: its own env plus what the runtime needs, nothing of the agent's. */
@@ -346,6 +356,7 @@ export class LocalPlatform implements Platform {
       PYTHONUNBUFFERED: "1",
       PYTHONDONTWRITEBYTECODE: "1",
       FAAS_WORKER_THREADS: String(this.options.workerThreads),
+      ...(this.options.maxResultBytes ? { FAAS_MAX_RESULT_BYTES: String(this.options.maxResultBytes) } : {}),
       FAAS_FUNCTION_ID: record.id,
       FAAS_REVISION: record.revision,
       ...record.env,
