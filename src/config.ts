@@ -18,6 +18,8 @@ export interface Config {
   authTokens: string[];
   /** Largest request body accepted, in bytes (REST and RPC). */
   maxBodyBytes: number;
+  /** Largest function result returned, in bytes, on every protocol and platform (default: maxBodyBytes). */
+  maxResultBytes: number;
   /** Longest an invoke may run, in milliseconds. */
   invokeTimeoutMs: number;
   /** Longest a deploy may run, in milliseconds. */
@@ -101,6 +103,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       .map((t) => t.trim())
       .filter((t) => t.length > 0),
     maxBodyBytes: int(env, "FAAS_MAX_BODY_BYTES", 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    maxResultBytes: int(env, "FAAS_MAX_RESULT_BYTES", int(env, "FAAS_MAX_BODY_BYTES", 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024), 1024, 1024 * 1024 * 1024),
     invokeTimeoutMs: seconds(env, "FAAS_INVOKE_TIMEOUT", 300),
     deployTimeoutMs: seconds(env, "FAAS_DEPLOY_TIMEOUT", 600),
     idleTimeoutMs: seconds(env, "FAAS_IDLE_TIMEOUT", 600, true),

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LABELS } from "../src/adapters/docker/containers.ts";
+import { LABELS } from "../src/adapters/kit/labels.ts";
 import { deploy, postJson, startTestAgent, type TestAgent } from "./support/agent.ts";
 import { assertDocker, docker, removeNamespace, skipDocker, testNamespace } from "./support/docker.ts";
 import { freePort, startRegistry, type TestRegistry } from "./support/registry.ts";

@@ -84,6 +84,9 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   const fallback = options.webRoot ? createStaticHandler(options.webRoot) : undefined;
   const rest = createRestHandler({ core: options.core, auth, maxBodyBytes: options.maxBodyBytes, logger: options.logger, validation, fallback });
   const serving = new ServingStatus();
+  // Connect's JSON codec takes a textDecoder (protocol/serialization.js): a fatal one refuses
+  // invalid UTF-8 with invalid_argument instead of replacing it without a word.
+  const STRICT_UTF8_JSON = { ignoreUnknownFields: true, textDecoder: new TextDecoder("utf-8", { fatal: true }) };
   const handler = connectNodeAdapter({
     routes: (router) => {
       router.service(FaasAgent, createFaasAgentService(options.core));
@@ -96,6 +99,7 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     fallback: rest,
     // Outermost first: errors are converted last; the token is checked before the request's rules.
     interceptors: [errorInterceptor(options.logger), authInterceptor(auth), createValidateInterceptor({ validator: validation.validator })],
+    jsonOptions: STRICT_UTF8_JSON,
     readMaxBytes: options.maxBodyBytes,
     writeMaxBytes: options.maxBodyBytes * 2,
     maxTimeoutMs: options.maxTimeoutMs,

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type Docker from "dockerode";
-import { dockerFromEnv } from "../../src/build/engine.ts";
+import { dockerFromEnv } from "../../src/images/engine.ts";
 import { labelFilter } from "../../src/adapters/docker/containers.ts";
 import { partMissing, partRequired, requirePart } from "./requires.ts";
 

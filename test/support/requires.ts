@@ -13,7 +13,7 @@ import { access, appendFile, constants, mkdir } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import Docker from "dockerode";
 import { execa } from "execa";
-import { describeDockerHost, dockerFromEnv } from "../../src/build/engine.ts";
+import { describeDockerHost, dockerFromEnv } from "../../src/images/engine.ts";
 
 /** The parts tests can ask for. */
 export type Part = keyof typeof PARTS;
