@@ -9,7 +9,9 @@ so run it with /usr/bin/python3 and gen/ on the module path, against a running a
 
     PYTHONPATH=gen /usr/bin/python3 examples/python_client.py [--agent 127.0.0.1:5000] [--id hello-py]
 
-With FAAS_AUTH_TOKEN set on the agent, pass the token with --token or FAAS_TOKEN. Prints the result
+With FAAS_AUTH_TOKEN set on the agent, pass the token with --token or FAAS_TOKEN. Against an
+agent with TLS (FAAS_TLS_CERT), pass --cacert CA.pem (or FAAS_CACERT); with mutual TLS
+(FAAS_TLS_CLIENT_CA) also --cert and --key (or FAAS_CERT and FAAS_KEY). Prints the result
 as JSON on stdout (progress on stderr); exits 1 with the gRPC status code and message on an RPC
 error.
 """
@@ -37,10 +39,15 @@ def main() -> int:
     parser.add_argument("--agent", default=os.environ.get("FAAS_AGENT", "127.0.0.1:5000"), help="host:port of the agent")
     parser.add_argument("--id", default="hello-py", help="function id to deploy")
     parser.add_argument("--token", default=os.environ.get("FAAS_TOKEN", ""), help="bearer token, if the agent requires one")
+    parser.add_argument("--cacert", default=os.environ.get("FAAS_CACERT", ""), help="CA certificate (PEM) of a TLS agent; turns on TLS")
+    parser.add_argument("--cert", default=os.environ.get("FAAS_CERT", ""), help="client certificate (PEM) for mutual TLS")
+    parser.add_argument("--key", default=os.environ.get("FAAS_KEY", ""), help="client key (PEM) for mutual TLS")
     args = parser.parse_args()
+    if bool(args.cert) != bool(args.key):
+        parser.error("--cert and --key go together")
 
     metadata = [("authorization", f"Bearer {args.token}")] if args.token else []
-    with grpc.insecure_channel(args.agent) as channel:
+    with open_channel(args) as channel:
         agent = agent_pb2_grpc.FaasAgentStub(channel)
         try:
             deploy(agent, args.id, metadata)
@@ -51,6 +58,23 @@ def main() -> int:
             return 1
     print(json.dumps({"result": result, "functions": [f.id for f in functions]}))
     return 0
+
+
+def open_channel(args) -> grpc.Channel:
+    """A TLS channel when --cacert or --cert is given (mutual TLS with --cert/--key), else plain text (h2c)."""
+    if not (args.cacert or args.cert):
+        return grpc.insecure_channel(args.agent)
+
+    def read(path):
+        with open(path, "rb") as f:
+            return f.read()
+
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=read(args.cacert) if args.cacert else None,
+        private_key=read(args.key) if args.key else None,
+        certificate_chain=read(args.cert) if args.cert else None,
+    )
+    return grpc.secure_channel(args.agent, credentials)
 
 
 def deploy(agent: agent_pb2_grpc.FaasAgentStub, function_id: str, metadata) -> None:

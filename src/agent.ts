@@ -28,6 +28,8 @@ export interface RunningAgent {
   url: string;
   core: AgentCore;
   platform: Platform;
+  /** Re-reads the TLS certificates (main.ts calls it on SIGHUP). */
+  reloadTls(): void;
   stop(): Promise<void>;
 }
 
@@ -51,6 +53,7 @@ export async function startAgent(
     bindHost: config.host,
     allowedHosts: config.exposure.allowedHosts,
     allowedOrigins: config.exposure.allowedOrigins,
+    tls: config.exposure.tls,
     maxBodyBytes: config.maxBodyBytes,
     maxTimeoutMs: Math.max(config.invokeTimeoutMs, config.deployTimeoutMs),
     webRoot: WEB_ROOT,
@@ -67,7 +70,8 @@ export async function startAgent(
   let stopping: Promise<void> | undefined;
   return {
     address,
-    url: `http://${host}:${address.port}`,
+    url: `${config.exposure.tls ? "https" : "http"}://${host}:${address.port}`,
+    reloadTls: () => server.reloadTls(),
     core,
     platform,
     stop() {

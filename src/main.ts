@@ -25,7 +25,7 @@ async function main(): Promise<void> {
     process.stderr.write(`radical-faas: cannot start: ${why}\n`);
     process.exit(1);
   }
-  logger.info({ url: agent.url, platform: config.platform, workflow: config.workflow, auth: config.authTokens.length > 0 }, "agent listening");
+  logger.info({ url: agent.url, platform: config.platform, workflow: config.workflow, auth: config.authTokens.length > 0, tls: config.exposure.tls !== undefined, mtls: config.exposure.tls?.clientCaFile !== undefined }, "agent listening");
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     if (++signals > 1) process.exit(130); // a second signal: stop waiting
@@ -40,6 +40,8 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  // SIGHUP re-reads the TLS certificates (they are also re-read when the files change).
+  process.on("SIGHUP", () => agent.reloadTls());
 }
 
 void main();

@@ -11,6 +11,8 @@ export interface Connection {
   agentUrl: string;
   /** Bearer token sent as `Authorization: Bearer <token>` on every call; none when empty. */
   token: string;
+  /** For an https:// agent: CA certificates to trust, and a client certificate and key for mutual TLS. */
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
 }
 
 /**
@@ -30,6 +32,7 @@ export function createAgentClient(connection: Connection): Client<typeof FaasAge
     httpVersion: "1.1",
     useBinaryFormat: true,
     interceptors,
+    nodeOptions: connection.tls,
   });
   return createClient(FaasAgent, transport);
 }

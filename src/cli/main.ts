@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import * as commands from "./commands.ts";
 import { createAgentClient, DEFAULT_AGENT_URL } from "./client.ts";
@@ -34,6 +35,8 @@ Commands:
 Options:
   --agent URL             the agent (env FAAS_AGENT_URL, default ${DEFAULT_AGENT_URL})
   --token TOKEN           bearer token (env FAAS_TOKEN)
+  --cacert FILE           CA certificate(s) to trust for an https:// agent (env FAAS_CACERT)
+  --cert FILE, --key FILE client certificate and key for mutual TLS (env FAAS_CERT, FAAS_KEY)
   -o, --output text|json  output format (json: one document, or one object per line when streaming)
   -v, --verbose           more detail
   -h, --help              this help
@@ -42,6 +45,9 @@ Options:
 const OPTIONS = {
   agent: { type: "string" },
   token: { type: "string" },
+  cacert: { type: "string" },
+  cert: { type: "string" },
+  key: { type: "string" },
   output: { type: "string", short: "o" },
   verbose: { type: "boolean", short: "v" },
   help: { type: "boolean", short: "h" },
@@ -67,7 +73,7 @@ const OPTIONS = {
 } satisfies ParseArgsConfig["options"];
 
 type OptionName = keyof typeof OPTIONS;
-const GLOBAL: OptionName[] = ["agent", "token", "output", "verbose", "help"];
+const GLOBAL: OptionName[] = ["agent", "token", "cacert", "cert", "key", "output", "verbose", "help"];
 
 /** Each command: its positional arguments and the options it takes besides the global ones. */
 const COMMANDS: Record<string, { args: string[]; options: OptionName[]; more?: boolean }> = {
@@ -121,6 +127,7 @@ export async function main(argv: string[], io: Io = process, env: NodeJS.Process
     const client = createAgentClient({
       agentUrl: values.agent ?? (env.FAAS_AGENT_URL || DEFAULT_AGENT_URL),
       token: values.token ?? env.FAAS_TOKEN ?? "",
+      tls: tlsFiles(values.cacert ?? env.FAAS_CACERT, values.cert ?? env.FAAS_CERT, values.key ?? env.FAAS_KEY),
     });
     const interrupt = new AbortController();
     const onSigint = () => interrupt.abort();
@@ -163,4 +170,19 @@ export async function main(argv: string[], io: Io = process, env: NodeJS.Process
     printError(io, report, format);
     return usage ? EXIT_USAGE : error instanceof CliError ? error.exitCode : EXIT_FAILED;
   }
+}
+
+/** Reads the TLS files the options name; a client certificate needs its key and the other way round. */
+function tlsFiles(cacert: string | undefined, cert: string | undefined, key: string | undefined): { ca?: Buffer; cert?: Buffer; key?: Buffer } | undefined {
+  if (!cacert && !cert && !key) return undefined;
+  if (!cert !== !key) throw new CliError("--cert and --key go together (or FAAS_CERT and FAAS_KEY)", EXIT_USAGE);
+  const read = (file: string | undefined, what: string) => {
+    if (!file) return undefined;
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new CliError(`cannot read ${what} ${file}: ${(error as Error).message}`, EXIT_USAGE);
+    }
+  };
+  return { ca: read(cacert, "--cacert"), cert: read(cert, "--cert"), key: read(key, "--key") };
 }

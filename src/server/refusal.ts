@@ -56,6 +56,12 @@ export function refuse(req: NodeRequest, res: NodeResponse, protocol: WireProtoc
     headers["content-type"] = protocol === "grpc" ? "application/grpc" : "application/grpc-web+proto";
     headers["grpc-status"] = String(refusal.code);
     headers["grpc-message"] = encodeURIComponent(refusal.message);
+    if ("stream" in res) {
+      // A trailers-only response: one HEADERS frame that ends the stream (what gRPC clients expect;
+      // the compat API's end() would add an empty DATA frame grpcio reads as a removed stream).
+      res.stream.respond({ ":status": 200, ...headers }, { endStream: true });
+      return;
+    }
     res.writeHead(200, headers);
     res.end();
     return;

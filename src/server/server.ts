@@ -16,10 +16,12 @@ import { TokenAuth } from "./auth.ts";
 import { errorInterceptor } from "./errors.ts";
 import { createGuard } from "./guard.ts";
 import { createHealthService, ServingStatus } from "./health.ts";
+import { answerClientError, MAX_HEADER_BYTES } from "./hygiene.ts";
 import { HostPolicy } from "./hosts.ts";
 import { createReflectionAlphaService, createReflectionService } from "./reflection.ts";
 import { createRestHandler } from "./rest.ts";
 import { createStaticHandler } from "./static.ts";
+import { createReloadableTls, type TlsFiles } from "./tls.ts";
 
 /** The most of a refused request body the server reads and discards so the client sees the error. */
 const DRAIN_LIMIT_BYTES = 256 * 1024 * 1024;
@@ -56,6 +58,8 @@ export interface AgentServerOptions {
   /** FAAS_ALLOWED_HOSTS and FAAS_ALLOWED_ORIGINS (see HostPolicy). */
   allowedHosts?: readonly string[];
   allowedOrigins?: readonly string[];
+  /** TLS (and mutual TLS with a client CA) on the port; plain text when absent. */
+  tls?: TlsFiles;
   /** Largest request (REST body or RPC message) accepted, in bytes. */
   maxBodyBytes: number;
   /** Largest deadline a client may ask for, in milliseconds. */
@@ -76,6 +80,8 @@ export interface AgentServer {
    * destroys whatever is left.
    */
   close(graceMs: number): Promise<void>;
+  /** Re-reads the TLS certificates (SIGHUP); open connections keep theirs. No-op without TLS. */
+  reloadTls(): void;
 }
 
 /**
@@ -91,7 +97,8 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   const fallback = options.webRoot ? createStaticHandler(options.webRoot) : undefined;
   const rest = createRestHandler({ core: options.core, auth, maxBodyBytes: options.maxBodyBytes, logger: options.logger, validation, fallback });
   const serving = new ServingStatus();
-  const hosts = new HostPolicy({ bindHost: options.bindHost, allowedHosts: options.allowedHosts ?? [], allowedOrigins: options.allowedOrigins ?? [], tls: false });
+  const hosts = new HostPolicy({ bindHost: options.bindHost, allowedHosts: options.allowedHosts ?? [], allowedOrigins: options.allowedOrigins ?? [], tls: options.tls !== undefined });
+  const tls = options.tls ? createReloadableTls(options.tls, options.logger) : undefined;
   const rpcPrefixes = new Set<string>();
   // Connect's JSON codec takes a textDecoder (protocol/serialization.js): a fatal one refuses
   // invalid UTF-8 with invalid_argument instead of replacing it without a word.
@@ -129,13 +136,19 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   const guard = createGuard({
     hosts,
     auth,
-    tls: false,
-    clientCertRequired: false,
+    tls: tls !== undefined,
+    clientCertRequired: options.tls?.clientCaFile !== undefined,
     rpcPath: (path) => rpcPrefixes.has(path.slice(0, path.indexOf("/", 1) + 1)),
     maxBodyBytes: options.maxBodyBytes,
   });
 
-  const server = createServer({ http2: { settings: { maxConcurrentStreams: 1000 } } }, (req, res) => {
+  const server = createServer(
+    {
+      ...(tls ? { tls: tls.server } : {}),
+      http: { maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: 60_000, requestTimeout: 300_000 },
+      http2: { settings: { maxConcurrentStreams: 1000, maxHeaderListSize: 2 * MAX_HEADER_BYTES } },
+    },
+    (req, res) => {
     drainInsteadOfDestroy(req);
     if (!guard(req, res)) return;
     if ("stream" in req) return handler(req, res); // HTTP/2: sessions are tracked separately
@@ -150,7 +163,8 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     });
     if (closing) res.setHeader("connection", "close");
     handler(req, res);
-  });
+    },
+  );
   server.on("connection", (socket: Socket) => {
     // httpolyglot accepts the sockets itself, so Node's servers never apply their TCP_NODELAY
     // default: without it, Nagle and delayed ACKs put a 40 ms floor under every gRPC call.
@@ -164,7 +178,7 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
   });
-  server.on("clientError", (_error: Error, socket: Socket) => socket.destroy());
+  server.on("clientError", answerClientError);
 
   return {
     listen(port, host) {
@@ -179,8 +193,13 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
       });
     },
 
+    reloadTls() {
+      tls?.reload();
+    },
+
     async close(graceMs) {
       closing = true;
+      tls?.close();
       serving.markShuttingDown();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       shutdown.abort();
