@@ -1,5 +1,5 @@
 import type { AddressInfo, Socket } from "node:net";
-import type { ServerHttp2Session } from "node:http2";
+import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Session } from "node:http2";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createValidateInterceptor } from "@connectrpc/validate";
@@ -18,6 +18,7 @@ import { createHealthService, ServingStatus } from "./health.ts";
 import { createReflectionAlphaService, createReflectionService } from "./reflection.ts";
 import { createRestHandler } from "./rest.ts";
 import { createStaticHandler } from "./static.ts";
+import { createGrpcUnaryHandler } from "./grpc-unary.ts";
 
 /** The most of a refused request body the server reads and discards so the client sees the error. */
 const DRAIN_LIMIT_BYTES = 256 * 1024 * 1024;
@@ -87,9 +88,13 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   // Connect's JSON codec takes a textDecoder (protocol/serialization.js): a fatal one refuses
   // invalid UTF-8 with invalid_argument instead of replacing it without a word.
   const STRICT_UTF8_JSON = { ignoreUnknownFields: true, textDecoder: new TextDecoder("utf-8", { fatal: true }) };
+  // One implementation and one interceptor chain for the Connect adapter and the gRPC fast path.
+  const agentService = createFaasAgentService(options.core);
+  // Outermost first: errors are converted last; the token is checked before the request's rules.
+  const interceptors = [errorInterceptor(options.logger), authInterceptor(auth), createValidateInterceptor({ validator: validation.validator })];
   const handler = connectNodeAdapter({
     routes: (router) => {
-      router.service(FaasAgent, createFaasAgentService(options.core));
+      router.service(FaasAgent, agentService);
       router.service(Health, createHealthService(serving));
       const services = () => new Set(router.handlers.map((h) => h.service));
       router.service(ServerReflection, createReflectionService(services));
@@ -97,9 +102,18 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
       options.extraRoutes?.(router);
     },
     fallback: rest,
-    // Outermost first: errors are converted last; the token is checked before the request's rules.
-    interceptors: [errorInterceptor(options.logger), authInterceptor(auth), createValidateInterceptor({ validator: validation.validator })],
+    interceptors,
     jsonOptions: STRICT_UTF8_JSON,
+    readMaxBytes: options.maxBodyBytes,
+    writeMaxBytes: options.maxBodyBytes * 2,
+    maxTimeoutMs: options.maxTimeoutMs,
+    shutdownSignal: shutdown.signal,
+  });
+  // Unary FaasAgent calls over gRPC take a narrow fast path on the HTTP/2 stream (grpc-unary.ts);
+  // everything else, and every other protocol, goes through the Connect adapter.
+  const grpcUnary = createGrpcUnaryHandler({
+    services: [{ desc: FaasAgent, impl: agentService as never }],
+    interceptors,
     readMaxBytes: options.maxBodyBytes,
     writeMaxBytes: options.maxBodyBytes * 2,
     maxTimeoutMs: options.maxTimeoutMs,
@@ -115,7 +129,11 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
 
   const server = createServer({ http2: { settings: { maxConcurrentStreams: 1000 } } }, (req, res) => {
     drainInsteadOfDestroy(req);
-    if ("stream" in req) return handler(req, res); // HTTP/2: sessions are tracked separately
+    if ("stream" in req) {
+      // HTTP/2: sessions are tracked separately.
+      if (grpcUnary(req as unknown as Http2ServerRequest, res as unknown as Http2ServerResponse)) return;
+      return handler(req, res);
+    }
     const socket = req.socket;
     const count = active.get(socket);
     if (count === undefined) socket.once("close", () => active.delete(socket));
