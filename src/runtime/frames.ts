@@ -3,6 +3,7 @@ import type { Socket } from "node:net";
 import { FaasError } from "../domain/errors.ts";
 import { resultTooLarge } from "../domain/payload.ts";
 import { ByteQueue } from "./byte-queue.ts";
+import { FRAME_STATUS, reasonOfStatus, runtimeError } from "./reasons.ts";
 
 /**
  * The client side of the runtime shim's framed protocol (faas_runtime.py's docstring): calls
@@ -14,13 +15,9 @@ import { ByteQueue } from "./byte-queue.ts";
 const KIND_INVOKE = 1;
 const KIND_CANCEL = 2;
 const HEADER_BYTES = 9;
-export const STATUS_OK = 0;
-export const STATUS_FUNCTION_ERROR = 1;
-export const STATUS_BAD_PAYLOAD = 2;
-export const STATUS_BAD_RESULT = 3;
-/** The result was larger than FAAS_MAX_RESULT_BYTES; the body is {"size": N}. */
-export const STATUS_TOO_LARGE = 4;
-const MAX_STATUS = STATUS_TOO_LARGE;
+const STATUS_OK = 0;
+/** Failure statuses are runtime/reasons.ts FRAME_STATUS (e.g. RESULT_TOO_LARGE: the body is {"size": N}). */
+const MAX_STATUS = Math.max(...Object.values(FRAME_STATUS));
 const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
 
 /** Sent first on a TCP connection to a container's HTTP port to switch it to frames. */
@@ -208,8 +205,7 @@ export class FrameChannel {
       const body = frame.subarray(HEADER_BYTES);
       if (!isUtf8(body)) call.reject(protocolError("the worker sent a result that is not UTF-8"));
       else if (status === STATUS_OK) call.resolve(body.toString("utf8"));
-      else if (status === STATUS_TOO_LARGE) call.reject(resultTooLarge(Number(safeJson(body).size ?? length), this.maxFrameBytes));
-      else call.reject(callError(status, body.toString("utf8")));
+      else call.reject(runtimeError(reasonOfStatus(status) ?? "RESULT_NOT_SERIALIZABLE", body.toString("utf8"), this.maxFrameBytes));
     }
   }
 
@@ -233,36 +229,9 @@ export class FrameChannel {
   }
 }
 
-/** The FaasError for a runtime status (1 function error, 2 bad payload, 3 bad result) and its JSON body. */
-export function callError(status: number, body: string): FaasError {
-  let info: { type?: string; message?: string; traceback?: string } = {};
-  try {
-    info = JSON.parse(body);
-  } catch {
-    info = { message: body };
-  }
-  const metadata = { exception_type: info.type ?? "", exception_message: info.message ?? "", traceback: info.traceback ?? "" };
-  if (status === STATUS_FUNCTION_ERROR) {
-    return new FaasError("function_error", `${info.type}: ${info.message}\n${info.traceback ?? ""}`.trimEnd(), { reason: "FUNCTION_ERROR", metadata });
-  }
-  if (status === STATUS_BAD_PAYLOAD) {
-    return new FaasError("invalid_argument", info.message ?? "payload is not valid JSON", { reason: "INVALID_REQUEST", metadata: { field: "payload" } });
-  }
-  return new FaasError("function_error", info.message ?? "handle returned a value that is not JSON serializable", { reason: "RESULT_NOT_SERIALIZABLE", metadata });
-}
-
 /** A worker that broke the runtime protocol (WORKER_PROTOCOL_ERROR): the function's fault, never the agent's. */
 export function protocolError(message: string): FaasError {
   return new FaasError("function_error", message, { reason: "WORKER_PROTOCOL_ERROR" });
-}
-
-function safeJson(body: Buffer): Record<string, unknown> {
-  try {
-    const value: unknown = JSON.parse(body.toString("utf8"));
-    return value !== null && typeof value === "object" ? (value as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
 }
 
 export function timeoutError(timeoutMs: number): FaasError {

@@ -1,7 +1,7 @@
 import { connect, type Socket } from "node:net";
 import { FaasError } from "../domain/errors.ts";
 import { parseResponse, type UntilClose } from "./http-response.ts";
-import { callError } from "./worker.ts";
+import { isRuntimeReason, runtimeError } from "./reasons.ts";
 
 /** A response other than 200 that did not come from the runtime (e.g. an ingress's 404 for an unknown host). */
 export class ForeignResponseError extends Error {
@@ -155,7 +155,7 @@ export class ConnectionError extends Error {
 
 /**
  * The error for a runtime's non-200 answer, exactly as the worker protocol reports it (400 =
- * invalid payload, 500 FUNCTION_ERROR / RESULT_NOT_SERIALIZABLE); anything that is not the
+ * invalid payload, 500 with a reason of runtime/reasons.ts); anything that is not the
  * runtime's JSON is a ForeignResponseError.
  */
 export function responseError(status: number, text: string): FaasError | ForeignResponseError {
@@ -165,10 +165,9 @@ export function responseError(status: number, text: string): FaasError | Foreign
   } catch {
     return new ForeignResponseError(status, text);
   }
-  const inner = JSON.stringify(parsed.error ?? { message: text });
-  if (status === 400) return callError(2, inner);
-  if (status === 500 && parsed.reason === "RESULT_NOT_SERIALIZABLE") return callError(3, inner);
-  if (status === 500 && parsed.reason === "FUNCTION_ERROR") return callError(1, inner);
+  const error = parsed.error ?? { message: text };
+  if (status === 400) return runtimeError("INVALID_PAYLOAD", error);
+  if (status === 500 && isRuntimeReason(parsed.reason)) return runtimeError(parsed.reason, error);
   if (parsed.error === undefined) return new ForeignResponseError(status, text);
   return new FaasError("unavailable", `the function's container answered ${status}: ${text.slice(0, 500)}`, { reason: "WORKER_CRASHED" });
 }

@@ -4,7 +4,6 @@ import { execa, type Options, type ResultPromise } from "execa";
 import { FaasError } from "../domain/errors.ts";
 import { abortError, FrameChannel, protocolError } from "./frames.ts";
 
-export { callError } from "./frames.ts";
 
 /** The runtime shim every function runs under (see its docstring for the wire protocol). */
 export const RUNTIME_SHIM = fileURLToPath(new URL("./python/faas_runtime.py", import.meta.url));

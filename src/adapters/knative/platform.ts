@@ -1,17 +1,16 @@
-import type Docker from "dockerode";
 import type { Logger } from "pino";
-import { imageInputs } from "../../build/template.ts";
+import { imageInputs } from "../../images/template.ts";
+import type { Images } from "../../images/types.ts";
 import { FaasError, functionNotFound, invalidArgument } from "../../domain/errors.ts";
 import type { Capabilities, DeployEmitter, DeployOptionName, DeploySpec, FunctionInfo, HealthCheck, InvokeOutcome, LogLine, LogsOptions, Platform, RenderedObject, TrafficTarget } from "../../domain/types.ts";
-import { contentHash } from "../../build/template.ts";
-import { registryDigest } from "../../build/push.ts";
-import { imageId, resolveImage, type ImageTarget } from "../docker/image.ts";
-import { KeyedLock } from "../keyed-lock.ts";
+import { byDigest, resolveImage } from "../../images/resolve.ts";
+import { KeyedLock } from "../kit/keyed-lock.ts";
+import { isManaged, LABELS, MANAGED_BY } from "../kit/labels.ts";
 import { ServingApi } from "./api.ts";
 import { apiStatus } from "./kube.ts";
 import { IngressInvoker } from "./invoke.ts";
 import { serviceLogs } from "./logs.ts";
-import { KNATIVE_LABELS, MANAGED_BY, renderService, renderTraffic, type KnativeService } from "./service.ts";
+import { renderService, renderTraffic, type KnativeService } from "./service.ts";
 import { throwIfFailed, waitForRollout } from "./rollout.ts";
 import { functionInfo, rollout } from "./status.ts";
 import { validateKnativeSpec } from "./validate.ts";
@@ -19,11 +18,11 @@ import { validateKnativeSpec } from "./validate.ts";
 /** Options of the knative platform; see Config for their environment variables. */
 export interface KnativePlatformOptions {
   api: ServingApi;
-  /** Builds images (DOCKER_HOST: e.g. minikube's engine, so the kubelet finds dev.local images). */
-  docker: Docker;
-  /** local: `dev.local/<id>:<hash>` (Knative skips tag resolution for dev.local); registry: push, run by digest. */
-  target: ImageTarget;
-  buildTimeoutMs: number;
+  /**
+   * Builds (and in the registry workflow pushes) images: on DOCKER_HOST, e.g. minikube's engine so
+   * that the kubelet finds `dev.local/<id>:<hash>` images (Knative skips tag resolution for dev.local).
+   */
+  images: Images;
   /** Longest a rollout may take to become Ready (KNATIVE_TIMEOUT), in milliseconds. */
   rolloutTimeoutMs: number;
   /** How long Ready=False must last to be final (kn's error window; default 2000 ms). */
@@ -34,7 +33,7 @@ export interface KnativePlatformOptions {
   logger: Logger;
 }
 
-const MANAGED = `${KNATIVE_LABELS.managedBy}=${MANAGED_BY}`;
+const MANAGED = `${LABELS.managedBy}=${MANAGED_BY}`;
 
 /**
  * Functions as Knative Services, through the Kubernetes API: one Service per function, one
@@ -74,12 +73,12 @@ export class KnativePlatform implements Platform {
     return this.locks.run(spec.id, async () => {
       const log = (phase: "packaging" | "building" | "deploying", source: string, line: string) => emit({ type: "log", phase, source, line, time: new Date() });
       const current = await this.api.getService(spec.id);
-      if (current && current.metadata.labels?.[KNATIVE_LABELS.managedBy] !== MANAGED_BY) {
+      if (current && !isManaged(current.metadata.labels)) {
         throw new FaasError("already_exists", `a Knative Service "${spec.id}" exists in namespace ${this.api.namespace} and was not deployed by this agent`, { reason: "DEPLOY_FAILED" });
       }
       emit({ type: "phase", phase: "packaging", time: new Date() });
       emit({ type: "phase", phase: "building", time: new Date() });
-      const image = await resolveImage({ docker: this.options.docker, inputs, target: this.options.target, timeoutMs: this.options.buildTimeoutMs, log, signal });
+      const image = await resolveImage(this.options.images, inputs, log, signal);
       const desired = renderService({ spec, namespace: this.api.namespace, image: image.ref, contentHash: image.hash, pythonVersion: inputs.pythonVersion });
       emit({ type: "phase", phase: "deploying", time: new Date() });
       const revision = desired.spec.template.metadata.name as string;
@@ -114,30 +113,26 @@ export class KnativePlatform implements Platform {
     validateKnativeSpec(spec);
     const inputs = imageInputs(spec);
     const differences: string[] = [];
-    const { docker, target } = this.options;
-    let baseId: string | undefined;
-    try {
-      baseId = await imageId(docker, inputs.baseImage, signal);
-    } catch (error) {
+    const { builder, pusher } = this.options.images;
+    const name = await builder.name(inputs, signal);
+    if (name.withoutBase) {
       differences.push(
-        `the Docker engine did not answer (${(error as Error).message}), so the content hash was computed without the id of ${inputs.baseImage}; ` +
+        `${name.withoutBase}, so the content hash was computed without the id of ${inputs.baseImage}; ` +
           "the deploy needs the engine, and its image tag, content-hash label and revision name would differ",
       );
     }
-    const hash = contentHash(inputs, baseId ?? "");
-    const repo = target.workflow === "registry" ? `${target.registry}/${spec.id}` : `${target.repoPrefix}/${spec.id}`;
-    let image = `${repo}:${hash}`;
-    if (target.workflow === "registry") {
-      const digest = await registryDigest(docker, image, target.auth);
-      if (digest) image = `${repo}@${digest}`;
+    let image = name.tagged;
+    if (pusher) {
+      const digest = await pusher.digest(name, signal);
+      if (digest) image = byDigest(name, digest);
       else {
         differences.push(
-          `${image} is not in the registry yet: the deploy would build and push it and run it by the digest the push returns (${repo}@sha256:…), ` +
+          `${image} is not in the registry yet: the deploy would build and push it and run it by the digest the push returns (${name.repository}@sha256:…), ` +
             "so spec.template.spec.containers[0].image and the revision name spec.template.metadata.name (a hash of the template) would differ",
         );
       }
     }
-    const object = renderService({ spec, namespace: this.api.namespace, image, contentHash: hash, pythonVersion: inputs.pythonVersion });
+    const object = renderService({ spec, namespace: this.api.namespace, image, contentHash: name.hash, pythonVersion: inputs.pythonVersion });
     const current = await this.api.getService(spec.id).catch(() => null);
     const revision = object.spec.template.metadata.name as string;
     if (current === null) differences.push("the Kubernetes API did not answer, so whether the deploy would create the Service or update an existing one is not known");
@@ -246,7 +241,7 @@ export class KnativePlatform implements Platform {
 
   private async owned(id: string): Promise<KnativeService> {
     const svc = await this.api.getService(id);
-    if (!svc || svc.metadata.labels?.[KNATIVE_LABELS.managedBy] !== MANAGED_BY) throw functionNotFound(id);
+    if (!svc || !isManaged(svc.metadata.labels)) throw functionNotFound(id);
     return svc;
   }
 

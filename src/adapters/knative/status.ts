@@ -1,5 +1,6 @@
 import type { FunctionInfo, RevisionInfo, TrafficTarget } from "../../domain/types.ts";
-import { KNATIVE_LABELS, type KnativeService } from "./service.ts";
+import { label } from "../kit/labels.ts";
+import type { KnativeService } from "./service.ts";
 
 /** One entry of status.conditions. */
 export interface Condition {
@@ -51,7 +52,7 @@ export function revisionInfo(rev: KnativeService): RevisionInfo {
   const ready = (rev.status?.conditions as Condition[] | undefined)?.find((c) => c.type === "Ready");
   return {
     name: rev.metadata.name,
-    contentHash: rev.metadata.labels?.[KNATIVE_LABELS.hash] ?? "",
+    contentHash: label(rev.metadata.labels, "contentHash"),
     image: rev.spec?.containers?.[0]?.image ?? "",
     ready: ready?.status === "True",
     createdAt: new Date(rev.metadata.creationTimestamp ?? 0),
@@ -84,7 +85,7 @@ export function functionInfo(svc: KnativeService, revisions: KnativeService[] | 
     createdAt: created,
     updatedAt: ready?.lastTransitionTime ? new Date(ready.lastTransitionTime) : created,
     revision: svc.status?.latestReadyRevisionName ?? svc.status?.latestCreatedRevisionName ?? "",
-    pythonVersion: svc.metadata.labels?.[KNATIVE_LABELS.python] ?? "",
+    pythonVersion: label(svc.metadata.labels, "pythonVersion"),
     traffic: statusTraffic(svc),
   };
   if (ready?.status !== "True" && ready?.message) info.message = `${ready.reason ?? ""}: ${ready.message}`;

@@ -13,10 +13,11 @@ import type {
   Platform,
   RenderedObject,
 } from "../../domain/types.ts";
-import { KeyedLock } from "../keyed-lock.ts";
+import { KeyedLock } from "../kit/keyed-lock.ts";
+import { isManaged as managedLabels, label, LABELS } from "../kit/labels.ts";
 import { Dashboard, dashboardError } from "./dashboard.ts";
 import { followDeploy, formatLogEntry, getFunction, LogCursor, sleep, TERMINAL_STATES } from "./follow.ts";
-import { DEPLOYED_AT, LABELS, MANAGED_BY, renderFunction, type NuclioFunction } from "./function.ts";
+import { renderFunction, type NuclioFunction } from "./function.ts";
 import { FunctionInvoker, type InvokeVia } from "./invoke.ts";
 import { replicaLogs } from "./logs.ts";
 
@@ -32,8 +33,9 @@ export interface NuclioPlatformOptions {
   logger: Logger;
 }
 
-/** Annotation that keeps when the agent first deployed a function (Nuclio keeps no such time). */
-const CREATED_AT = "radical-faas.dev/created-at";
+/** Annotations that keep when the agent first deployed a function and this content (Nuclio keeps no such times). */
+const CREATED_AT = LABELS.createdAt;
+const DEPLOYED_AT = LABELS.deployedAt;
 
 /**
  * Functions deployed from source through the Nuclio dashboard's REST API: Nuclio builds the image
@@ -79,7 +81,7 @@ export class NuclioPlatform implements Platform {
         });
       }
       if (current && !TERMINAL_STATES.has(current.status?.state ?? "")) current = await this.waitProvisioned(spec.id, log, signal);
-      if (current && current.metadata.labels?.[LABELS.contentHash] === rendered.contentHash && current.status?.state === "ready") {
+      if (current && label(current.metadata.labels, "contentHash") === rendered.contentHash && current.status?.state === "ready") {
         log(`unchanged: function ${spec.id} already runs content ${rendered.contentHash}; nothing to deploy`);
         return describe(current);
       }
@@ -210,7 +212,7 @@ function deployLog(fn: NuclioFunction): LogLine[] {
 }
 
 function isManaged(fn: NuclioFunction): boolean {
-  return fn.metadata.labels?.[LABELS.managedBy] === MANAGED_BY;
+  return managedLabels(fn.metadata.labels);
 }
 
 /** A Nuclio function as the agent describes it. */
@@ -229,7 +231,7 @@ function describe(fn: NuclioFunction): FunctionInfo {
     endpoint: internal ? `http://${internal}` : "",
     createdAt: new Date(annotations[CREATED_AT] ?? updated.toISOString()),
     updatedAt: updated,
-    revision: fn.metadata.labels?.[LABELS.contentHash] ?? "",
+    revision: label(fn.metadata.labels, "contentHash"),
     pythonVersion: (fn.spec.runtime ?? "").replace(/^python:?/, ""),
     ...(ready || !fn.status?.message ? {} : { message: fn.status.message }),
   };
