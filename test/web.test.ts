@@ -149,7 +149,8 @@ describe("static files", () => {
       expect(res.status, path).toBe(404);
       expect(await res.json(), path).toHaveProperty("error");
     }
-    expect((await fetch(`${agent.url}/`, { method: "POST" })).status).toBe(404);
+    expect((await fetch(`${agent.url}/`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).status).toBe(404);
+    expect((await fetch(`${agent.url}/`, { method: "POST" })).status).toBe(415); // no JSON, no state change
     expect((await fetch(`${agent.url}/health`)).headers.get("content-type")).toBe("application/json");
     const rpc = await fetch(`${agent.url}/faas.v1.FaasAgent/Health`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
     expect(rpc.status).toBe(200);

@@ -14,6 +14,7 @@ import type {
   RenderedObject,
 } from "../../domain/types.ts";
 import { KeyedLock } from "../kit/keyed-lock.ts";
+import { runDeploy } from "../kit/pipeline.ts";
 import { isManaged as managedLabels, label, LABELS } from "../kit/labels.ts";
 import { Dashboard, dashboardError } from "./dashboard.ts";
 import { followDeploy, formatLogEntry, getFunction, LogCursor, sleep, TERMINAL_STATES } from "./follow.ts";
@@ -67,32 +68,37 @@ export class NuclioPlatform implements Platform {
   }
 
   async deploy(spec: DeploySpec, emit: DeployEmitter, signal: AbortSignal): Promise<FunctionInfo> {
-    const rendered = renderFunction(spec, this.options);
-    return this.locks.run(spec.id, async () => {
-      const log = (line: string) => emit({ type: "log", phase: "packaging", source: "agent", line, time: new Date() });
-      emit({ type: "phase", phase: "packaging", time: new Date() });
-      const commands = (rendered.body.spec.build as { commands: string[] }).commands;
-      log(`function ${spec.id}: runtime python:${rendered.pythonVersion}, content ${rendered.contentHash}${commands.length ? `, build: ${commands.join(" && ")}` : ""}`);
-      let current = await getFunction(this.dashboard, spec.id, signal);
-      if (current && !isManaged(current)) {
-        throw new FaasError("already_exists", `Nuclio function "${spec.id}" exists in namespace ${this.options.namespace} and was not deployed by this agent`, {
-          reason: "INVALID_REQUEST",
-          metadata: { field: "id" },
-        });
-      }
-      if (current && !TERMINAL_STATES.has(current.status?.state ?? "")) current = await this.waitProvisioned(spec.id, log, signal);
-      if (current && label(current.metadata.labels, "contentHash") === rendered.contentHash && current.status?.state === "ready") {
-        log(`unchanged: function ${spec.id} already runs content ${rendered.contentHash}; nothing to deploy`);
-        return describe(current);
-      }
-      const body = rendered.body;
-      body.metadata.annotations = { ...body.metadata.annotations, [CREATED_AT]: current?.metadata.annotations?.[CREATED_AT] ?? body.metadata.annotations?.[DEPLOYED_AT] ?? new Date().toISOString() };
-      await this.submit(spec.id, body, current !== undefined, log, signal);
-      emit({ type: "phase", phase: "building", time: new Date() });
-      const fn = await followDeploy(this.dashboard, spec.id, emit, signal, "building");
-      this.invoker.forget(spec.id);
-      this.options.logger.info({ function: spec.id, contentHash: rendered.contentHash }, "function deployed");
-      return describe(fn);
+    const rendered = renderFunction(spec, this.options); // invalid requests fail before anything is read
+    const run = { spec, emit, locks: this.locks, logger: this.options.logger, noun: "Nuclio function", where: `namespace ${this.options.namespace}` };
+    return runDeploy(run, {
+      current: async (phases) => {
+        const current = await getFunction(this.dashboard, spec.id, signal);
+        // A deploy someone else started is waited for (at most NUCLIO_TIMEOUT) before this one.
+        if (current && isManaged(current) && !TERMINAL_STATES.has(current.status?.state ?? "")) return this.waitProvisioned(spec.id, (line) => phases.log(line), signal);
+        return current;
+      },
+      owned: isManaged,
+      render: async (phases) => {
+        phases.enter("packaging");
+        const commands = (rendered.body.spec.build as { commands: string[] }).commands;
+        phases.log(`function ${spec.id}: runtime python:${rendered.pythonVersion}, content ${rendered.contentHash}${commands.length ? `, build: ${commands.join(" && ")}` : ""}`);
+        return rendered;
+      },
+      unchanged: (current) =>
+        label(current.metadata.labels, "contentHash") === rendered.contentHash && current.status?.state === "ready"
+          ? `unchanged: function ${spec.id} already runs content ${rendered.contentHash}; nothing to deploy`
+          : undefined,
+      apply: async (_rendered, current, phases) => {
+        const body = rendered.body;
+        body.metadata.annotations = { ...body.metadata.annotations, [CREATED_AT]: current?.metadata.annotations?.[CREATED_AT] ?? body.metadata.annotations?.[DEPLOYED_AT] ?? new Date().toISOString() };
+        await this.submit(spec.id, body, current !== undefined, (line) => phases.log(line), signal);
+        // Nuclio builds the image itself once the function is submitted; its states say how far it got.
+        phases.enter("building");
+        const fn = await followDeploy(this.dashboard, spec.id, phases.emitter, signal, "building");
+        this.invoker.forget(spec.id);
+        return fn;
+      },
+      describe: (running) => describe("made" in running ? running.made : running.current),
     });
   }
 
