@@ -11,16 +11,29 @@ const SOURCE_SLOT = "{{FUNCTION_SOURCE_BASE64}}";
 export const NUCLIO_PYTHON_VERSIONS = ["3.9", "3.10", "3.11"] as const;
 export const DEFAULT_NUCLIO_PYTHON = "3.11";
 
-/** Labels on every function this agent deploys (Kubernetes label keys). */
+/**
+ * Labels on every function this agent deploys (Kubernetes label keys). Nuclio writes labels when a
+ * function is created and never on an update (nuclio 1.14.1 pkg/platform/kube/client/deployer.go:
+ * 175-178, the same in 1.13), so only what never changes is a label.
+ */
 export const LABELS = {
   managedBy: "radical-faas.dev/managed-by",
   function: "radical-faas.dev/function",
-  contentHash: "radical-faas.dev/content-hash",
   project: "nuclio.io/project-name",
 } as const;
 export const MANAGED_BY = "radical-faas";
 /** When the agent deployed this content (Nuclio keeps no creation time in the function). */
 export const DEPLOYED_AT = "radical-faas.dev/deployed-at";
+/** The content hash: an annotation, because Nuclio replaces annotations on every deploy (deployer.go:173). */
+export const CONTENT_HASH = "radical-faas.dev/content-hash";
+
+/**
+ * The longest function id on Nuclio: it names the Kubernetes Service `nuclio-<id>`
+ * (pkg/platform/kube/types.go:60-62), and a Service name is at most 63 characters.
+ */
+export const MAX_NUCLIO_ID = 56;
+/** Names Nuclio keeps for itself (pkg/platform/abstract/platform.go:444-447, 645-655). */
+export const RESERVED_NAMES: ReadonlySet<string> = new Set(["dashboard", "controller", "dlx", "scaler"]);
 
 /**
  * One requirement line the nuclio platform accepts: a name, optional extras, optional version
@@ -32,6 +45,17 @@ const REQUIREMENT = /^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?(\[[A-Za-z0-9._-]+
 export interface NuclioTarget {
   namespace: string;
   project: string;
+  /**
+   * The HTTP trigger's Kubernetes Service type: NodePort when calls go to the function's external
+   * URL (only a NodePort service gets one: kube/controller/nucliofunction.go:490-497), else ClusterIP.
+   */
+  serviceType: "ClusterIP" | "NodePort";
+  /**
+   * The HTTP trigger's maxRequestBodySize in bytes: the agent's own request limit, so every payload
+   * the agent accepts reaches the function (Nuclio's default is 4 MiB: pkg/processor/trigger/http/
+   * types.go:30, 88-89).
+   */
+  maxRequestBodyBytes: number;
 }
 
 /** The function's body for the dashboard (create and update), and what identifies its content. */
@@ -65,6 +89,12 @@ export interface NuclioStatus {
  * requirement lines the build could not run safely).
  */
 export function renderFunction(spec: DeploySpec, target: NuclioTarget): RenderedFunction {
+  if (spec.id.length > MAX_NUCLIO_ID) {
+    throw invalidArgument("id", `function ids on the nuclio platform are at most ${MAX_NUCLIO_ID} characters (Nuclio names the Kubernetes Service nuclio-<id>, at most 63); this one has ${spec.id.length}`);
+  }
+  if (RESERVED_NAMES.has(spec.id)) {
+    throw invalidArgument("id", `"${spec.id}" is reserved by Nuclio for its own services (${[...RESERVED_NAMES].join(", ")}); choose another id`);
+  }
   const pythonVersion = spec.params.PYTHON_VERSION ?? DEFAULT_NUCLIO_PYTHON;
   if (!(NUCLIO_PYTHON_VERSIONS as readonly string[]).includes(pythonVersion)) {
     throw invalidArgument("params.PYTHON_VERSION", `PYTHON_VERSION ${pythonVersion} is not a Nuclio runtime; Nuclio runs python:${NUCLIO_PYTHON_VERSIONS.join(", python:")}`);
@@ -86,7 +116,12 @@ export function renderFunction(spec: DeploySpec, target: NuclioTarget): Rendered
       commands: buildCommands(spec.requirements, spec.params.PIP_INDEX_URL),
     },
     triggers: {
-      http: { kind: "http", name: "http", numWorkers: spec.options.workers ?? 1, attributes: { serviceType: "ClusterIP" } },
+      http: {
+        kind: "http",
+        name: "http",
+        numWorkers: spec.options.workers ?? 1,
+        attributes: { serviceType: target.serviceType, maxRequestBodySize: target.maxRequestBodyBytes },
+      },
     },
     ...replicas(spec.options.minScale, spec.options.maxScale),
   };
@@ -101,10 +136,9 @@ export function renderFunction(spec: DeploySpec, target: NuclioTarget): Rendered
         labels: {
           [LABELS.managedBy]: MANAGED_BY,
           [LABELS.function]: spec.id,
-          [LABELS.contentHash]: contentHash,
           [LABELS.project]: target.project,
         },
-        annotations: { [DEPLOYED_AT]: new Date().toISOString() },
+        annotations: { [CONTENT_HASH]: contentHash, [DEPLOYED_AT]: new Date().toISOString() },
       },
       spec: spec_,
     },

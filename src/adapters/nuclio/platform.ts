@@ -15,7 +15,7 @@ import type {
 import { KeyedLock } from "../keyed-lock.ts";
 import { Dashboard, dashboardError } from "./dashboard.ts";
 import { followDeploy, formatLogEntry, getFunction, LogCursor, sleep, TERMINAL_STATES } from "./follow.ts";
-import { DEPLOYED_AT, LABELS, MANAGED_BY, renderFunction, type NuclioFunction } from "./function.ts";
+import { CONTENT_HASH, DEPLOYED_AT, LABELS, MANAGED_BY, renderFunction, type NuclioFunction, type NuclioTarget } from "./function.ts";
 import { FunctionInvoker, type InvokeVia } from "./invoke.ts";
 import { replicaLogs } from "./logs.ts";
 
@@ -28,6 +28,8 @@ export interface NuclioPlatformOptions {
   timeoutMs: number;
   invokeTimeoutMs: number;
   invokeVia: InvokeVia;
+  /** The agent's request body limit: the HTTP trigger's maxRequestBodySize, and the cap on invoke payloads. */
+  maxRequestBodyBytes: number;
   logger: Logger;
 }
 
@@ -47,33 +49,38 @@ export class NuclioPlatform implements Platform {
   private readonly dashboard: Dashboard;
   private readonly invoker: FunctionInvoker;
   private readonly locks = new KeyedLock();
+  private readonly target: NuclioTarget;
 
   constructor(private readonly options: NuclioPlatformOptions) {
     this.dashboard = new Dashboard(options.dashboardUrl, options.namespace, options.project);
-    this.invoker = new FunctionInvoker(this.dashboard, options.invokeVia, options.invokeTimeoutMs);
+    this.invoker = new FunctionInvoker(this.dashboard, options.invokeVia, options.invokeTimeoutMs, options.maxRequestBodyBytes);
+    this.target = {
+      namespace: options.namespace,
+      project: options.project,
+      serviceType: options.invokeVia === "external" ? "NodePort" : "ClusterIP",
+      maxRequestBodyBytes: options.maxRequestBodyBytes,
+    };
   }
 
   async render(spec: DeploySpec): Promise<RenderedObject> {
-    const { body } = renderFunction(spec, this.options);
+    const { body } = renderFunction(spec, this.target);
     return { kind: "nuclio.io/v1beta1 NuclioFunction", object: body as unknown as Record<string, unknown> };
   }
 
   async deploy(spec: DeploySpec, emit: DeployEmitter, signal: AbortSignal): Promise<FunctionInfo> {
-    const rendered = renderFunction(spec, this.options);
+    const rendered = renderFunction(spec, this.target);
     return this.locks.run(spec.id, async () => {
       const log = (line: string) => emit({ type: "log", phase: "packaging", source: "agent", line, time: new Date() });
       emit({ type: "phase", phase: "packaging", time: new Date() });
       const commands = (rendered.body.spec.build as { commands: string[] }).commands;
       log(`function ${spec.id}: runtime python:${rendered.pythonVersion}, content ${rendered.contentHash}${commands.length ? `, build: ${commands.join(" && ")}` : ""}`);
-      let current = await getFunction(this.dashboard, spec.id, signal);
-      if (current && !isManaged(current)) {
-        throw new FaasError("already_exists", `Nuclio function "${spec.id}" exists in namespace ${this.options.namespace} and was not deployed by this agent`, {
-          reason: "INVALID_REQUEST",
-          metadata: { field: "id" },
-        });
-      }
+      // Read without the project filter: Nuclio's names are unique per namespace, whatever the
+      // project, and a filtered GET would say 404 for another project's function
+      // (dashboard/resource/function.go:654-666, 686-691).
+      let current = await getFunction(this.dashboard, spec.id, signal, { anyProject: true });
+      if (current) this.assertOwned(current);
       if (current && !TERMINAL_STATES.has(current.status?.state ?? "")) current = await this.waitProvisioned(spec.id, log, signal);
-      if (current && current.metadata.labels?.[LABELS.contentHash] === rendered.contentHash && current.status?.state === "ready") {
+      if (current && current.metadata.annotations?.[CONTENT_HASH] === rendered.contentHash && current.status?.state === "ready") {
         log(`unchanged: function ${spec.id} already runs content ${rendered.contentHash}; nothing to deploy`);
         return describe(current);
       }
@@ -160,15 +167,22 @@ export class NuclioPlatform implements Platform {
         : await this.dashboard.call("POST", "api/functions", { body, signal, timeoutMs: this.options.timeoutMs });
       if (res.status === 202 || res.status === 200 || res.status === 201 || res.status === 204) return;
       if (res.status === 409 && !update) {
-        update = true; // created meanwhile by someone else
+        // Created meanwhile (the duplicate check is by name and namespace only: function.go:128-145).
+        // Replace it only if it is this agent's, in this project; never someone else's.
+        const created = await getFunction(this.dashboard, id, signal, { anyProject: true });
+        if (created) this.assertOwned(created);
+        update = true;
         continue;
       }
-      if (res.status === 412 && Date.now() < deadline) {
+      if (res.status === 412) {
+        const message = dashboardError(res);
+        const refused = preconditionRefusal(id, message, this.options);
+        if (refused) throw refused;
+        if (Date.now() >= deadline) throw inProgress(id, message);
         log(`Nuclio is still provisioning function ${id}; waiting for it to finish`);
         await sleep(500, signal);
         continue;
       }
-      if (res.status === 412) throw inProgress(id, dashboardError(res));
       if (res.status === 400) {
         throw new FaasError("invalid_argument", `Nuclio refused function "${id}": ${dashboardError(res)}`, { reason: "INVALID_REQUEST", metadata: { field: "id" } });
       }
@@ -176,12 +190,24 @@ export class NuclioPlatform implements Platform {
     }
   }
 
+  /** Throws already_exists unless `fn` was deployed by this agent into its project. */
+  private assertOwned(fn: NuclioFunction): void {
+    const labels = fn.metadata.labels ?? {};
+    const project = labels[LABELS.project] ?? "default";
+    if (isManaged(fn) && project === this.options.project) return;
+    const whose = isManaged(fn) ? `belongs to project "${project}"` : `was not deployed by this agent (project "${project}")`;
+    throw new FaasError("already_exists", `Nuclio function "${fn.metadata.name}" exists in namespace ${this.options.namespace} and ${whose}; Nuclio names are unique per namespace, so choose another id`, {
+      reason: "INVALID_REQUEST",
+      metadata: { field: "id" },
+    });
+  }
+
   /** Waits (at most NUCLIO_TIMEOUT) until a deploy someone else started has finished. */
   private async waitProvisioned(id: string, log: (line: string) => void, signal: AbortSignal): Promise<NuclioFunction | undefined> {
     log(`Nuclio is still provisioning function ${id}; waiting for it to finish`);
     const deadline = Date.now() + this.options.timeoutMs;
     for (;;) {
-      const fn = await getFunction(this.dashboard, id, signal);
+      const fn = await getFunction(this.dashboard, id, signal, { anyProject: true });
       if (!fn || TERMINAL_STATES.has(fn.status?.state ?? "")) return fn;
       if (Date.now() >= deadline) throw inProgress(id, `state ${fn.status?.state}`);
       await sleep(250, signal);
@@ -223,10 +249,28 @@ function describe(fn: NuclioFunction): FunctionInfo {
     endpoint: internal ? `http://${internal}` : "",
     createdAt: new Date(annotations[CREATED_AT] ?? updated.toISOString()),
     updatedAt: updated,
-    revision: fn.metadata.labels?.[LABELS.contentHash] ?? "",
+    // Functions deployed before the hash moved to an annotation still carry it as a (create-time) label.
+    revision: annotations[CONTENT_HASH] ?? fn.metadata.labels?.[CONTENT_HASH] ?? "",
     pythonVersion: (fn.spec.runtime ?? "").replace(/^python:?/, ""),
     ...(ready || !fn.status?.message ? {} : { message: fn.status.message }),
   };
+}
+
+/**
+ * The 412s that are not "being provisioned": a reserved name (abstract/platform.go:444-447) and a
+ * project that does not exist (:1616). Waiting would not change either.
+ */
+function preconditionRefusal(id: string, message: string, options: { project: string; namespace: string }): FaasError | undefined {
+  if (/is reserved and cannot be used/.test(message)) {
+    return new FaasError("invalid_argument", `Nuclio refused function "${id}": ${message}`, { reason: "INVALID_REQUEST", metadata: { field: "id" } });
+  }
+  if (/Project does not exist/i.test(message)) {
+    return new FaasError("failed_precondition", `Nuclio project "${options.project}" does not exist in namespace ${options.namespace}: create it (nuctl create project ${options.project}) or set NUCLIO_PROJECT`, {
+      reason: "DEPLOY_FAILED",
+      metadata: { platform_reason: "ProjectNotFound" },
+    });
+  }
+  return undefined;
 }
 
 function inProgress(id: string, detail: string): FaasError {
