@@ -46,7 +46,7 @@ export class ReplicaFailed extends Error {
  * (HARNESS_READY); rejects with ReplicaFailed carrying the pod log if it exits first.
  */
 export function startReplica(spec: ReplicaSpec): Promise<Replica> {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: spec.dir, LANG: "C.UTF-8", PYTHONUNBUFFERED: "1", ...spec.env };
+  const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: spec.dir, LANG: "C.UTF-8", PYTHONUNBUFFERED: "1", PYTHONDONTWRITEBYTECODE: "1", ...spec.env };
   const args = [HARNESS, "--dir", spec.dir, "--handler", spec.handler, "--workers", String(spec.workers)];
   if (spec.maxRequestBodySize > 0) args.push("--max-request-body-size", String(spec.maxRequestBodySize));
   const proc = execa(spec.python, args, { env, extendEnv: false, reject: false, buffer: false, cwd: spec.dir });
