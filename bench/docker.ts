@@ -14,23 +14,20 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile, copyFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import pino from "pino";
 import { startAgent } from "../src/agent.ts";
 import { loadConfig } from "../src/config.ts";
 import { describeDockerHost, dockerFromEnv } from "../src/build/engine.ts";
 import { labelFilter } from "../src/adapters/docker/containers.ts";
+import { freePort, median, timed } from "./lib/helpers.ts";
+import { wrkRate } from "./lib/load.ts";
+import { BENCH_DIR, NGINX, PAYLOAD, SHIM, taggedHandler as handler, wholeSeconds } from "./lib/settings.ts";
 
-const BENCH_DIR = fileURLToPath(new URL(".", import.meta.url));
-const SHIM = fileURLToPath(new URL("../src/runtime/python/faas_runtime.py", import.meta.url));
-const ROUNDS = Number(process.env.BENCH_DOCKER_ROUNDS ?? 3);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const PAYLOAD = { name: "bench", n: 1 };
-const handler = (tag: string) => `# ${tag}\ndef handle(req):\n    return {"ok": True, "echo": req}\n`;
+const ROUNDS = wholeSeconds("BENCH_DOCKER_ROUNDS", 3, 1);
+const SECONDS = wholeSeconds("BENCH_SECONDS", 5, 1);
 const PLAIN_DOCKERFILE = `FROM python:3.11-slim
 RUN python3 -m venv --without-pip /opt/venv
 COPY faas_runtime.py /app/faas_runtime.py
@@ -45,17 +42,6 @@ const work = await mkdtemp(join(tmpdir(), "faas-bench-docker-"));
 const plainContainers: string[] = [];
 const deployed = new Set<string>();
 const cleanups: Array<() => Promise<unknown>> = [];
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const start = performance.now();
-  await fn();
-  return performance.now() - start;
-}
 
 async function healthy(port: number): Promise<void> {
   for (let i = 0; i < 400; i++) {
@@ -89,24 +75,7 @@ async function agentDeploy(url: string, id: string, tag: string): Promise<number
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function wrk(url: string, body: unknown, seconds = SECONDS): Promise<number> {
-  const out = await execa("wrk", ["-t", "1", "-c", "16", "-d", `${seconds}s`, "-s", join(BENCH_DIR, "wrk.lua"), url], {
-    env: { ...process.env, WRK_BODY: JSON.stringify(body), WRK_CONTENT_TYPE: "application/json" },
-  });
-  const line = out.stdout.split("\n").find((l) => l.startsWith("BENCH_RESULT "))!;
-  const r = JSON.parse(line.slice("BENCH_RESULT ".length)) as { requests: number; duration_us: number; status: number; connect: number; read: number; timeout: number };
-  if (r.status || r.connect || r.read || r.timeout) throw new Error(`wrk ${url}: errors ${JSON.stringify(r)}`);
-  return r.requests / (r.duration_us / 1e6);
-}
+const wrk = (url: string, body: unknown, seconds = SECONDS) => wrkRate(url, body, { seconds });
 
 function row(name: string, agentMs: number, plainMs: number, bar: string): void {
   console.log(`${name.padEnd(22)} agent ${agentMs.toFixed(0).padStart(6)} ms   plain ${plainMs.toFixed(0).padStart(6)} ms   ratio ${(agentMs / plainMs).toFixed(2).padStart(5)}   ${bar}`);
@@ -185,7 +154,7 @@ async function main(): Promise<void> {
   const nginxPort = await freePort();
   const conf = (await readFile(join(BENCH_DIR, "nginx.conf"), "utf8")).replaceAll("{{DIR}}", work).replaceAll("{{PORT}}", String(nginxPort)).replaceAll("{{UPSTREAM_PORT}}", String(upstream));
   await writeFile(join(work, "nginx.conf"), conf);
-  const nginx = execa("/usr/sbin/nginx", ["-p", work, "-c", join(work, "nginx.conf"), "-e", join(work, "nginx-error.log")], { reject: false });
+  const nginx = execa(NGINX, ["-p", work, "-c", join(work, "nginx.conf"), "-e", join(work, "nginx-error.log")], { reject: false });
   cleanups.push(async () => {
     nginx.kill();
     await nginx;

@@ -12,32 +12,20 @@
  *
  * Needs wrk (Debian) and the default base image (python:3.11-slim) in the engine.
  */
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
-import { execa } from "execa";
 import pino from "pino";
 import { startAgent } from "../src/agent.ts";
 import { dockerFromEnv } from "../src/build/engine.ts";
 import { loadConfig } from "../src/config.ts";
 import { startKnativeStandIn } from "../test/support/knative/index.ts";
+import { median } from "./lib/helpers.ts";
+import { wrkRate } from "./lib/load.ts";
+import { HANDLER_SOURCE as HANDLER, PAYLOAD, wholeSeconds } from "./lib/settings.ts";
 
-const BENCH_DIR = fileURLToPath(new URL(".", import.meta.url));
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const SECONDS = wholeSeconds("BENCH_SECONDS", 5, 1);
 const ID = "kn-bench";
-const PAYLOAD = { name: "bench", n: 1 };
-const HANDLER = 'def handle(req):\n    return {"ok": True, "echo": req}\n';
 
-async function wrk(url: string, body: unknown, headers: string[] = [], seconds = SECONDS): Promise<number> {
-  const out = await execa("wrk", ["-t", "1", "-c", "16", "-d", `${seconds}s`, ...headers.flatMap((h) => ["-H", h]), "-s", join(BENCH_DIR, "wrk.lua"), url], {
-    env: { WRK_BODY: JSON.stringify(body) },
-  });
-  const r = JSON.parse(/BENCH_RESULT (.*)/.exec(out.stdout)![1]!) as { requests: number; duration_us: number; status: number; connect: number; read: number; timeout: number };
-  if (r.status || r.connect || r.read || r.timeout) throw new Error(`wrk ${url}: errors ${JSON.stringify(r)}`);
-  return r.requests / (r.duration_us / 1e6);
-}
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const wrk = (url: string, body: unknown, headers: string[] = [], seconds = SECONDS) => wrkRate(url, body, { headers, seconds });
 
 const docker = dockerFromEnv(process.env);
 const kn = await startKnativeStandIn(docker);

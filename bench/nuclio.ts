@@ -12,45 +12,20 @@
  * Bars: unchanged redeploy ≤ 100 ms; invoke throughput ≥ 0.5 × the baseline hop (the agent adds one
  * keep-alive HTTP hop in front of it, nothing spawned and nothing looked up per call).
  */
-import { fileURLToPath } from "node:url";
-import { join } from "node:path";
-import { execa } from "execa";
 import pino from "pino";
 import { startAgent } from "../src/agent.ts";
 import { loadConfig } from "../src/config.ts";
 import { startNuclioStandIn } from "../test/support/nuclio/dashboard.ts";
+import { median, timed } from "./lib/helpers.ts";
+import { wrkRate } from "./lib/load.ts";
+import { PAYLOAD, taggedHandler as handler, wholeSeconds } from "./lib/settings.ts";
 
-const BENCH_DIR = fileURLToPath(new URL(".", import.meta.url));
-const ROUNDS = Number(process.env.BENCH_NUCLIO_ROUNDS ?? 3);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const PAYLOAD = { name: "bench", n: 1 };
+const ROUNDS = wholeSeconds("BENCH_NUCLIO_ROUNDS", 3, 1);
+const SECONDS = wholeSeconds("BENCH_SECONDS", 5, 1);
 const NS = { "x-nuclio-function-namespace": "nuclio" };
-const handler = (tag: string) => `# ${tag}\ndef handle(req):\n    return {"ok": True, "echo": req}\n`;
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const start = performance.now();
-  await fn();
-  return performance.now() - start;
-}
-
-async function wrk(url: string, body: unknown, headers: Record<string, string> = {}, seconds = SECONDS): Promise<number> {
-  const out = await execa("wrk", ["-t", "1", "-c", "16", "-d", `${seconds}s`, "-s", join(BENCH_DIR, "wrk.lua"), url], {
-    env: {
-      ...process.env,
-      WRK_BODY: JSON.stringify(body),
-      WRK_CONTENT_TYPE: "application/json",
-      WRK_HEADERS: Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join("\n"),
-    },
-  });
-  const line = out.stdout.split("\n").find((l) => l.startsWith("BENCH_RESULT "))!;
-  const r = JSON.parse(line.slice("BENCH_RESULT ".length)) as { requests: number; duration_us: number; status: number; connect: number; read: number; timeout: number };
-  if (r.status || r.connect || r.read || r.timeout) throw new Error(`wrk ${url}: errors ${JSON.stringify(r)}`);
-  return r.requests / (r.duration_us / 1e6);
+function wrk(url: string, body: unknown, headers: Record<string, string> = {}, seconds = SECONDS): Promise<number> {
+  return wrkRate(url, body, { headers: Object.entries(headers).map(([k, v]) => `${k}: ${v}`), seconds });
 }
 
 function row(name: string, agentMs: number, plainMs: number, bar: string): void {

@@ -6,43 +6,13 @@
  *
  *   agent  the real agent: startAgent (local platform, Python workers)
  *   empty  the same server stack (startAgent with its platform replaced: httpolyglot + Connect,
- *          interceptors, REST fallback, AgentCore) around a platform whose invoke returns `null` at once
+ *          interceptors, REST fallback, AgentCore) around the tests' fake platform, whose invoke
+ *          returns `null` at once
  */
 import { startAgent } from "../src/agent.ts";
 import { loadConfig } from "../src/config.ts";
-import { FaasError, functionNotFound } from "../src/domain/errors.ts";
-import type { DeployOptionName, FunctionInfo, HealthCheck, InvokeOutcome, LogLine, Platform } from "../src/domain/types.ts";
 import { createLogger } from "../src/logger.ts";
-
-/** A platform with nothing behind it: invoke answers `null` without doing any work. */
-class EmptyPlatform implements Platform {
-  readonly name = "local" as const;
-  readonly supportedOptions: ReadonlySet<DeployOptionName> = new Set();
-  private static readonly OUTCOME: InvokeOutcome = { resultJson: "null", coldStart: false };
-
-  deploy(): Promise<FunctionInfo> {
-    return Promise.reject(new FaasError("failed_precondition", "the empty platform cannot deploy", { reason: "PLATFORM_UNAVAILABLE" }));
-  }
-  invoke(): Promise<InvokeOutcome> {
-    return Promise.resolve(EmptyPlatform.OUTCOME);
-  }
-  list(): Promise<FunctionInfo[]> {
-    return Promise.resolve([]);
-  }
-  get(id: string): Promise<FunctionInfo> {
-    return Promise.reject(functionNotFound(id));
-  }
-  remove(id: string): Promise<void> {
-    return Promise.reject(functionNotFound(id));
-  }
-  async *logs(): AsyncIterable<LogLine> {}
-  health(): Promise<HealthCheck[]> {
-    return Promise.resolve([]);
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
+import { createFakePlatform } from "../test/support/fake-platform.ts";
 
 async function main(): Promise<void> {
   const mode = process.argv[2];
@@ -57,7 +27,7 @@ async function main(): Promise<void> {
     stop = () => agent.stop();
   } else if (mode === "empty") {
     // The same server stack startAgent builds, with the empty platform in place of the local one.
-    const agent = await startAgent(config, logger, process.env, { platform: new EmptyPlatform() });
+    const agent = await startAgent(config, logger, process.env, { platform: createFakePlatform() });
     url = agent.url;
     stop = () => agent.stop();
   } else {

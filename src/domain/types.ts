@@ -11,7 +11,7 @@ export interface DeploySpec {
   requirements: string;
   params: DeployParams;
   env: Record<string, string>;
-  /** Platform settings; only those the platform supports (Platform.supportedOptions) are set. */
+  /** Platform settings; only those the platform supports (Capabilities.options) are set. */
   options: DeployOptions;
 }
 
@@ -31,7 +31,7 @@ export interface DeployOptions {
   traffic?: TrafficTarget[];
 }
 
-/** The name of one deploy option, as Platform.supportedOptions lists them. */
+/** The name of one deploy option, as Capabilities.options lists them. */
 export type DeployOptionName = keyof DeployOptions;
 
 /** Compute requests and limits; quantities as Kubernetes writes them ("250m", "512Mi"). */
@@ -139,23 +139,41 @@ export interface HealthCheck {
 export type DeployEmitter = (event: DeployEvent) => void;
 
 /**
+ * What a platform supports, declared once in one object: the core refuses what is not declared
+ * (an option with invalid_argument naming the field, an operation with unimplemented and reason
+ * UNSUPPORTED), and the Capabilities RPC and `GET /capabilities` report it so that clients can ask
+ * instead of trying. A new capability is a new required field here, so that every platform must
+ * declare it.
+ */
+export interface Capabilities {
+  /** The deploy options the platform honours; the core refuses any other option that is set. */
+  readonly options: ReadonlySet<DeployOptionName>;
+  /** Deploys with `dryRun` render the object the deploy would apply (Platform.render must exist). */
+  readonly dryRun: boolean;
+  /** Revisions with a traffic split between them (Platform.setTraffic must exist). */
+  readonly traffic: boolean;
+  /** Logs with `follow` keep streaming new lines until the caller cancels. */
+  readonly logsFollow: boolean;
+}
+
+/**
  * A FaaS platform. Every method takes an AbortSignal where it does I/O and throws FaasError with
  * the platform's own error as `cause`.
  */
 export interface Platform {
   readonly name: PlatformName;
-  /** The deploy options this platform honours; the core refuses any other option that is set. */
-  readonly supportedOptions: ReadonlySet<DeployOptionName>;
+  /** What this platform supports; the core answers anything else without calling it. */
+  readonly capabilities: Capabilities;
   /** Deploys (or atomically replaces) a function, reporting progress through `emit`. */
   deploy(spec: DeploySpec, emit: DeployEmitter, signal: AbortSignal): Promise<FunctionInfo>;
   /**
-   * Renders the object `deploy` would apply, building and applying nothing (dry run). Absent on
-   * platforms that apply no object: the core then answers unimplemented.
+   * Renders the object `deploy` would apply, building and applying nothing (dry run). Present
+   * exactly when `capabilities.dryRun`.
    */
   render?(spec: DeploySpec, signal: AbortSignal): Promise<RenderedObject>;
   /**
    * Sets the traffic split between revisions (already checked: shares add up to 100, each names
-   * a revision or latest). Absent on platforms without revisions: the core answers unimplemented.
+   * a revision or latest). Present exactly when `capabilities.traffic`.
    */
   setTraffic?(id: string, traffic: TrafficTarget[], signal: AbortSignal): Promise<FunctionInfo>;
   /** Calls `handle` with the JSON text `payloadJson`. */

@@ -1,11 +1,11 @@
 import type { ServerResponse } from "node:http";
 import type { ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
-import { fromJson, type JsonValue } from "@bufbuild/protobuf";
+import { fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
-import { DeployOptionsSchema, TrafficTargetSchema } from "../../gen/faas/v1/agent_pb.ts";
+import { CapabilitiesResponseSchema, DeployOptionsSchema, TrafficTargetSchema } from "../../gen/faas/v1/agent_pb.ts";
 import { FaasError, invalidArgument } from "../domain/errors.ts";
 import type { DeployOptions, FunctionInfo, TrafficTarget } from "../domain/types.ts";
-import { fromOptionsMessage, fromTrafficMessage } from "../service/connect.ts";
+import { fromOptionsMessage, fromTrafficMessage, toCapabilitiesResponse } from "../service/messages.ts";
 import type { AgentCore, DeployProgress } from "../service/core.ts";
 import type { RequestValidation } from "../service/validation.ts";
 import { unauthenticated, type TokenAuth } from "./auth.ts";
@@ -42,6 +42,12 @@ export function createRestHandler(options: RestOptions): (req: Request, res: Res
       GET: async (_req, res, signal) => {
         const report = await core.health(signal);
         send(res, 200, report);
+      },
+    },
+    "/capabilities": {
+      GET: async (_req, res) => {
+        const caps = toCapabilitiesResponse(core.platformName, core.capabilities);
+        send(res, 200, toJson(CapabilitiesResponseSchema, caps, { useProtoFieldName: true, alwaysEmitImplicit: true }));
       },
     },
     "/functions": {

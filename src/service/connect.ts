@@ -1,54 +1,28 @@
-import { create, fromJson, toJson, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
+import { create, fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
 import { timestampFromDate, ValueSchema } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   DeleteResponseSchema,
-  DeployPhase,
-  DeployResponseSchema,
   FaasAgent,
-  FunctionSchema,
   GetResponseSchema,
   HealthResponseSchema,
   InvokeResponseSchema,
   ListResponseSchema,
   LogsResponseSchema,
   SetTrafficResponseSchema,
-  type DeployOptions as DeployOptionsMessage,
-  type DeployResponse,
-  type TrafficTarget as TrafficTargetMessage,
-  type Function as FunctionMessage,
 } from "../../gen/faas/v1/agent_pb.ts";
-import type { DeployOptions, DeployPhase as DomainPhase, FunctionInfo, TrafficTarget } from "../domain/types.ts";
-import type { AgentCore, DeployProgress } from "./core.ts";
-
-const PHASES: Record<DomainPhase, DeployPhase> = {
-  validating: DeployPhase.VALIDATING,
-  packaging: DeployPhase.PACKAGING,
-  building: DeployPhase.BUILDING,
-  deploying: DeployPhase.DEPLOYING,
-  ready: DeployPhase.READY,
-};
+import type { AgentCore } from "./core.ts";
+import { fromDeployRequest, fromTrafficMessage, toCapabilitiesResponse, toDeployResponse, toFunctionMessage } from "./messages.ts";
 
 /**
- * The FaasAgent service: converts generated messages to domain calls on the core and back. Errors
- * are FaasErrors; the error interceptor (server/errors.ts) turns them into Connect errors.
+ * The FaasAgent service: converts generated messages to domain calls on the core and back (through
+ * messages.ts, which the REST routes share). Errors are FaasErrors; the error interceptor
+ * (server/errors.ts) turns them into Connect errors.
  */
 export function createFaasAgentService(core: AgentCore): ServiceImpl<typeof FaasAgent> {
   return {
     async *deploy(req, ctx: HandlerContext) {
-      const progress = core.deploy(
-        {
-          id: req.id,
-          handler: req.handler,
-          requirements: req.requirements,
-          params: req.params,
-          env: req.env,
-          options: fromOptionsMessage(req.options),
-          dryRun: req.dryRun,
-        },
-        ctx.signal,
-      );
-      for await (const event of progress) yield toDeployResponse(event);
+      for await (const event of core.deploy(fromDeployRequest(req), ctx.signal)) yield toDeployResponse(event);
     },
 
     async invoke(req, ctx) {
@@ -90,84 +64,9 @@ export function createFaasAgentService(core: AgentCore): ServiceImpl<typeof Faas
     async health(_req, ctx) {
       return create(HealthResponseSchema, await core.health(ctx.signal));
     },
+
+    capabilities() {
+      return toCapabilitiesResponse(core.platformName, core.capabilities);
+    },
   };
-}
-
-function toDeployResponse(event: DeployProgress): DeployResponse {
-  const time = timestampFromDate(event.time);
-  switch (event.type) {
-    case "phase":
-      return create(DeployResponseSchema, { time, event: { case: "phase", value: PHASES[event.phase] } });
-    case "log":
-      return create(DeployResponseSchema, {
-        time,
-        event: { case: "log", value: { phase: PHASES[event.phase], source: event.source, line: event.line } },
-      });
-    case "function":
-      return create(DeployResponseSchema, { time, event: { case: "function", value: toFunctionMessage(event.function) } });
-    case "dry_run":
-      return create(DeployResponseSchema, {
-        time,
-        event: {
-          case: "dryRun",
-          value: { kind: event.rendered.kind, object: event.rendered.object as JsonObject },
-        },
-      });
-  }
-}
-
-/** DeployOptions as the domain's options; unset message fields stay unset. */
-export function fromOptionsMessage(m: DeployOptionsMessage | undefined): DeployOptions | undefined {
-  if (!m) return undefined;
-  const r = m.resources;
-  return {
-    minScale: m.minScale,
-    maxScale: m.maxScale,
-    target: m.target,
-    scaleToZeroRetention: m.scaleToZeroRetention || undefined,
-    containerConcurrency: m.containerConcurrency,
-    timeoutSeconds: m.timeoutSeconds,
-    workers: m.workers,
-    resources: r
-      ? {
-          cpuRequest: r.cpuRequest || undefined,
-          cpuLimit: r.cpuLimit || undefined,
-          memoryRequest: r.memoryRequest || undefined,
-          memoryLimit: r.memoryLimit || undefined,
-          gpu: r.gpu || undefined,
-        }
-      : undefined,
-    traffic: m.traffic.length > 0 ? m.traffic.map(fromTrafficMessage) : undefined,
-  };
-}
-
-/** A TrafficTarget message as the domain's. */
-export function fromTrafficMessage(t: TrafficTargetMessage): TrafficTarget {
-  return { revision: t.revision, latest: t.latest, percent: t.percent, tag: t.tag };
-}
-
-/** A domain function as the Function message. */
-export function toFunctionMessage(fn: FunctionInfo): FunctionMessage {
-  return create(FunctionSchema, {
-    id: fn.id,
-    image: fn.image,
-    status: "deployed",
-    ready: fn.ready,
-    state: fn.state,
-    platform: fn.platform,
-    endpoint: fn.endpoint,
-    createdAt: timestampFromDate(fn.createdAt),
-    updatedAt: timestampFromDate(fn.updatedAt),
-    revision: fn.revision,
-    pythonVersion: fn.pythonVersion,
-    message: fn.message ?? "",
-    revisions: (fn.revisions ?? []).map((r) => ({
-      name: r.name,
-      contentHash: r.contentHash,
-      image: r.image,
-      ready: r.ready,
-      createdAt: timestampFromDate(r.createdAt),
-    })),
-    traffic: (fn.traffic ?? []).map((t) => ({ revision: t.revision, latest: t.latest, percent: t.percent, tag: t.tag, url: t.url ?? "" })),
-  });
 }

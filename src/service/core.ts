@@ -2,6 +2,7 @@ import { FaasError, invalidArgument, isFaasError, unsupported } from "../domain/
 import { optionField, setOptionNames, validateTraffic } from "../domain/options.ts";
 import { validateDeployRequest, validateId, type RawDeployRequest } from "../domain/spec.ts";
 import type {
+  Capabilities,
   DeployEvent,
   DeploySpec,
   FunctionInfo,
@@ -58,9 +59,22 @@ export class AgentCore {
   readonly platformName: PlatformName;
   private shuttingDown = false;
 
+  /** What the platform supports; every request for something else is answered here. */
+  readonly capabilities: Capabilities;
+
+  /** Throws when the platform declares a capability whose method it lacks (a programming error). */
   constructor(private readonly options: AgentCoreOptions) {
-    this.platformName = options.platform.name;
+    const { platform } = options;
+    this.platformName = platform.name;
+    this.capabilities = platform.capabilities;
+    if (this.capabilities.dryRun !== (typeof platform.render === "function")) {
+      throw new Error(`platform ${platform.name}: capabilities.dryRun must be true exactly when it has render()`);
+    }
+    if (this.capabilities.traffic !== (typeof platform.setTraffic === "function")) {
+      throw new Error(`platform ${platform.name}: capabilities.traffic must be true exactly when it has setTraffic()`);
+    }
   }
+
 
   /**
    * Validates and deploys, yielding progress. The request is validated before the first event, so
@@ -72,7 +86,7 @@ export class AgentCore {
     this.checkOptions(spec);
     if (raw.dryRun) {
       const render = this.options.platform.render?.bind(this.options.platform);
-      if (!render) throw unsupported(this.platformName, "dry run");
+      if (!this.capabilities.dryRun || !render) throw unsupported(this.platformName, "dry run");
       yield { type: "phase", phase: "validating", time: new Date() };
       yield { type: "dry_run", rendered: await render(spec, signal), time: new Date() };
       return;
@@ -120,14 +134,14 @@ export class AgentCore {
     validateId(id);
     const checked = validateTraffic(traffic);
     const set = this.options.platform.setTraffic?.bind(this.options.platform);
-    if (!set) throw unsupported(this.platformName, "setting traffic");
+    if (!this.capabilities.traffic || !set) throw unsupported(this.platformName, "setting traffic");
     return set(id, checked, signal);
   }
 
   /** Refuses options the platform does not honour, naming the first one. */
   private checkOptions(spec: DeploySpec): void {
     for (const name of setOptionNames(spec.options)) {
-      if (!this.options.platform.supportedOptions.has(name)) {
+      if (!this.capabilities.options.has(name)) {
         const field = optionField(name);
         throw invalidArgument(field, `${field} is not supported by the ${this.platformName} platform`);
       }
@@ -151,7 +165,7 @@ export class AgentCore {
     return this.options.platform.list(signal);
   }
 
-  get(id: string, signal: AbortSignal): Promise<FunctionInfo> {
+  async get(id: string, signal: AbortSignal): Promise<FunctionInfo> {
     return this.options.platform.get(validateId(id), signal);
   }
 
@@ -161,7 +175,9 @@ export class AgentCore {
   }
 
   logs(id: string, options: LogsOptions, signal: AbortSignal): AsyncIterable<LogLine> {
-    return this.options.platform.logs(validateId(id), options, signal);
+    validateId(id);
+    if (options.follow && !this.capabilities.logsFollow) throw unsupported(this.platformName, "following logs");
+    return this.options.platform.logs(id, options, signal);
   }
 
   async health(signal: AbortSignal): Promise<HealthReport> {

@@ -25,6 +25,24 @@ class BuildLog(_message.Message):
     source: str
     def __init__(self, phase: _Optional[_Union[DeployPhase, str]] = ..., source: _Optional[str] = ..., line: _Optional[str] = ...) -> None: ...
 
+class CapabilitiesRequest(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class CapabilitiesResponse(_message.Message):
+    __slots__ = ["dry_run", "logs_follow", "options", "platform", "traffic"]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    LOGS_FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    TRAFFIC_FIELD_NUMBER: _ClassVar[int]
+    dry_run: bool
+    logs_follow: bool
+    options: _containers.RepeatedScalarFieldContainer[str]
+    platform: str
+    traffic: bool
+    def __init__(self, platform: _Optional[str] = ..., options: _Optional[_Iterable[str]] = ..., dry_run: bool = ..., traffic: bool = ..., logs_follow: bool = ...) -> None: ...
+
 class DeleteRequest(_message.Message):
     __slots__ = ["id"]
     ID_FIELD_NUMBER: _ClassVar[int]

@@ -56,6 +56,11 @@ class FaasAgentStub(object):
                 request_serializer=faas_dot_v1_dot_agent__pb2.HealthRequest.SerializeToString,
                 response_deserializer=faas_dot_v1_dot_agent__pb2.HealthResponse.FromString,
                 )
+        self.Capabilities = channel.unary_unary(
+                '/faas.v1.FaasAgent/Capabilities',
+                request_serializer=faas_dot_v1_dot_agent__pb2.CapabilitiesRequest.SerializeToString,
+                response_deserializer=faas_dot_v1_dot_agent__pb2.CapabilitiesResponse.FromString,
+                )
 
 
 class FaasAgentServicer(object):
@@ -127,6 +132,16 @@ class FaasAgentServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Capabilities(self, request, context):
+        """Capabilities reports what the agent's platform supports, so that a client can ask instead of
+        trying: the deploy options it honours, dry runs, traffic splits, following logs. A request for
+        an unsupported operation fails with unimplemented (reason UNSUPPORTED); a deploy that sets an
+        unsupported option fails with invalid_argument naming the option.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FaasAgentServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -169,6 +184,11 @@ def add_FaasAgentServicer_to_server(servicer, server):
                     servicer.Health,
                     request_deserializer=faas_dot_v1_dot_agent__pb2.HealthRequest.FromString,
                     response_serializer=faas_dot_v1_dot_agent__pb2.HealthResponse.SerializeToString,
+            ),
+            'Capabilities': grpc.unary_unary_rpc_method_handler(
+                    servicer.Capabilities,
+                    request_deserializer=faas_dot_v1_dot_agent__pb2.CapabilitiesRequest.FromString,
+                    response_serializer=faas_dot_v1_dot_agent__pb2.CapabilitiesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -315,5 +335,22 @@ class FaasAgent(object):
         return grpc.experimental.unary_unary(request, target, '/faas.v1.FaasAgent/Health',
             faas_dot_v1_dot_agent__pb2.HealthRequest.SerializeToString,
             faas_dot_v1_dot_agent__pb2.HealthResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Capabilities(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/faas.v1.FaasAgent/Capabilities',
+            faas_dot_v1_dot_agent__pb2.CapabilitiesRequest.SerializeToString,
+            faas_dot_v1_dot_agent__pb2.CapabilitiesResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { dockerUnavailable } from "../../build/image.ts";
 import { CONTAINER_PORT, imageInputs } from "../../build/template.ts";
 import { FaasError, functionNotFound } from "../../domain/errors.ts";
-import type { DeployEmitter, DeployOptionName, DeployPhase, DeploySpec, FunctionInfo, HealthCheck, InvokeOutcome, LogLine, LogsOptions, Platform } from "../../domain/types.ts";
+import type { Capabilities, DeployEmitter, DeployPhase, DeploySpec, FunctionInfo, HealthCheck, InvokeOutcome, LogLine, LogsOptions, Platform } from "../../domain/types.ts";
 import { describeView, LABELS, listViews, MANAGED_BY, publishedPort, waitHealthy, type ContainerView } from "./containers.ts";
 import { ContainerEndpoint } from "./channel.ts";
 import { ConnectionError } from "../../runtime/http-client.ts";
@@ -49,7 +49,7 @@ interface Live {
 export class DockerPlatform implements Platform {
   readonly name = "docker" as const;
   /** Functions here run as one container each, without scaling, resource or traffic settings. */
-  readonly supportedOptions: ReadonlySet<DeployOptionName> = new Set();
+  readonly capabilities: Capabilities = { options: new Set(), dryRun: false, traffic: false, logsFollow: true };
   private readonly live = new Map<string, Live>();
   private readonly locks = new KeyedLock();
   private readonly docker: Docker;

@@ -2,7 +2,7 @@ import type Docker from "dockerode";
 import type { Logger } from "pino";
 import { imageInputs } from "../../build/template.ts";
 import { FaasError, functionNotFound, invalidArgument } from "../../domain/errors.ts";
-import type { DeployEmitter, DeployOptionName, DeploySpec, FunctionInfo, HealthCheck, InvokeOutcome, LogLine, LogsOptions, Platform, RenderedObject, TrafficTarget } from "../../domain/types.ts";
+import type { Capabilities, DeployEmitter, DeployOptionName, DeploySpec, FunctionInfo, HealthCheck, InvokeOutcome, LogLine, LogsOptions, Platform, RenderedObject, TrafficTarget } from "../../domain/types.ts";
 import { contentHash } from "../../build/template.ts";
 import { imageId, resolveImage, type ImageTarget } from "../docker/image.ts";
 import { KeyedLock } from "../keyed-lock.ts";
@@ -40,16 +40,21 @@ const MANAGED = `${KNATIVE_LABELS.managedBy}=${MANAGED_BY}`;
 export class KnativePlatform implements Platform {
   readonly name = "knative" as const;
   /** Every deploy option except `workers` (Knative scales pods, not worker processes). */
-  readonly supportedOptions: ReadonlySet<DeployOptionName> = new Set<DeployOptionName>([
-    "minScale",
-    "maxScale",
-    "target",
-    "scaleToZeroRetention",
-    "containerConcurrency",
-    "timeoutSeconds",
-    "resources",
-    "traffic",
-  ]);
+  readonly capabilities: Capabilities = {
+    options: new Set<DeployOptionName>([
+      "minScale",
+      "maxScale",
+      "target",
+      "scaleToZeroRetention",
+      "containerConcurrency",
+      "timeoutSeconds",
+      "resources",
+      "traffic",
+    ]),
+    dryRun: true,
+    traffic: true,
+    logsFollow: true,
+  };
   private readonly locks = new KeyedLock();
   private readonly api: ServingApi;
   private readonly invoker: IngressInvoker;

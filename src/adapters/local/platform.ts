@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { functionNotFound } from "../../domain/errors.ts";
 import type {
-  DeployOptionName,
+  Capabilities,
   DeployEmitter,
   DeployPhase,
   DeploySpec,
@@ -60,7 +60,7 @@ interface Entry {
 export class LocalPlatform implements Platform {
   readonly name = "local" as const;
   /** Functions here run as one process each, without scaling, resource or traffic settings. */
-  readonly supportedOptions: ReadonlySet<DeployOptionName> = new Set();
+  readonly capabilities: Capabilities = { options: new Set(), dryRun: false, traffic: false, logsFollow: true };
   private readonly store: StateStore;
   private readonly entries = new Map<string, Entry>();
   private readonly locks = new KeyedLock();

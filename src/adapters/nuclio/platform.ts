@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import { FaasError, functionNotFound } from "../../domain/errors.ts";
 import type {
+  Capabilities,
   DeployEmitter,
   DeployOptionName,
   DeploySpec,
@@ -45,7 +46,12 @@ const CREATED_AT = "radical-faas.dev/created-at";
 export class NuclioPlatform implements Platform {
   readonly name = "nuclio" as const;
   /** Replicas, resources (GPUs included) and HTTP trigger workers; Knative's scaling knobs are not Nuclio's. */
-  readonly supportedOptions: ReadonlySet<DeployOptionName> = new Set<DeployOptionName>(["minScale", "maxScale", "resources", "workers"]);
+  readonly capabilities: Capabilities = {
+    options: new Set<DeployOptionName>(["minScale", "maxScale", "resources", "workers"]),
+    dryRun: true,
+    traffic: false,
+    logsFollow: true,
+  };
   private readonly dashboard: Dashboard;
   private readonly invoker: FunctionInvoker;
   private readonly locks = new KeyedLock();

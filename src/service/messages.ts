@@ -1,0 +1,135 @@
+import { create, type JsonObject } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import {
+  CapabilitiesResponseSchema,
+  DeployOptionsSchema,
+  DeployPhase,
+  DeployResponseSchema,
+  FunctionSchema,
+  type CapabilitiesResponse,
+  type DeployOptions as DeployOptionsMessage,
+  type DeployRequest,
+  type DeployResponse,
+  type Function as FunctionMessage,
+  type TrafficTarget as TrafficTargetMessage,
+} from "../../gen/faas/v1/agent_pb.ts";
+import type { RawDeployRequest } from "../domain/spec.ts";
+import type { Capabilities, DeployOptionName, DeployOptions, DeployPhase as DomainPhase, FunctionInfo, PlatformName, TrafficTarget } from "../domain/types.ts";
+import type { DeployProgress } from "./core.ts";
+
+/**
+ * The one conversion between the generated messages and the domain, used by the Connect service
+ * and the REST routes alike (REST bodies are parsed into the same request messages first).
+ */
+
+const PHASES: Record<DomainPhase, DeployPhase> = {
+  validating: DeployPhase.VALIDATING,
+  packaging: DeployPhase.PACKAGING,
+  building: DeployPhase.BUILDING,
+  deploying: DeployPhase.DEPLOYING,
+  ready: DeployPhase.READY,
+};
+
+/** A DeployRequest message as the core's raw deploy request (validated by the core). */
+export function fromDeployRequest(req: DeployRequest): RawDeployRequest {
+  return {
+    id: req.id,
+    handler: req.handler,
+    requirements: req.requirements,
+    params: req.params,
+    env: req.env,
+    options: fromOptionsMessage(req.options),
+    dryRun: req.dryRun,
+  };
+}
+
+/** DeployOptions as the domain's options; unset message fields stay unset. */
+export function fromOptionsMessage(m: DeployOptionsMessage | undefined): DeployOptions | undefined {
+  if (!m) return undefined;
+  const r = m.resources;
+  return {
+    minScale: m.minScale,
+    maxScale: m.maxScale,
+    target: m.target,
+    scaleToZeroRetention: m.scaleToZeroRetention || undefined,
+    containerConcurrency: m.containerConcurrency,
+    timeoutSeconds: m.timeoutSeconds,
+    workers: m.workers,
+    resources: r
+      ? {
+          cpuRequest: r.cpuRequest || undefined,
+          cpuLimit: r.cpuLimit || undefined,
+          memoryRequest: r.memoryRequest || undefined,
+          memoryLimit: r.memoryLimit || undefined,
+          gpu: r.gpu || undefined,
+        }
+      : undefined,
+    traffic: m.traffic.length > 0 ? m.traffic.map(fromTrafficMessage) : undefined,
+  };
+}
+
+/** A TrafficTarget message as the domain's. */
+export function fromTrafficMessage(t: TrafficTargetMessage): TrafficTarget {
+  return { revision: t.revision, latest: t.latest, percent: t.percent, tag: t.tag };
+}
+
+/** A deploy's progress event as a DeployResponse. */
+export function toDeployResponse(event: DeployProgress): DeployResponse {
+  const time = timestampFromDate(event.time);
+  switch (event.type) {
+    case "phase":
+      return create(DeployResponseSchema, { time, event: { case: "phase", value: PHASES[event.phase] } });
+    case "log":
+      return create(DeployResponseSchema, {
+        time,
+        event: { case: "log", value: { phase: PHASES[event.phase], source: event.source, line: event.line } },
+      });
+    case "function":
+      return create(DeployResponseSchema, { time, event: { case: "function", value: toFunctionMessage(event.function) } });
+    case "dry_run":
+      return create(DeployResponseSchema, {
+        time,
+        event: { case: "dryRun", value: { kind: event.rendered.kind, object: event.rendered.object as JsonObject } },
+      });
+  }
+}
+
+/** A domain function as the Function message. */
+export function toFunctionMessage(fn: FunctionInfo): FunctionMessage {
+  return create(FunctionSchema, {
+    id: fn.id,
+    image: fn.image,
+    status: "deployed",
+    ready: fn.ready,
+    state: fn.state,
+    platform: fn.platform,
+    endpoint: fn.endpoint,
+    createdAt: timestampFromDate(fn.createdAt),
+    updatedAt: timestampFromDate(fn.updatedAt),
+    revision: fn.revision,
+    pythonVersion: fn.pythonVersion,
+    message: fn.message ?? "",
+    revisions: (fn.revisions ?? []).map((r) => ({
+      name: r.name,
+      contentHash: r.contentHash,
+      image: r.image,
+      ready: r.ready,
+      createdAt: timestampFromDate(r.createdAt),
+    })),
+    traffic: (fn.traffic ?? []).map((t) => ({ revision: t.revision, latest: t.latest, percent: t.percent, tag: t.tag, url: t.url ?? "" })),
+  });
+}
+
+/**
+ * A platform's capabilities as the CapabilitiesResponse: options by their proto names, in the
+ * order DeployOptions declares them (the domain's option names are the fields' local names).
+ */
+export function toCapabilitiesResponse(platform: PlatformName, caps: Capabilities): CapabilitiesResponse {
+  return create(CapabilitiesResponseSchema, {
+    platform,
+    options: DeployOptionsSchema.fields.filter((f) => caps.options.has(f.localName as DeployOptionName)).map((f) => f.name),
+    dryRun: caps.dryRun,
+    traffic: caps.traffic,
+    logsFollow: caps.logsFollow,
+  });
+}
