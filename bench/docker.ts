@@ -20,7 +20,7 @@ import { execa } from "execa";
 import pino from "pino";
 import { startAgent } from "../src/agent.ts";
 import { loadConfig } from "../src/config.ts";
-import { describeDockerHost, dockerFromEnv } from "../src/build/engine.ts";
+import { describeDockerHost, dockerFromEnv } from "../src/images/engine.ts";
 import { labelFilter } from "../src/adapters/docker/containers.ts";
 import { freePort, median, timed } from "./lib/helpers.ts";
 import { wrkRate } from "./lib/load.ts";

@@ -15,7 +15,7 @@
 import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import pino from "pino";
 import { startAgent } from "../src/agent.ts";
-import { dockerFromEnv } from "../src/build/engine.ts";
+import { dockerFromEnv } from "../src/images/engine.ts";
 import { loadConfig } from "../src/config.ts";
 import { startKnativeStandIn } from "../test/support/knative/index.ts";
 import { median } from "./lib/helpers.ts";

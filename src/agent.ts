@@ -8,8 +8,9 @@ import { LocalPlatform } from "./adapters/local/platform.ts";
 import { ServingApi } from "./adapters/knative/api.ts";
 import { loadKubeConfig } from "./adapters/knative/kube.ts";
 import { KnativePlatform } from "./adapters/knative/platform.ts";
-import { dockerFromEnv } from "./build/engine.ts";
-import { registryAuth } from "./build/push.ts";
+import { dockerImages, type ImageTarget } from "./images/docker.ts";
+import { dockerFromEnv } from "./images/engine.ts";
+import { registryAuth } from "./images/push.ts";
 import type { Config } from "./config.ts";
 import type { Platform } from "./domain/types.ts";
 import { AgentCore } from "./service/core.ts";
@@ -42,11 +43,14 @@ export async function startAgent(
   extra: Pick<AgentServerOptions, "extraRoutes"> & { platform?: Platform } = {},
 ): Promise<RunningAgent> {
   const platform = extra.platform ?? (await openPlatform(config, logger, env));
-  const core = new AgentCore({ platform, workflow: config.workflow, version: VERSION, deployTimeoutMs: config.deployTimeoutMs });
+  const core = new AgentCore({ platform, workflow: config.workflow, version: VERSION, deployTimeoutMs: config.deployTimeoutMs, maxResultBytes: config.maxResultBytes });
   const server = createAgentServer({
     core,
     logger,
     authTokens: config.authTokens,
+    bindHost: config.host,
+    allowedHosts: config.exposure.allowedHosts,
+    allowedOrigins: config.exposure.allowedOrigins,
     maxBodyBytes: config.maxBodyBytes,
     maxTimeoutMs: Math.max(config.invokeTimeoutMs, config.deployTimeoutMs),
     webRoot: WEB_ROOT,
@@ -88,6 +92,7 @@ async function openPlatform(config: Config, logger: Logger, env: NodeJS.ProcessE
         invokeTimeoutMs: config.invokeTimeoutMs,
         deployTimeoutMs: config.deployTimeoutMs,
         drainMs: config.shutdownGraceMs,
+        maxResultBytes: config.maxResultBytes,
         hostEnv: env,
         logger: logger.child({ adapter: "local" }),
       });
@@ -102,30 +107,24 @@ async function openPlatform(config: Config, logger: Logger, env: NodeJS.ProcessE
         maxRequestBodyBytes: config.maxBodyBytes,
         logger: logger.child({ adapter: "nuclio" }),
       });
-    case "docker":
+    case "docker": {
+      const docker = dockerFromEnv(env);
       return new DockerPlatform({
-        docker: dockerFromEnv(env),
+        docker,
         namespace: config.docker.namespace,
-        target:
-          config.workflow === "registry" && config.registry
-            ? { workflow: "registry", registry: config.registry, auth: registryAuth(config.registry, env) }
-            : { workflow: "local", repoPrefix: config.dockerRepoPrefix },
-        buildTimeoutMs: config.docker.timeoutSeconds * 1000,
+        images: dockerImages({ docker, target: imageTarget(config, env, config.dockerRepoPrefix), buildTimeoutMs: config.docker.timeoutSeconds * 1000 }),
         startTimeoutMs: Math.min(config.deployTimeoutMs, 60_000),
         invokeTimeoutMs: config.invokeTimeoutMs,
         idleTimeoutMs: config.idleTimeoutMs,
         drainMs: config.shutdownGraceMs,
         logger: logger.child({ adapter: "docker" }),
       });
+    }
     case "knative":
       return new KnativePlatform({
         api: new ServingApi(loadKubeConfig(env), config.knative.namespace),
-        docker: dockerFromEnv(env),
-        target:
-          config.workflow === "registry" && config.registry
-            ? { workflow: "registry", registry: config.registry, auth: registryAuth(config.registry, env) }
-            : { workflow: "local", repoPrefix: "dev.local" },
-        buildTimeoutMs: config.docker.timeoutSeconds * 1000,
+        // Knative skips tag resolution for dev.local images, so one built into the cluster's engine runs as is.
+        images: dockerImages({ docker: dockerFromEnv(env), target: imageTarget(config, env, "dev.local"), buildTimeoutMs: config.docker.timeoutSeconds * 1000 }),
         rolloutTimeoutMs: config.knative.timeoutSeconds * 1000,
         invokeTimeoutMs: config.invokeTimeoutMs,
         ingressUrl: config.knative.ingressUrl,
@@ -135,4 +134,11 @@ async function openPlatform(config: Config, logger: Logger, env: NodeJS.ProcessE
       // loadConfig refuses platforms this build does not have; this is the compiler's guard.
       throw new Error(`platform ${config.platform} is not available`);
   }
+}
+
+/** The registry workflow pushes to FAAS_REGISTRY; the local one keeps images in the engine under `repoPrefix`. */
+function imageTarget(config: Config, env: NodeJS.ProcessEnv, repoPrefix: string): ImageTarget {
+  return config.workflow === "registry" && config.registry
+    ? { workflow: "registry", registry: config.registry, auth: registryAuth(config.registry, env) }
+    : { workflow: "local", repoPrefix };
 }

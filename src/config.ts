@@ -16,8 +16,12 @@ export interface Config {
   logLevel: string;
   /** Bearer tokens; empty = no authentication. */
   authTokens: string[];
+  /** The one port's exposure: TLS, the Host and Origin allow-lists (see src/server/exposure.ts). */
+  exposure: ExposureConfig;
   /** Largest request body accepted, in bytes (REST and RPC). */
   maxBodyBytes: number;
+  /** Largest function result returned, in bytes, on every protocol and platform (default: maxBodyBytes). */
+  maxResultBytes: number;
   /** Longest an invoke may run, in milliseconds. */
   invokeTimeoutMs: number;
   /** Longest a deploy may run, in milliseconds. */
@@ -50,6 +54,18 @@ export interface Config {
   };
   /** The docker platform (and image builds): DOCKER_TIMEOUT bounds a build; FAAS_DOCKER_NAMESPACE separates agents sharing an engine. */
   docker: { timeoutSeconds: number; namespace: string };
+}
+
+/** How the port is exposed: TLS and mTLS, and whom browsers and Host headers may name. */
+export interface ExposureConfig {
+  /** FAAS_TLS_CERT / FAAS_TLS_KEY (PEM files); FAAS_TLS_CLIENT_CA turns on mutual TLS. Undefined = plain text. */
+  tls: { certFile: string; keyFile: string; clientCaFile: string | undefined } | undefined;
+  /** FAAS_ALLOWED_HOSTS: Host header values answered besides loopback and FAAS_HOST (`name`, `name:port`, `.suffix`, `*`). */
+  allowedHosts: string[];
+  /** FAAS_ALLOWED_ORIGINS: browser origins (`https://app.example.com`) allowed besides the agent's own, with CORS. */
+  allowedOrigins: string[];
+  /** FAAS_ALLOW_INSECURE=1: the operator means to listen beyond loopback without a token or mTLS. */
+  allowInsecure: boolean;
 }
 
 /** Raised for a configuration the agent cannot start with; main prints its message as one line. */
@@ -86,21 +102,31 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     throw new ConfigError("FAAS_WORKFLOW=registry needs RADICAL_FAAS_REGISTRY (the registry to push images to)");
   }
   const debug = bool(env, "FLASK_DEBUG", false) || bool(env, "FAAS_DEBUG", false);
+  const host = nonEmpty(env.FAAS_HOST) ?? "127.0.0.1";
+  const authTokens = (env.FAAS_AUTH_TOKEN ?? "")
+    .split(",")
+    .map((t) => t.trim())
+    .filter((t) => t.length > 0);
+  const exposure = exposureConfig(env);
+  if (!isLoopbackHost(host) && authTokens.length === 0 && !exposure.tls?.clientCaFile && !exposure.allowInsecure) {
+    throw new ConfigError(
+      `FAAS_HOST=${host} exposes the agent beyond this machine without authentication: set FAAS_AUTH_TOKEN (or FAAS_TLS_CLIENT_CA for mutual TLS), or FAAS_ALLOW_INSECURE=1 if you mean it`,
+    );
+  }
   const stateHome = nonEmpty(env.XDG_STATE_HOME) ?? join(nonEmpty(env.HOME) ?? homedir(), ".local", "state");
   return {
     platform,
     workflow,
     registry,
     dockerRepoPrefix: nonEmpty(env.DOCKER_REPO_PREFIX) ?? "library",
-    host: nonEmpty(env.FAAS_HOST) ?? "127.0.0.1",
+    host,
     port: int(env, "PORT", 5000, 0, 65535),
     debug,
     logLevel: nonEmpty(env.FAAS_LOG_LEVEL) ?? (debug ? "debug" : "info"),
-    authTokens: (env.FAAS_AUTH_TOKEN ?? "")
-      .split(",")
-      .map((t) => t.trim())
-      .filter((t) => t.length > 0),
+    authTokens,
+    exposure,
     maxBodyBytes: int(env, "FAAS_MAX_BODY_BYTES", 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    maxResultBytes: int(env, "FAAS_MAX_RESULT_BYTES", int(env, "FAAS_MAX_BODY_BYTES", 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024), 1024, 1024 * 1024 * 1024),
     invokeTimeoutMs: seconds(env, "FAAS_INVOKE_TIMEOUT", 300),
     deployTimeoutMs: seconds(env, "FAAS_DEPLOY_TIMEOUT", 600),
     idleTimeoutMs: seconds(env, "FAAS_IDLE_TIMEOUT", 600, true),
@@ -126,6 +152,55 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     },
     docker: { timeoutSeconds: int(env, "DOCKER_TIMEOUT", 300, 1, 86400), namespace: dockerNamespace(env) },
   };
+}
+
+/**
+ * Whether a listen address keeps the agent on this machine: `localhost` (and `*.localhost`),
+ * 127.0.0.0/8 and ::1. Any other name or address (0.0.0.0, ::, an interface address, a host name)
+ * counts as exposed.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, "");
+  if (h === "localhost" || h.endsWith(".localhost")) return true;
+  if (h === "::1" || h === "0:0:0:0:0:0:0:1") return true;
+  return /^127(\.\d{1,3}){3}$/.test(h) || /^::ffff:127(\.\d{1,3}){3}$/.test(h);
+}
+
+function exposureConfig(env: NodeJS.ProcessEnv): ExposureConfig {
+  const cert = nonEmpty(env.FAAS_TLS_CERT);
+  const key = nonEmpty(env.FAAS_TLS_KEY);
+  const clientCa = nonEmpty(env.FAAS_TLS_CLIENT_CA);
+  if ((cert === undefined) !== (key === undefined)) throw new ConfigError("FAAS_TLS_CERT and FAAS_TLS_KEY go together: set both (PEM files) or neither");
+  if (clientCa && !cert) throw new ConfigError("FAAS_TLS_CLIENT_CA needs TLS: set FAAS_TLS_CERT and FAAS_TLS_KEY too");
+  for (const [name, file] of [["FAAS_TLS_CERT", cert], ["FAAS_TLS_KEY", key], ["FAAS_TLS_CLIENT_CA", clientCa]] as const) {
+    if (file !== undefined && !existsSync(file)) throw new ConfigError(`${name}=${file}: no such file`);
+  }
+  const allowedOrigins = list(env.FAAS_ALLOWED_ORIGINS).map((origin) => {
+    const parsed = URL.canParse(origin) ? new URL(origin) : undefined;
+    if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin.replace(/\/$/, "")) {
+      throw new ConfigError(`FAAS_ALLOWED_ORIGINS: "${origin}" is not an origin; expected scheme://host[:port], e.g. https://app.example.com`);
+    }
+    return parsed.origin;
+  });
+  const allowedHosts = list(env.FAAS_ALLOWED_HOSTS).map((h) => h.toLowerCase());
+  for (const h of allowedHosts) {
+    if (!/^(\*|\.?[a-z0-9._-]+(:\d{1,5})?|\[[0-9a-f:.]+\](:\d{1,5})?)$/.test(h)) {
+      throw new ConfigError(`FAAS_ALLOWED_HOSTS: "${h}" is invalid; expected host, host:port, .suffix or *`);
+    }
+  }
+  return {
+    tls: cert && key ? { certFile: resolve(cert), keyFile: resolve(key), clientCaFile: clientCa && resolve(clientCa) } : undefined,
+    allowedHosts,
+    allowedOrigins,
+    allowInsecure: bool(env, "FAAS_ALLOW_INSECURE", false),
+  };
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? "")
+    .split(",")
+    .map((v) => v.trim())
+    .filter((v) => v.length > 0);
 }
 
 function dockerNamespace(env: NodeJS.ProcessEnv): string {

@@ -173,7 +173,7 @@ describe("faas list, get, logs, delete, health", () => {
     const text = await faas(["get", "echo3"]);
     expect(text.exitCode).toBe(0);
     expect(text.stdout).toMatch(/^id: +echo3$/m);
-    expect(text.stdout).toMatch(/^revision: +[0-9a-f]{16}$/m);
+    expect(text.stdout).toMatch(/^revision: +[0-9a-f]{20}$/m);
     const json = JSON.parse((await faas(["get", "echo3", "-o", "json"])).stdout);
     expect(json).toMatchObject({ id: "echo3", platform: "local", image: "" });
   });

@@ -7,10 +7,13 @@ import { describe, expect, it } from "vitest";
 import { createRegistry, fromBinary, toJson } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { FaasAgent } from "../gen/faas/v1/agent_pb.ts";
+import { requirePart } from "./support/requires.ts";
 import { file_buf_validate_validate } from "../node_modules/@bufbuild/protovalidate/dist/esm/gen/buf/validate/validate_pb.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const BUF = join(ROOT, "node_modules", ".bin", "buf");
+/** buf generate runs protoc (python, pyi) and grpc_python_plugin from Debian's packages. */
+const skipProtoc = await requirePart("protoc");
 
 async function files(dir: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
@@ -30,7 +33,7 @@ describe("the contract", () => {
     expect(result.exitCode).toBe(0);
   });
 
-  it("gen/ is exactly what buf generate makes from proto/", async () => {
+  it.skipIf(skipProtoc)("gen/ is exactly what buf generate makes from proto/", async () => {
     const out = await mkdtemp(join(tmpdir(), "faas-gen-"));
     try {
       await execa(BUF, ["generate", "-o", out], { cwd: ROOT, env: { PATH: `${join(ROOT, "node_modules", ".bin")}:${process.env.PATH}` } });

@@ -2,7 +2,7 @@ import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FaasAgent } from "../gen/faas/v1/agent_pb.ts";
-import { LABELS } from "../src/adapters/docker/containers.ts";
+import { LABELS } from "../src/adapters/kit/labels.ts";
 import { deploy, getJson, postJson, startTestAgent, type TestAgent } from "./support/agent.ts";
 import { assertDocker, docker, removeNamespace, skipDocker, testNamespace } from "./support/docker.ts";
 import { startLocalIndex, type LocalIndex } from "./support/pypi.ts";
@@ -74,7 +74,7 @@ describe.skipIf(skipDocker)("docker platform", () => {
 
     const [container] = await containersOf(namespace, "hello-world");
     expect(container!.Labels[LABELS.managedBy]).toBe("radical-faas");
-    expect(container!.Labels[LABELS.hash]).toMatch(/^[0-9a-f]{20}$/);
+    expect(container!.Labels[LABELS.contentHash]).toMatch(/^[0-9a-f]{20}$/);
     expect(container!.Ports.filter((p) => p.PublicPort).every((p) => p.IP === "127.0.0.1")).toBe(true);
     const inspect = await docker.getContainer(container!.Id).inspect();
     expect(inspect.Config.User).toBe("10001:10001");

@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LABELS } from "../src/adapters/docker/containers.ts";
+import { LABELS } from "../src/adapters/kit/labels.ts";
 import { deploy, postJson, startTestAgent, type TestAgent } from "./support/agent.ts";
 import { assertDocker, docker, removeNamespace, skipDocker, testNamespace } from "./support/docker.ts";
 import { freePort, startRegistry, type TestRegistry } from "./support/registry.ts";
+import { requirePart } from "./support/requires.ts";
 
 const invoke = (agent: TestAgent, id: string, payload: unknown = {}) => postJson(`${agent.url}/invoke`, { id, payload });
 
-describe.skipIf(skipDocker)("docker platform: registry workflow", () => {
+describe.skipIf(skipDocker || (await requirePart("registry")))("docker platform: registry workflow", () => {
   const namespace = testNamespace("registry");
   let registry: TestRegistry;
   let agent: TestAgent;

@@ -5,6 +5,7 @@ import * as protoLoader from "@grpc/proto-loader";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deploy, startTestAgent, type TestAgent } from "./support/agent.ts";
+import { requirePart } from "./support/requires.ts";
 
 // Interop with clients written elsewhere: @grpc/grpc-js loading the .proto at run time (no code
 // generated here), the buf CLI's curl (with the schema from reflection and from the proto files),
@@ -131,7 +132,7 @@ describe("buf curl", () => {
   });
 });
 
-describe("plain curl (Connect JSON over HTTP/1.1)", () => {
+describe.skipIf(await requirePart("curl"))("plain curl (Connect JSON over HTTP/1.1)", () => {
   const curl = (path: string, body: string) =>
     execa("curl", ["-sS", "-X", "POST", "-H", "content-type: application/json", "-d", body, "-w", "\n%{http_code}", `${agent.url}${path}`], { reject: false });
 

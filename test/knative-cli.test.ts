@@ -90,5 +90,5 @@ describe.skipIf(skipDocker)("faas CLI on the knative platform", () => {
     const tooLong = await faas(["deploy", await handler("v3"), "--id", "kn-cli", "--timeout", "601"]);
     expect(tooLong.exitCode).toBe(1);
     expect(tooLong.stderr).toMatch(/expected 0 <= 601 <= 600: timeoutSeconds/);
-  });
+  }, 60_000); // three CLI processes: seconds each on a loaded machine
 });

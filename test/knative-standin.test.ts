@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assertDocker, docker, skipDocker } from "./support/docker.ts";
 import { FakeApiServer } from "./support/knative/apiserver.ts";
 import { startKnativeStandIn, type KnativeStandIn } from "./support/knative/index.ts";
+import { computeServiceStatus, newGenerationStatus } from "./support/knative/conditions.ts";
 import { crdValidator } from "./support/knative/schema.ts";
 
 // The stand-in is only as good as its faithfulness: these check it against the real CRD schema,
@@ -107,6 +108,61 @@ describe("the stand-in's API server and webhooks", () => {
     expect(res.body.message).toMatch(/Saw the following changes without a name change \(-old \+new\)/);
   });
 
+  it("K1: an update keeping the BYO name is not defaulted: a fresh template is refused, the stored one with new traffic is not", async () => {
+    const fresh = { metadata: { name: "keep-a" }, spec: { containers: [{ image: "dev.local/x:1", readinessProbe: { httpGet: { path: "/healthz", port: 8080 }, successThreshold: 1 } }] } };
+    const created = await send("POST", SERVICES, svc("keep", { template: fresh }));
+    expect(created.status).toBe(201);
+    // configuration_defaults.go / revision_defaults.go: the create-time defaults are stored.
+    expect(created.body.spec.template.spec).toMatchObject({ timeoutSeconds: 300, containerConcurrency: 0, enableServiceLinks: false, containers: [{ name: "user-container" }] });
+    const resent = { ...created.body, spec: { template: fresh, traffic: [{ latestRevision: true, percent: 100, tag: "x" }] } };
+    const refused = await send("PUT", `${SERVICES}/keep`, resent);
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toContain("Saw the following changes without a name change (-old +new): spec.template.metadata.name");
+    expect(refused.body.message).toMatch(/spec\.timeoutSeconds: 300 → <unset>/);
+    expect(refused.body.message).toMatch(/spec\.enableServiceLinks: false → <unset>/);
+    const kept = await send("PUT", `${SERVICES}/keep`, { ...created.body, spec: { ...created.body.spec, traffic: resent.spec.traffic } });
+    expect(kept.status, JSON.stringify(kept.body)).toBe(200);
+    expect(kept.body.spec.template).toEqual(created.body.spec.template);
+    // A new BYO name is defaulted on update, except enableServiceLinks (only in create).
+    const renamed = await send("PUT", `${SERVICES}/keep`, { ...kept.body, spec: { ...kept.body.spec, template: { ...fresh, metadata: { name: "keep-b" } } } });
+    expect(renamed.status, JSON.stringify(renamed.body)).toBe(200);
+    expect(renamed.body.spec.template.spec).toMatchObject({ timeoutSeconds: 300, containerConcurrency: 0 });
+    expect(renamed.body.spec.template.spec.enableServiceLinks).toBeUndefined();
+  });
+
+  it("S6: answers what RBAC denies with 403 Forbidden and the API server's message", async () => {
+    api.forbidden.add("watch services");
+    try {
+      const res = await fetch(`${base}${SERVICES}?watch=true`);
+      expect(res.status).toBe(403);
+      expect(await res.json()).toMatchObject({
+        kind: "Status",
+        reason: "Forbidden",
+        code: 403,
+        message: 'services.serving.knative.dev is forbidden: User "system:serviceaccount:default:radical-faas" cannot watch resource "services" in API group "serving.knative.dev" in the namespace "default"',
+      });
+      expect((await send("GET", SERVICES)).status).toBe(200);
+    } finally {
+      api.forbidden.delete("watch services");
+    }
+  });
+
+  it("S6: ends a watch after timeoutSeconds; a resume from a compacted resourceVersion gets one ERROR 410 Expired", async () => {
+    const started = Date.now();
+    const ended = await fetch(`${base}${SERVICES}?watch=true&timeoutSeconds=1&fieldSelector=${encodeURIComponent("metadata.name=keep")}`);
+    const text = await ended.text(); // resolves only when the server ends the stream
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(text.trim().split("\n").map((l) => JSON.parse(l).type)).toEqual(["ADDED"]);
+    const rv = Number((await send("GET", `${SERVICES}/keep`)).body.metadata.resourceVersion);
+    api.store.compact();
+    await send("POST", SERVICES, svc("after-compaction"));
+    const gone = await (await fetch(`${base}${SERVICES}?watch=true&resourceVersion=${rv - 1}`)).text();
+    const events = gone.trim().split("\n").map((l) => JSON.parse(l));
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ type: "ERROR", object: { kind: "Status", code: 410, reason: "Expired" } });
+    expect(events[0].object.message).toMatch(/^too old resource version: \d+ \(\d+\)$/);
+  });
+
   it("lists by label and watches by name", async () => {
     await send("POST", SERVICES, svc("w1", {}, { labels: { team: "a" } }));
     await send("POST", SERVICES, svc("w2", {}, { labels: { team: "b" } }));
@@ -180,5 +236,32 @@ describe.skipIf(skipDocker)("the stand-in's controller: failure shapes", () => {
     expect(healthy).toMatchObject({ status: "False", reason: "ContainerMissing" });
     expect(healthy.message).toMatch(/^Unable to fetch image "127.0.0.1:5050\/radical-faas-never-pushed:1": failed to resolve image to digest: /);
     expect(failed.status.conditions.find((c: any) => c.type === "Ready")).toMatchObject({ status: "False", reason: "RevisionMissing" });
+  });
+});
+
+describe("the stand-in's reconciler steps", () => {
+  const failed = fixture("knative-service-failed.synthesized.json");
+  it("S2: at a new generation, Ready turns False NewObservedGenFailure while a dependent is False", () => {
+    const next = { ...failed, metadata: { ...failed.metadata, generation: failed.metadata.generation + 1 } };
+    const status = newGenerationStatus(next);
+    expect(status.observedGeneration).toBe(next.metadata.generation);
+    const by = (t: string) => status.conditions.find((c: any) => c.type === t);
+    expect(by("Ready")).toMatchObject({ status: "False", reason: "NewObservedGenFailure", message: "unsuccessfully observed a new generation" });
+    expect(by("ConfigurationsReady")).toMatchObject({ status: "Unknown", reason: "OutOfDate" });
+    expect(by("RoutesReady")).toMatchObject({ status: "False", reason: "RevisionMissing" });
+  });
+  it("S2: after a ready generation the same step leaves Ready Unknown (OutOfDate)", () => {
+    const ready = fixture("knative-service-ready.json");
+    const status = newGenerationStatus({ ...ready, metadata: { ...ready.metadata, generation: ready.metadata.generation + 1 } });
+    expect(status.conditions.find((c: any) => c.type === "Ready")).toMatchObject({ status: "Unknown", reason: "OutOfDate" });
+  });
+  it("K2: a tag host label over 63 characters fails the route with ErrorConfig", () => {
+    const name = "a".repeat(30);
+    const svc = { metadata: { name, namespace: "default", generation: 1 }, spec: { traffic: [{ latestRevision: true, percent: 100, tag: "t".repeat(33) }] } };
+    const status = computeServiceStatus(svc, `${name}-00001`, new Map([[`${name}-00001`, { phase: "ready" }]]), new Map(), "example.com");
+    expect(status.conditions.find((c: any) => c.type === "Ready")).toMatchObject({ status: "False", reason: "ErrorConfig" });
+    expect(status.conditions.find((c: any) => c.type === "RoutesReady").message).toBe(
+      `domain name error: invalid domain name "${"t".repeat(33)}-${name}.default.example.com": url: Invalid value: "${"t".repeat(33)}-${name}": must be no more than 63 characters`,
+    );
   });
 });

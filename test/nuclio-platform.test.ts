@@ -14,7 +14,7 @@ const ECHO = "def handle(req):\n    return req\n";
 /** Deploys with Accept: application/x-ndjson and returns every event with the ms it arrived at. */
 async function streamDeploy(agent: TestAgent, body: Record<string, unknown>): Promise<Array<Record<string, any> & { at: number }>> {
   const start = performance.now();
-  const res = await fetch(`${agent.url}/deploy`, { method: "POST", headers: { accept: "application/x-ndjson" }, body: JSON.stringify(body) });
+  const res = await fetch(`${agent.url}/deploy`, { method: "POST", headers: { accept: "application/x-ndjson", "content-type": "application/json" }, body: JSON.stringify(body) });
   const events: Array<Record<string, any> & { at: number }> = [];
   const decoder = new TextDecoder();
   let partial = "";

@@ -83,7 +83,7 @@ describe.each(protocols)("%s", (name, makeTransport) => {
     expect(list.functions.map((f) => f.id)).toContain(id);
     const got = await client.get({ id });
     expect(got.function?.id).toBe(id);
-    expect(got.function?.revision).toMatch(/^[0-9a-f]{16}$/);
+    expect(got.function?.revision).toMatch(/^[0-9a-f]{20}$/);
     expect(got.function?.createdAt).toBeDefined();
   });
 

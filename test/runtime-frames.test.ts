@@ -59,44 +59,48 @@ describe("runtime shim: HTTP and framed calls on one port", () => {
   });
 
   it("multiplexes framed calls on one connection, results out of order", async () => {
-    const endpoint = new ContainerEndpoint("test", port);
+    const endpoint = new ContainerEndpoint("test", port, 10000);
     try {
       const signal = new AbortController().signal;
       const order: string[] = [];
-      const slow = endpoint.call(JSON.stringify({ sleep: 2, n: "slow" }), 10000, signal).then((r) => (order.push("slow"), r));
-      const fast = Array.from({ length: 50 }, (_, i) => endpoint.call(JSON.stringify({ n: i }), 5000, signal).then((r) => (order.push("fast"), r)));
+      const slow = endpoint.call(JSON.stringify({ sleep: 2, n: "slow" }), signal).then((r) => (order.push("slow"), r));
+      const fast = Array.from({ length: 50 }, (_, i) => endpoint.call(JSON.stringify({ n: i }), signal).then((r) => (order.push("fast"), r)));
       const results = await Promise.all([slow, ...fast]);
       expect(JSON.parse(results[0]!)).toEqual({ echo: { sleep: 2, n: "slow" } });
       expect(results.slice(1).map((r) => JSON.parse(r).echo.n)).toEqual(Array.from({ length: 50 }, (_, i) => i));
       // The slow call did not hold the others back (no head-of-line blocking).
       expect(order.at(-1)).toBe("slow");
     } finally {
-      endpoint.destroy();
+      endpoint.close();
     }
   });
 
   it("reports the function's exception, a timeout and a cancel, and the connection stays usable", async () => {
-    const endpoint = new ContainerEndpoint("test", port);
+    const endpoint = new ContainerEndpoint("test", port, 5000);
+    // The deadline is the endpoint's own: a second endpoint with a short one.
+    const short = new ContainerEndpoint("test", port, 1000);
     try {
-      const error = await endpoint.call(JSON.stringify({ fail: true }), 5000, new AbortController().signal).catch((e: unknown) => e);
+      const error = await endpoint.call(JSON.stringify({ fail: true }), new AbortController().signal).catch((e: unknown) => e);
       expect(isFaasError(error) && error.reason).toBe("FUNCTION_ERROR");
       expect(isFaasError(error) && error.metadata.exception_type).toBe("ValueError");
-      const timeout = await endpoint.call(JSON.stringify({ sleep: 1 }), 100, new AbortController().signal).catch((e: unknown) => e);
+      const timeout = await short.call(JSON.stringify({ sleep: 3 }), new AbortController().signal).catch((e: unknown) => e);
       expect(isFaasError(timeout) && timeout.reason).toBe("INVOKE_TIMEOUT");
+      expect(JSON.parse(await short.call('{"n":1}', new AbortController().signal))).toEqual({ echo: { n: 1 } });
       const controller = new AbortController();
-      const cancelled = endpoint.call(JSON.stringify({ sleep: 1 }), 5000, controller.signal).catch((e: unknown) => e);
+      const cancelled = endpoint.call(JSON.stringify({ sleep: 1 }), controller.signal).catch((e: unknown) => e);
       controller.abort();
       expect(isFaasError(await cancelled) && ((await cancelled) as { reason: string }).reason).toBe("CANCELLED");
-      expect(JSON.parse(await endpoint.call('{"n":[1,2]}', 5000, new AbortController().signal))).toEqual({ echo: { n: [1, 2] } });
+      expect(JSON.parse(await endpoint.call('{"n":[1,2]}', new AbortController().signal))).toEqual({ echo: { n: [1, 2] } });
     } finally {
-      endpoint.destroy();
+      endpoint.close();
+      short.close();
     }
   });
 
   it("fails pending calls with ConnectionError when nothing answers", async () => {
-    const endpoint = new ContainerEndpoint("test", await freePort());
-    const error = await endpoint.call("{}", 5000, new AbortController().signal).catch((e: unknown) => e);
+    const endpoint = new ContainerEndpoint("test", await freePort(), 5000);
+    const error = await endpoint.call("{}", new AbortController().signal).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConnectionError);
-    endpoint.destroy();
+    endpoint.close();
   });
 });

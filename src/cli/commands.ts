@@ -89,6 +89,7 @@ async function dryRun(ctx: CommandContext, request: Parameters<CommandContext["c
     if (event.event.case !== "dryRun") continue;
     const rendered = event.event.value;
     if (ctx.format === "text") ctx.io.stderr.write(`# ${rendered.kind} (dry run: nothing was built or applied)\n`);
+    for (const difference of rendered.differences) ctx.io.stderr.write(`# the deploy would differ: ${difference}\n`);
     ctx.io.stdout.write(prettyJson(rendered.object ?? {}));
     return 0;
   }

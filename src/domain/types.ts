@@ -72,6 +72,11 @@ export interface RenderedObject {
   kind: string;
   /** The object as it would be sent to the platform's API (JSON-compatible). */
   object: Record<string, unknown>;
+  /**
+   * How the deploy's object would differ from `object`, each precisely (e.g. an image that would be
+   * pushed first and run by a digest not known yet); empty when the deploy would send exactly it.
+   */
+  differences?: string[];
 }
 
 /** The template parameters a deploy may set; every value already validated. */

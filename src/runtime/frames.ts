@@ -1,5 +1,9 @@
+import { isUtf8 } from "node:buffer";
 import type { Socket } from "node:net";
 import { FaasError } from "../domain/errors.ts";
+import { resultTooLarge } from "../domain/payload.ts";
+import { ByteQueue } from "./byte-queue.ts";
+import { FRAME_STATUS, reasonOfStatus, runtimeError } from "./reasons.ts";
 
 /**
  * The client side of the runtime shim's framed protocol (faas_runtime.py's docstring): calls
@@ -11,9 +15,10 @@ import { FaasError } from "../domain/errors.ts";
 const KIND_INVOKE = 1;
 const KIND_CANCEL = 2;
 const HEADER_BYTES = 9;
-export const STATUS_OK = 0;
-export const STATUS_FUNCTION_ERROR = 1;
-export const STATUS_BAD_PAYLOAD = 2;
+const STATUS_OK = 0;
+/** Failure statuses are runtime/reasons.ts FRAME_STATUS (e.g. RESULT_TOO_LARGE: the body is {"size": N}). */
+const MAX_STATUS = Math.max(...Object.values(FRAME_STATUS));
+const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
 
 /** Sent first on a TCP connection to a container's HTTP port to switch it to frames. */
 export const FRAME_PREFACE = Buffer.from("FAAS-FRAMES/1\r\n", "latin1");
@@ -31,6 +36,11 @@ interface Pending {
 export interface FrameChannelOptions {
   /** Bytes the peer sends before its first frame (FRAME_ACK on TCP); a mismatch fails the channel. */
   expectAck?: Buffer;
+  /**
+   * Largest result body kept, in bytes (FAAS_MAX_RESULT_BYTES); a larger one fails its call with
+   * RESULT_TOO_LARGE and is discarded as it arrives, so memory stays bounded. Default 64 MiB.
+   */
+  maxFrameBytes?: number;
   /** Called once when the socket closes or fails, with the calls still pending (already removed). */
   onClose?: (pending: Array<{ reject: (error: unknown) => void }>, error: Error | undefined) => void;
 }
@@ -39,10 +49,15 @@ export interface FrameChannelOptions {
 export class FrameChannel {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
-  private buffered: Buffer | undefined;
+  private readonly input = new ByteQueue();
+  /** Bytes of an oversized frame still to discard. */
+  private skipping = 0;
+  private readonly maxFrameBytes: number;
   private corked = false;
   private awaitingAck: Buffer | undefined;
+  private ackSeen: Buffer | undefined;
   private closed = false;
+  private broken = false;
   private failure: Error | undefined;
 
   constructor(
@@ -50,6 +65,7 @@ export class FrameChannel {
     private readonly options: FrameChannelOptions = {},
   ) {
     this.awaitingAck = options.expectAck;
+    this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("error", (error) => (this.failure ??= error));
     socket.on("close", () => this.onClose());
@@ -62,7 +78,7 @@ export class FrameChannel {
 
   /** Whether the socket has closed: every later call fails at once. */
   get isClosed(): boolean {
-    return this.closed;
+    return this.closed || this.broken;
   }
 
   /**
@@ -137,38 +153,68 @@ export class FrameChannel {
   }
 
   private onData(chunk: Buffer): void {
-    let buf = this.buffered ? Buffer.concat([this.buffered, chunk]) : chunk;
     if (this.awaitingAck) {
       const ack = this.awaitingAck;
-      const n = Math.min(buf.length, ack.length);
-      if (!buf.subarray(0, n).equals(ack.subarray(0, n))) {
-        this.failure = new Error(`the runtime did not accept framed calls (it answered ${JSON.stringify(buf.subarray(0, 40).toString("latin1"))})`);
+      const seen = this.ackSeen ? Buffer.concat([this.ackSeen, chunk]) : chunk; // at most ack.length kept
+      const n = Math.min(seen.length, ack.length);
+      if (!seen.subarray(0, n).equals(ack.subarray(0, n))) {
+        this.failure = new Error(`the runtime did not accept framed calls (it answered ${JSON.stringify(seen.subarray(0, 40).toString("latin1"))})`);
         this.socket.destroy();
         return;
       }
       if (n < ack.length) {
-        this.buffered = buf;
+        this.ackSeen = seen;
         return;
       }
-      this.awaitingAck = undefined;
-      buf = buf.subarray(ack.length);
+      this.awaitingAck = this.ackSeen = undefined;
+      chunk = seen.subarray(ack.length);
     }
-    let offset = 0;
-    while (buf.length - offset >= HEADER_BYTES) {
-      const length = buf.readUInt32BE(offset);
-      const end = offset + HEADER_BYTES + length;
-      if (end > buf.length) break;
-      const id = buf.readUInt32BE(offset + 4);
-      const status = buf.readUInt8(offset + 8);
-      const body = buf.toString("utf8", offset + HEADER_BYTES, end);
-      offset = end;
+    if (this.skipping > 0) {
+      // The rest of a frame too large to keep: dropped as it arrives, never buffered.
+      const n = Math.min(this.skipping, chunk.length);
+      this.skipping -= n;
+      chunk = chunk.subarray(n);
+    }
+    if (chunk.length > 0) this.input.push(chunk);
+    while (!this.closed && this.skipping === 0 && this.input.length >= HEADER_BYTES) {
+      const header = this.input.peek(HEADER_BYTES);
+      const length = header.readUInt32BE(0);
+      const id = header.readUInt32BE(4);
+      const status = header.readUInt8(8);
+      if (status > MAX_STATUS) {
+        this.protocolError(`the worker sent a frame with an unknown status ${status}`);
+        return;
+      }
+      if (length > this.maxFrameBytes) {
+        this.input.take(HEADER_BYTES);
+        const kept = Math.min(length, this.input.length);
+        this.input.take(kept);
+        this.skipping = length - kept;
+        const call = this.pending.get(id);
+        if (call) {
+          this.settle(id, call);
+          call.reject(resultTooLarge(length, this.maxFrameBytes));
+        }
+        continue;
+      }
+      if (this.input.length < HEADER_BYTES + length) break;
+      const frame = this.input.take(HEADER_BYTES + length);
       const call = this.pending.get(id);
       if (!call) continue; // abandoned (timeout or cancel)
       this.settle(id, call);
-      if (status === STATUS_OK) call.resolve(body);
-      else call.reject(callError(status, body));
+      const body = frame.subarray(HEADER_BYTES);
+      if (!isUtf8(body)) call.reject(protocolError("the worker sent a result that is not UTF-8"));
+      else if (status === STATUS_OK) call.resolve(body.toString("utf8"));
+      else call.reject(runtimeError(reasonOfStatus(status) ?? "RESULT_NOT_SERIALIZABLE", body.toString("utf8"), this.maxFrameBytes));
     }
-    this.buffered = offset === buf.length ? undefined : buf.subarray(offset);
+  }
+
+  /** A peer that breaks the protocol cannot be trusted with more calls: they fail, the socket closes. */
+  private protocolError(message: string): void {
+    this.failure = new Error(message);
+    this.broken = true;
+    this.failAll(protocolError(message));
+    this.socket.destroy();
   }
 
   private onClose(): void {
@@ -183,22 +229,9 @@ export class FrameChannel {
   }
 }
 
-/** The FaasError for a runtime status (1 function error, 2 bad payload, 3 bad result) and its JSON body. */
-export function callError(status: number, body: string): FaasError {
-  let info: { type?: string; message?: string; traceback?: string } = {};
-  try {
-    info = JSON.parse(body);
-  } catch {
-    info = { message: body };
-  }
-  const metadata = { exception_type: info.type ?? "", exception_message: info.message ?? "", traceback: info.traceback ?? "" };
-  if (status === STATUS_FUNCTION_ERROR) {
-    return new FaasError("function_error", `${info.type}: ${info.message}\n${info.traceback ?? ""}`.trimEnd(), { reason: "FUNCTION_ERROR", metadata });
-  }
-  if (status === STATUS_BAD_PAYLOAD) {
-    return new FaasError("invalid_argument", info.message ?? "payload is not valid JSON", { reason: "INVALID_REQUEST", metadata: { field: "payload" } });
-  }
-  return new FaasError("function_error", info.message ?? "handle returned a value that is not JSON serializable", { reason: "RESULT_NOT_SERIALIZABLE", metadata });
+/** A worker that broke the runtime protocol (WORKER_PROTOCOL_ERROR): the function's fault, never the agent's. */
+export function protocolError(message: string): FaasError {
+  return new FaasError("function_error", message, { reason: "WORKER_PROTOCOL_ERROR" });
 }
 
 export function timeoutError(timeoutMs: number): FaasError {

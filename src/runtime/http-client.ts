@@ -1,6 +1,7 @@
 import { connect, type Socket } from "node:net";
 import { FaasError } from "../domain/errors.ts";
-import { callError } from "./worker.ts";
+import { parseResponse, type UntilClose } from "./http-response.ts";
+import { isRuntimeReason, runtimeError } from "./reasons.ts";
 
 /** A response other than 200 that did not come from the runtime (e.g. an ingress's 404 for an unknown host). */
 export class ForeignResponseError extends Error {
@@ -17,8 +18,9 @@ export class ForeignResponseError extends Error {
  * A function runtime (faas_runtime.py --protocol http), or an HTTP ingress in front of runtimes,
  * reached over HTTP/1.1 at `host`:`port` through a pool of keep-alive connections: a call costs one
  * request on an open socket, no lookups. The client is a small one for the runtime's own server
- * and for proxies answering like it (Content-Length bodies, one response per request), several
- * times cheaper per call than node:http's general-purpose client. `destroy` closes the pool.
+ * and for the proxies in front of it (one response per request; Content-Length, chunked or
+ * close-delimited bodies, see http-response.ts), several times cheaper per call than node:http's
+ * general-purpose client. `destroy` closes the pool.
  */
 export class HttpClient {
   /** Calls in flight. */
@@ -66,6 +68,7 @@ class Connection {
   private pending: Pending | undefined;
   private received = false;
   private broken: Error | undefined;
+  private untilClose: UntilClose | undefined;
 
   constructor(host: string, port: number) {
     this.socket = connect({ host, port, noDelay: true });
@@ -110,22 +113,34 @@ class Connection {
   private onData(chunk: Buffer): void {
     this.received = true;
     this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk;
-    const headEnd = this.buffer.indexOf("\r\n\r\n");
-    if (headEnd < 0) return;
-    const head = this.buffer.subarray(0, headEnd).toString("latin1");
-    const status = Number(head.slice(9, 12));
-    const length = Number(/\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1] ?? "0");
-    if (this.buffer.length < headEnd + 4 + length) return;
-    const text = this.buffer.subarray(headEnd + 4, headEnd + 4 + length).toString("utf8");
-    this.buffer = this.buffer.subarray(headEnd + 4 + length);
-    const keepAlive = !/\r\nconnection:\s*close/i.test(head);
-    this.pending?.resolve({ status, text, keepAlive });
+    if (this.untilClose) return;
+    let parsed: ReturnType<typeof parseResponse>;
+    try {
+      parsed = parseResponse(this.buffer);
+    } catch (error) {
+      this.close();
+      this.pending?.reject(new FaasError("unavailable", `the function's address answered a malformed response: ${(error as Error).message}`, { reason: "WORKER_CRASHED", cause: error }));
+      return;
+    }
+    if (!parsed) return;
+    if ("untilClose" in parsed) {
+      // Neither Content-Length nor chunked: the body ends when the peer closes (RFC 9112 §6.3 item 8).
+      this.untilClose = parsed;
+      return;
+    }
+    this.buffer = this.buffer.subarray(parsed.consumed);
+    this.pending?.resolve({ status: parsed.status, text: parsed.text, keepAlive: parsed.keepAlive });
   }
 
   private fail(error: Error): void {
     this.broken ??= error;
     const pending = this.pending;
     if (!pending) return;
+    if (this.untilClose) {
+      const { status, bodyStart } = this.untilClose;
+      this.untilClose = undefined;
+      return pending.resolve({ status, text: this.buffer.subarray(bodyStart).toString("utf8"), keepAlive: false });
+    }
     pending.reject(this.received ? new FaasError("unavailable", `the function's container broke the connection: ${error.message}`, { reason: "WORKER_CRASHED", cause: error }) : new ConnectionError(error));
   }
 }
@@ -140,7 +155,7 @@ export class ConnectionError extends Error {
 
 /**
  * The error for a runtime's non-200 answer, exactly as the worker protocol reports it (400 =
- * invalid payload, 500 FUNCTION_ERROR / RESULT_NOT_SERIALIZABLE); anything that is not the
+ * invalid payload, 500 with a reason of runtime/reasons.ts); anything that is not the
  * runtime's JSON is a ForeignResponseError.
  */
 export function responseError(status: number, text: string): FaasError | ForeignResponseError {
@@ -150,10 +165,9 @@ export function responseError(status: number, text: string): FaasError | Foreign
   } catch {
     return new ForeignResponseError(status, text);
   }
-  const inner = JSON.stringify(parsed.error ?? { message: text });
-  if (status === 400) return callError(2, inner);
-  if (status === 500 && parsed.reason === "RESULT_NOT_SERIALIZABLE") return callError(3, inner);
-  if (status === 500 && parsed.reason === "FUNCTION_ERROR") return callError(1, inner);
+  const error = parsed.error ?? { message: text };
+  if (status === 400) return runtimeError("INVALID_PAYLOAD", error);
+  if (status === 500 && isRuntimeReason(parsed.reason)) return runtimeError(parsed.reason, error);
   if (parsed.error === undefined) return new ForeignResponseError(status, text);
   return new FaasError("unavailable", `the function's container answered ${status}: ${text.slice(0, 500)}`, { reason: "WORKER_CRASHED" });
 }

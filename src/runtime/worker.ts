@@ -2,14 +2,17 @@ import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
 import { execa, type Options, type ResultPromise } from "execa";
 import { FaasError } from "../domain/errors.ts";
-import { abortError, FrameChannel } from "./frames.ts";
+import { abortError, FrameChannel, protocolError } from "./frames.ts";
 
-export { callError } from "./frames.ts";
 
 /** The runtime shim every function runs under (see its docstring for the wire protocol). */
 export const RUNTIME_SHIM = fileURLToPath(new URL("./python/faas_runtime.py", import.meta.url));
 
 const STDERR_KEPT = 40;
+/** Longest output line kept; the rest of a longer line is cut and the cut marked. */
+export const MAX_LINE_BYTES = 64 * 1024;
+/** Largest readiness report accepted on the control pipe (an import traceback fits easily). */
+const MAX_READY_BYTES = 1024 * 1024;
 
 export interface WorkerOptions {
   /** Interpreter to run the shim with (a virtualenv's python when there are requirements). */
@@ -27,6 +30,16 @@ export interface WorkerOptions {
   onExit?: (worker: Worker) => void;
   /** Bound on import + listen, in milliseconds. */
   startTimeoutMs: number;
+  /** Largest result accepted (FAAS_MAX_RESULT_BYTES); larger ones fail with RESULT_TOO_LARGE. */
+  maxResultBytes?: number;
+  /**
+   * Called once when the worker stops taking calls because a call timed out and its thread or
+   * loop may still be running: the owner routes new calls elsewhere; the worker finishes the calls
+   * it has (up to `drainMs`) and is then killed, so nothing burns CPU for a caller long gone.
+   */
+  onRetire?: (worker: Worker) => void;
+  /** How long a retiring worker may finish its other calls, in milliseconds. */
+  drainMs?: number;
 }
 
 /** How every worker process is spawned (the env and cwd are added per worker). */
@@ -51,6 +64,7 @@ export class Worker {
   private channel: FrameChannel | undefined;
   private readonly recentStderr: string[] = [];
   private exited = false;
+  private retiring = false;
   private exitDescription = "";
   private readonly exitPromise: Promise<void>;
 
@@ -84,14 +98,16 @@ export class Worker {
         "3",
         "--exit-on-stdin-eof",
       ],
-      { ...SPAWN_OPTIONS, cwd: options.cwd, env: options.env },
+      // detached: the worker leads a process group, so stop/kill reach whatever it started.
+      { ...SPAWN_OPTIONS, cwd: options.cwd, env: options.env, detached: true },
     );
     const worker = new Worker(proc, options);
     worker.pipeOutput();
     try {
       const ready = await worker.readReady(signal);
       if (!ready.ok) {
-        await worker.exitPromise;
+        // The shim exits right after its report; its traceback is in the report either way.
+        await Promise.race([worker.exitPromise, new Promise((r) => setTimeout(r, 1000).unref())]);
         throw new FaasError(
           "invalid_argument",
           `handler failed to import: ${ready.type}: ${ready.message}\n${ready.traceback ?? ""}`.trimEnd(),
@@ -119,38 +135,66 @@ export class Worker {
     return this.channel?.inflight ?? 0;
   }
 
-  /** Whether the process is still running. */
+  /** Whether the process is running and takes new calls (false once it retires). */
   get alive(): boolean {
-    return !this.exited;
+    return !this.exited && !this.retiring && this.channel?.isClosed !== true;
   }
 
   /**
    * Sends one call. Resolves with the result's JSON text; rejects with FaasError FUNCTION_ERROR,
-   * RESULT_NOT_SERIALIZABLE, WORKER_CRASHED or INVOKE_TIMEOUT.
+   * RESULT_NOT_SERIALIZABLE, RESULT_TOO_LARGE, WORKER_PROTOCOL_ERROR, WORKER_CRASHED or
+   * INVOKE_TIMEOUT. A timeout retires the worker (see `onRetire`).
    */
   call(payloadJson: string, timeoutMs: number, signal?: AbortSignal): Promise<string> {
     if (this.exited || !this.channel) return Promise.reject(this.crashError());
-    return this.channel.call(payloadJson, timeoutMs, signal);
+    return this.channel.call(payloadJson, timeoutMs, signal).catch((error: unknown) => {
+      if ((error as { reason?: string }).reason === "INVOKE_TIMEOUT") this.retire();
+      throw error;
+    });
+  }
+
+  /**
+   * A sync handler's thread cannot be stopped from outside, and a busy async one wedges the whole
+   * loop: after a timeout the only sure stop is the process. Calls in flight finish first.
+   */
+  private retire(): void {
+    if (this.retiring || this.exited) return;
+    this.retiring = true;
+    this.options.onRetire?.(this);
+    void this.stop(this.options.drainMs ?? 0);
   }
 
   /** Waits for calls in flight (at most `graceMs`), then stops the process. Idempotent. */
   async stop(graceMs: number): Promise<void> {
+    this.retiring = true;
     const deadline = Date.now() + graceMs;
     while (this.inflight > 0 && !this.exited && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
     }
     if (!this.exited) {
-      this.process.kill("SIGTERM");
+      this.signalGroup("SIGTERM");
       const timer = setTimeout(() => this.kill(), Math.max(1000, deadline - Date.now()));
       await this.exitPromise;
       clearTimeout(timer);
     }
+    // Whatever the handler started lives in the worker's process group: it goes too.
+    this.signalGroup("SIGKILL");
     this.channel?.destroy();
   }
 
-  /** Kills the process at once. */
+  /** Kills the process and everything it started, at once. */
   kill(): void {
-    if (!this.exited) this.process.kill("SIGKILL");
+    if (!this.exited) this.signalGroup("SIGKILL");
+  }
+
+  /** Signals the worker's process group (it leads one: spawned detached), or the process alone. */
+  private signalGroup(signal: NodeJS.Signals): void {
+    if (this.pid <= 0) return;
+    try {
+      process.kill(-this.pid, signal);
+    } catch {
+      if (!this.exited) this.process.kill(signal);
+    }
   }
 
   private connect(): Promise<void> {
@@ -163,6 +207,7 @@ export class Worker {
       });
       socket.once("error", reject);
       this.channel = new FrameChannel(socket, {
+        maxFrameBytes: this.options.maxResultBytes,
         onClose: (pending) => {
           // A worker we cannot talk to is of no use; its calls fail with how it ended.
           if (!this.exited) this.kill();
@@ -189,19 +234,36 @@ export class Worker {
         finish();
         reject(e);
       };
+      let settled = false;
+      const done = (outcome: () => void) => {
+        if (settled) return;
+        settled = true;
+        // Nothing more is read from the control pipe: a function cannot make the agent buffer it.
+        readyPipe.removeAllListeners("data");
+        (readyPipe as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+        outcome();
+      };
       readyPipe.setEncoding("utf8");
       readyPipe.on("data", (d: string) => {
         text += d;
         const nl = text.indexOf("\n");
-        if (nl >= 0) {
-          finish();
-          resolve(JSON.parse(text.slice(0, nl)) as ReadyMessage);
+        if (nl < 0) {
+          if (text.length > MAX_READY_BYTES) done(() => fail(protocolError(`the worker wrote more than ${MAX_READY_BYTES} bytes to its control pipe without a report`)));
+          return;
         }
+        done(() => {
+          const report = parseReady(text.slice(0, nl));
+          if (typeof report === "string") fail(protocolError(report));
+          else {
+            finish();
+            resolve(report);
+          }
+        });
       });
       readyPipe.on("error", () => {});
-      this.exitPromise.then(() => {
-        if (!text.includes("\n")) fail(this.crashError("worker exited before it was ready"));
-      });
+      // A closed control pipe means no report is coming, whether or not the process lives on.
+      readyPipe.on("end", () => done(() => fail(protocolError("the worker closed its control pipe before reporting that it was ready"))));
+      this.exitPromise.then(() => done(() => fail(this.crashError("worker exited before it was ready"))));
     });
   }
 
@@ -210,16 +272,9 @@ export class Worker {
       const readable = this.process[stream];
       if (!readable) continue;
       readable.setEncoding("utf8");
-      let partial = "";
-      readable.on("data", (chunk: string) => {
-        const lines = (partial + chunk).split("\n");
-        partial = lines.pop() ?? "";
-        for (const line of lines) this.output(stream, line);
-      });
-      readable.on("end", () => {
-        if (partial) this.output(stream, partial);
-        partial = "";
-      });
+      const lines = new BoundedLines(MAX_LINE_BYTES, (line) => this.output(stream, line));
+      readable.on("data", (chunk: string) => lines.push(chunk));
+      readable.on("end", () => lines.end());
     }
   }
 
@@ -254,4 +309,63 @@ interface ReadyMessage {
   message?: string;
   traceback?: string;
   python?: string;
+}
+
+function parseReady(line: string): ReadyMessage | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return `the worker wrote something that is not its readiness report to its control pipe: ${JSON.stringify(line.slice(0, 200))}`;
+  }
+  if (value === null || typeof value !== "object" || typeof (value as ReadyMessage).ok !== "boolean") {
+    return `the worker's readiness report is not an object with "ok": ${JSON.stringify(line.slice(0, 200))}`;
+  }
+  const report = value as Record<string, unknown>;
+  const text = (key: string) => (typeof report[key] === "string" ? (report[key] as string) : undefined);
+  return { ok: report.ok as boolean, type: text("type"), message: text("message"), traceback: text("traceback"), python: text("python") };
+}
+
+/**
+ * Splits a stream of text into lines, cutting any line longer than `max` characters: the cut part
+ * is dropped as it arrives (never buffered) and the line ends with a marker saying how much went.
+ */
+class BoundedLines {
+  private partial = "";
+  private dropped = 0;
+
+  constructor(
+    private readonly max: number,
+    private readonly onLine: (line: string) => void,
+  ) {}
+
+  push(chunk: string): void {
+    let start = 0;
+    for (let nl = chunk.indexOf("\n"); nl >= 0; nl = chunk.indexOf("\n", start)) {
+      this.add(chunk.slice(start, nl));
+      this.emit();
+      start = nl + 1;
+    }
+    if (start < chunk.length) this.add(chunk.slice(start));
+  }
+
+  end(): void {
+    if (this.partial || this.dropped) this.emit();
+  }
+
+  private add(piece: string): void {
+    const room = this.max - this.partial.length;
+    if (piece.length <= room) this.partial += piece;
+    else {
+      if (room > 0) this.partial += piece.slice(0, room);
+      this.dropped += piece.length - Math.max(room, 0);
+    }
+  }
+
+  private emit(): void {
+    const line = this.dropped ? `${this.partial} [line cut: ${this.dropped} more characters dropped]` : this.partial;
+    this.partial = "";
+    this.dropped = 0;
+    this.onLine(line);
+  }
 }

@@ -1,5 +1,4 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { Interceptor } from "@connectrpc/connect";
 import { FaasError } from "../domain/errors.ts";
 
 /**
@@ -31,23 +30,6 @@ export class TokenAuth {
 
 function digest(token: string): Buffer {
   return createHash("sha256").update(token).digest();
-}
-
-/**
- * Services open without a token: probes (grpc.health.v1, as Kubernetes `grpc:` probes send no
- * credentials) and discovery (server reflection only describes the public contract).
- */
-const OPEN_SERVICES = new Set(["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]);
-
-/** Rejects every RPC but FaasAgent's Health and the OPEN_SERVICES without a valid bearer token. */
-export function authInterceptor(auth: TokenAuth): Interceptor {
-  return (next) => async (req) => {
-    const open = req.method.name === "Health" || OPEN_SERVICES.has(req.service.typeName);
-    if (auth.enabled && !open && !auth.check(req.header.get("authorization"))) {
-      throw unauthenticated();
-    }
-    return next(req);
-  };
 }
 
 /** The error for a missing or wrong token. */

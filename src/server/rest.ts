@@ -4,6 +4,7 @@ import { fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
 import { CapabilitiesResponseSchema, DeployOptionsSchema, TrafficTargetSchema } from "../../gen/faas/v1/agent_pb.ts";
 import { FaasError, invalidArgument } from "../domain/errors.ts";
+import { checkPayload, checkUtf8 } from "../domain/payload.ts";
 import type { DeployOptions, FunctionInfo, TrafficTarget } from "../domain/types.ts";
 import { fromOptionsMessage, fromTrafficMessage, toCapabilitiesResponse } from "../service/messages.ts";
 import type { AgentCore, DeployProgress } from "../service/core.ts";
@@ -61,9 +62,11 @@ export function createRestHandler(options: RestOptions): (req: Request, res: Res
         const body = await readJsonObject(req, options.maxBodyBytes);
         const id = requiredString(body, "id");
         options.validation?.invokeId(id);
+        checkPayload(body.payload);
         const payload = body.payload === undefined ? "{}" : JSON.stringify(body.payload);
         const out = await core.invoke(id, payload, signal);
-        // The result is spliced in as the worker serialised it: no parse and re-serialise.
+        // The result text was checked to be exactly one JSON value (core.invoke), so splicing it in
+        // cannot add fields; it saves serialising the result a second time.
         const json = `{"result":${out.resultJson},"status":"success","execution_time":${out.executionTime},"platform":"${out.platform}","cold_start":${out.coldStart}}`;
         res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(json) });
         res.end(json);
@@ -135,7 +138,7 @@ async function awaitDeploy(res: Response, progress: AsyncIterable<DeployProgress
     for await (const event of progress) {
       if (event.type === "log") logs.push(event.line);
       if (event.type === "function") return send(res, 200, toRestDeployed(event.function));
-      if (event.type === "dry_run") return send(res, 200, { status: "dry_run", kind: event.rendered.kind, object: event.rendered.object });
+      if (event.type === "dry_run") return send(res, 200, { status: "dry_run", kind: event.rendered.kind, object: event.rendered.object, differences: event.rendered.differences ?? [] });
     }
   } catch (error) {
     const faas = asFaasError(error);
@@ -170,7 +173,7 @@ async function streamDeploy(res: Response, progress: AsyncIterable<DeployProgres
           line({ type: "function", time, ...toRestDeployed(event.function) });
           break;
         case "dry_run":
-          line({ type: "dry_run", time, kind: event.rendered.kind, object: event.rendered.object });
+          line({ type: "dry_run", time, kind: event.rendered.kind, object: event.rendered.object, differences: event.rendered.differences ?? [] });
           break;
       }
     }
@@ -249,7 +252,9 @@ async function readJsonObject(req: Request, limit: number): Promise<Record<strin
     if (size > limit) throw tooLarge(limit);
     chunks.push(chunk);
   }
-  const text = Buffer.concat(chunks).toString("utf8");
+  const bytes = Buffer.concat(chunks);
+  checkUtf8(bytes);
+  const text = bytes.toString("utf8");
   if (text.trim() === "") throw invalidArgument("body", "request body is empty: expected a JSON object");
   let value: unknown;
   try {
@@ -290,6 +295,8 @@ function optionalStringMap(body: Record<string, unknown>, field: string): Record
   if (typeof value !== "object" || Array.isArray(value)) throw invalidArgument(field, `${field} must be an object of strings`);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(value)) {
+    // Assigning it would set the prototype and drop the entry without a word.
+    if (k === "__proto__") throw invalidArgument(`${field}.${k}`, `${field} must not have a key named __proto__`);
     if (typeof v !== "string") throw invalidArgument(`${field}.${k}`, `${field}.${k} must be a string`);
     out[k] = v;
   }

@@ -12,9 +12,11 @@ import { ServerReflection as ServerReflectionAlpha } from "../../gen/grpc/reflec
 import { createFaasAgentService } from "../service/connect.ts";
 import type { AgentCore } from "../service/core.ts";
 import { RequestValidation } from "../service/validation.ts";
-import { authInterceptor, TokenAuth } from "./auth.ts";
+import { TokenAuth } from "./auth.ts";
 import { errorInterceptor } from "./errors.ts";
+import { createGuard } from "./guard.ts";
 import { createHealthService, ServingStatus } from "./health.ts";
+import { HostPolicy } from "./hosts.ts";
 import { createReflectionAlphaService, createReflectionService } from "./reflection.ts";
 import { createRestHandler } from "./rest.ts";
 import { createStaticHandler } from "./static.ts";
@@ -49,6 +51,11 @@ export interface AgentServerOptions {
   core: AgentCore;
   logger: Logger;
   authTokens: string[];
+  /** The address the server will listen on (FAAS_HOST): its name is one the Host check accepts. */
+  bindHost: string;
+  /** FAAS_ALLOWED_HOSTS and FAAS_ALLOWED_ORIGINS (see HostPolicy). */
+  allowedHosts?: readonly string[];
+  allowedOrigins?: readonly string[];
   /** Largest request (REST body or RPC message) accepted, in bytes. */
   maxBodyBytes: number;
   /** Largest deadline a client may ask for, in milliseconds. */
@@ -84,18 +91,26 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   const fallback = options.webRoot ? createStaticHandler(options.webRoot) : undefined;
   const rest = createRestHandler({ core: options.core, auth, maxBodyBytes: options.maxBodyBytes, logger: options.logger, validation, fallback });
   const serving = new ServingStatus();
+  const hosts = new HostPolicy({ bindHost: options.bindHost, allowedHosts: options.allowedHosts ?? [], allowedOrigins: options.allowedOrigins ?? [], tls: false });
+  const rpcPrefixes = new Set<string>();
+  // Connect's JSON codec takes a textDecoder (protocol/serialization.js): a fatal one refuses
+  // invalid UTF-8 with invalid_argument instead of replacing it without a word.
+  const STRICT_UTF8_JSON = { ignoreUnknownFields: true, textDecoder: new TextDecoder("utf-8", { fatal: true }) };
   const handler = connectNodeAdapter({
     routes: (router) => {
+      rpcPrefixes.clear();
       router.service(FaasAgent, createFaasAgentService(options.core));
       router.service(Health, createHealthService(serving));
       const services = () => new Set(router.handlers.map((h) => h.service));
       router.service(ServerReflection, createReflectionService(services));
       router.service(ServerReflectionAlpha, createReflectionAlphaService(services));
       options.extraRoutes?.(router);
+      for (const h of router.handlers) rpcPrefixes.add(`/${h.service.typeName}/`);
     },
     fallback: rest,
-    // Outermost first: errors are converted last; the token is checked before the request's rules.
-    interceptors: [errorInterceptor(options.logger), authInterceptor(auth), createValidateInterceptor({ validator: validation.validator })],
+    // Outermost first: errors are converted last. Credentials are checked by the guard, before this.
+    interceptors: [errorInterceptor(options.logger), createValidateInterceptor({ validator: validation.validator })],
+    jsonOptions: STRICT_UTF8_JSON,
     readMaxBytes: options.maxBodyBytes,
     writeMaxBytes: options.maxBodyBytes * 2,
     maxTimeoutMs: options.maxTimeoutMs,
@@ -109,8 +124,20 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   const sessions = new Set<ServerHttp2Session>();
   let closing = false;
 
+  // The one gate every request passes before any handler (see guard.ts); a fast path added on
+  // the HTTP/2 stream must call it too.
+  const guard = createGuard({
+    hosts,
+    auth,
+    tls: false,
+    clientCertRequired: false,
+    rpcPath: (path) => rpcPrefixes.has(path.slice(0, path.indexOf("/", 1) + 1)),
+    maxBodyBytes: options.maxBodyBytes,
+  });
+
   const server = createServer({ http2: { settings: { maxConcurrentStreams: 1000 } } }, (req, res) => {
     drainInsteadOfDestroy(req);
+    if (!guard(req, res)) return;
     if ("stream" in req) return handler(req, res); // HTTP/2: sessions are tracked separately
     const socket = req.socket;
     const count = active.get(socket);
@@ -145,7 +172,9 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
         server.once("error", reject);
         server.listen(port, host, () => {
           server.off("error", reject);
-          resolve(server.address() as AddressInfo);
+          const address = server.address() as AddressInfo;
+          hosts.bind(address.port);
+          resolve(address);
         });
       });
     },

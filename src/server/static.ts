@@ -15,6 +15,20 @@ const CONTENT_TYPES: Record<string, string> = {
   ".txt": "text/plain; charset=utf-8",
 };
 
+/**
+ * Headers of every response the page's files get: scripts, styles, images and connections only
+ * from the agent itself (images also as data: URLs, for the page's empty icon), never in a frame
+ * (clickjacking), no MIME sniffing, no Referer to other sites, and no reading of the files by other
+ * sites' no-cors requests.
+ */
+export const PAGE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  "content-security-policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "x-frame-options": "DENY",
+  "cross-origin-resource-policy": "same-origin",
+};
+
 type NodeHandler = NonNullable<ConnectNodeAdapterOptions["fallback"]>;
 type Request = Parameters<NodeHandler>[0];
 type Response = Parameters<NodeHandler>[1];
@@ -36,6 +50,7 @@ export function createStaticHandler(root: string): (req: Request, res: Response)
 }
 
 async function serve(base: string, req: Request, res: Response): Promise<void> {
+  for (const [name, value] of Object.entries(PAGE_SECURITY_HEADERS)) res.setHeader(name, value);
   if (req.method !== "GET" && req.method !== "HEAD") return notFound(req, res);
   const path = filePath(base, req.url ?? "/");
   const type = path && CONTENT_TYPES[extname(path)];
@@ -54,7 +69,6 @@ async function serve(base: string, req: Request, res: Response): Promise<void> {
     "content-type": type,
     "content-length": info.size,
     "cache-control": immutable ? "public, max-age=31536000, immutable" : "no-cache",
-    "x-content-type-options": "nosniff",
   });
   if (req.method === "HEAD") {
     res.end();

@@ -1,5 +1,5 @@
 import { create, fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
-import { timestampFromDate, ValueSchema } from "@bufbuild/protobuf/wkt";
+import { timestampFromDate, ValueSchema, type Value } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   DeleteResponseSchema,
@@ -11,6 +11,7 @@ import {
   LogsResponseSchema,
   SetTrafficResponseSchema,
 } from "../../gen/faas/v1/agent_pb.ts";
+import { checkPayload, invalidPayload } from "../domain/payload.ts";
 import type { AgentCore } from "./core.ts";
 import { fromDeployRequest, fromTrafficMessage, toCapabilitiesResponse, toDeployResponse, toFunctionMessage } from "./messages.ts";
 
@@ -26,10 +27,12 @@ export function createFaasAgentService(core: AgentCore): ServiceImpl<typeof Faas
     },
 
     async invoke(req, ctx) {
-      const payloadJson = req.payload ? JSON.stringify(toJson(ValueSchema, req.payload)) : "{}";
+      const payload = req.payload ? payloadToJson(req.payload) : undefined;
+      checkPayload(payload);
+      const payloadJson = payload === undefined ? "{}" : JSON.stringify(payload);
       const out = await core.invoke(req.id, payloadJson, ctx.signal);
       return create(InvokeResponseSchema, {
-        result: fromJson(ValueSchema, JSON.parse(out.resultJson) as JsonValue),
+        result: fromJson(ValueSchema, out.result as JsonValue),
         status: "success",
         executionTime: out.executionTime,
         platform: out.platform,
@@ -69,4 +72,26 @@ export function createFaasAgentService(core: AgentCore): ServiceImpl<typeof Faas
       return toCapabilitiesResponse(core.platformName, core.capabilities);
     },
   };
+}
+
+/**
+ * The JSON of an Invoke payload. A Struct key "__proto__" set the fields' prototype while the
+ * message was decoded (and would vanish without a word), and a number JSON cannot carry (1e400
+ * read as Infinity) makes toJson throw: both are refused as INVALID_PAYLOAD.
+ */
+function payloadToJson(value: Value): JsonValue {
+  const stack: Value[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop()!;
+    if (v.kind.case === "structValue") {
+      const fields = v.kind.value.fields;
+      if (Object.getPrototypeOf(fields) !== Object.prototype) throw invalidPayload("payload keys named __proto__ are not supported over Connect and gRPC");
+      stack.push(...Object.values(fields));
+    } else if (v.kind.case === "listValue") {
+      stack.push(...v.kind.value.values);
+    } else if (v.kind.case === "numberValue" && !Number.isFinite(v.kind.value)) {
+      throw invalidPayload("payload holds a number outside the range of a double");
+    }
+  }
+  return toJson(ValueSchema, value);
 }

@@ -1,4 +1,5 @@
 import { FaasError, invalidArgument, isFaasError, unsupported } from "../domain/errors.ts";
+import { checkResult, checkText } from "../domain/payload.ts";
 import { optionField, setOptionNames, validateTraffic } from "../domain/options.ts";
 import { validateDeployRequest, validateId, type RawDeployRequest } from "../domain/spec.ts";
 import type {
@@ -25,8 +26,10 @@ export type DeployProgress =
   | { type: "dry_run"; rendered: RenderedObject; time: Date };
 
 export interface InvokeResult {
-  /** What `handle` returned, as JSON text. */
+  /** What `handle` returned, as JSON text: checked to be one JSON value within the result limit. */
   resultJson: string;
+  /** The same, parsed. */
+  result: unknown;
   /** Seconds the call took inside the agent, cold start included. */
   executionTime: number;
   coldStart: boolean;
@@ -46,9 +49,12 @@ export interface AgentCoreOptions {
   workflow: string;
   version: string;
   deployTimeoutMs: number;
+  /** Largest result returned (FAAS_MAX_RESULT_BYTES), whatever the platform or protocol. */
+  maxResultBytes?: number;
 }
 
 const ERROR_LOG_LINES = 15;
+const DEFAULT_MAX_RESULT_BYTES = 8 * 1024 * 1024;
 
 /**
  * What the agent does, whatever the protocol: the Connect service and the REST routes both call
@@ -82,6 +88,7 @@ export class AgentCore {
    * message carries the cause and the last log lines.
    */
   async *deploy(raw: RawDeployRequest, signal: AbortSignal): AsyncGenerator<DeployProgress> {
+    checkText({ handler: raw.handler, requirements: raw.requirements, params: raw.params, env: raw.env });
     const spec = validateDeployRequest(raw);
     this.checkOptions(spec);
     if (raw.dryRun) {
@@ -153,8 +160,10 @@ export class AgentCore {
     validateId(id);
     const start = performance.now();
     const outcome = await this.options.platform.invoke(id, payloadJson, signal);
+    const result = checkResult(outcome.resultJson, this.options.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES);
     return {
       resultJson: outcome.resultJson,
+      result,
       executionTime: (performance.now() - start) / 1000,
       coldStart: outcome.coldStart,
       platform: this.platformName,

@@ -89,7 +89,7 @@ export function toDeployResponse(event: DeployProgress): DeployResponse {
     case "dry_run":
       return create(DeployResponseSchema, {
         time,
-        event: { case: "dryRun", value: { kind: event.rendered.kind, object: event.rendered.object as JsonObject } },
+        event: { case: "dryRun", value: { kind: event.rendered.kind, object: event.rendered.object as JsonObject, differences: event.rendered.differences ?? [] } },
       });
   }
 }

@@ -1,23 +1,23 @@
 import { randomBytes } from "node:crypto";
 import type Docker from "dockerode";
-import { describeDockerHost, dockerFromEnv } from "../../src/build/engine.ts";
+import { dockerFromEnv } from "../../src/images/engine.ts";
 import { labelFilter } from "../../src/adapters/docker/containers.ts";
+import { partMissing, partRequired, requirePart } from "./requires.ts";
 
 /** A client for the engine DOCKER_HOST names (the one CI starts). */
 export const docker: Docker = dockerFromEnv(process.env);
 
-/** Whether the engine answers; tests needing Docker skip (with this reason) when it does not. */
-export const dockerReason: string | undefined = await docker.ping().then(
-  () => undefined,
-  (error: Error) => `no Docker engine answers at ${describeDockerHost(process.env)} (${error.message}); set DOCKER_HOST`,
-);
+/** Why Docker tests cannot run here (no engine, or no base image), or undefined when they can. */
+export const dockerReason: string | undefined = await partMissing("docker");
 
-/** CI sets FAAS_REQUIRE_DOCKER=1: then a missing engine fails the tests instead of skipping them. */
-export const requireDocker = process.env.FAAS_REQUIRE_DOCKER === "1";
+/** CI sets FAAS_REQUIRE_DOCKER=1 (or FAAS_REQUIRE_ALL=1): then a missing engine fails the tests instead of skipping them. */
+export const requireDocker = partRequired("docker");
 
-/** True when Docker tests must be skipped; prints why once. */
-export const skipDocker: boolean = dockerReason !== undefined && !requireDocker;
-if (skipDocker) console.warn(`skipping Docker tests: ${dockerReason}`);
+/**
+ * True when Docker tests must be skipped (recorded for the run's summary line). When the engine
+ * is required but missing, importing this module throws, which fails every Docker test file.
+ */
+export const skipDocker: boolean = await requirePart("docker");
 
 /** Throws when the engine is required but missing (call in beforeAll). */
 export function assertDocker(): void {

@@ -128,12 +128,14 @@ class DeployResponse(_message.Message):
     def __init__(self, time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., phase: _Optional[_Union[DeployPhase, str]] = ..., log: _Optional[_Union[BuildLog, _Mapping]] = ..., function: _Optional[_Union[Function, _Mapping]] = ..., dry_run: _Optional[_Union[DryRun, _Mapping]] = ...) -> None: ...
 
 class DryRun(_message.Message):
-    __slots__ = ["kind", "object"]
+    __slots__ = ["differences", "kind", "object"]
+    DIFFERENCES_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     OBJECT_FIELD_NUMBER: _ClassVar[int]
+    differences: _containers.RepeatedScalarFieldContainer[str]
     kind: str
     object: _struct_pb2.Struct
-    def __init__(self, kind: _Optional[str] = ..., object: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    def __init__(self, kind: _Optional[str] = ..., object: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., differences: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Function(_message.Message):
     __slots__ = ["created_at", "endpoint", "id", "image", "message", "platform", "python_version", "ready", "revision", "revisions", "state", "status", "traffic", "updated_at"]

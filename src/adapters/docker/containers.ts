@@ -2,20 +2,8 @@ import { get } from "node:http";
 import type Docker from "dockerode";
 import { FaasError } from "../../domain/errors.ts";
 import type { FunctionInfo } from "../../domain/types.ts";
-import { CONTAINER_PORT } from "../../build/template.ts";
-
-/** Labels every container and image the docker platform makes carries. */
-export const LABELS = {
-  managedBy: "dev.radical-faas.managed-by",
-  namespace: "dev.radical-faas.namespace",
-  function: "dev.radical-faas.function",
-  hash: "dev.radical-faas.content-hash",
-  revision: "dev.radical-faas.revision",
-  created: "dev.radical-faas.created",
-  python: "dev.radical-faas.python-version",
-} as const;
-
-export const MANAGED_BY = "radical-faas";
+import { CONTAINER_PORT } from "../../images/template.ts";
+import { label, LEGACY_DOCKER_LABELS, selector } from "../kit/labels.ts";
 
 /** What the platform reads back from a container: the engine is the source of truth. */
 export interface ContainerView {
@@ -34,11 +22,13 @@ export interface ContainerView {
   port: number;
 }
 
-/** The label filters selecting this agent's containers (of one function when `id` is given). */
-export function labelFilter(namespace: string, id?: string): { label: string[] } {
-  const label = [`${LABELS.managedBy}=${MANAGED_BY}`, `${LABELS.namespace}=${namespace}`];
-  if (id) label.push(`${LABELS.function}=${id}`);
-  return { label };
+/**
+ * The label filters selecting this agent's containers (of one function when `id` is given): today's
+ * labels, and with `legacy` those earlier agents wrote (kit/labels.ts).
+ */
+export function labelFilter(namespace: string, id?: string, legacy = false): { label: string[] } {
+  const values = id ? { namespace, function: id } : { namespace };
+  return { label: legacy ? selector(values, LEGACY_DOCKER_LABELS) : selector(values) };
 }
 
 /**
@@ -46,22 +36,24 @@ export function labelFilter(namespace: string, id?: string): { label: string[] }
  * each group is the current one (a blue/green deploy briefly has two).
  */
 export async function listViews(docker: Docker, namespace: string, id: string | undefined, signal: AbortSignal): Promise<Map<string, ContainerView[]>> {
-  const summaries = await docker.listContainers({ all: true, filters: labelFilter(namespace, id), abortSignal: signal } as Docker.ContainerListOptions);
+  const list = (legacy: boolean) => docker.listContainers({ all: true, filters: labelFilter(namespace, id, legacy), abortSignal: signal } as Docker.ContainerListOptions);
+  // Containers an earlier agent labelled the old way are found too: one more query on the same socket.
+  const summaries = (await Promise.all([list(false), list(true)])).flat();
   summaries.sort((a, b) => b.Created - a.Created);
   const out = new Map<string, ContainerView[]>();
   for (const s of summaries) {
     const labels = s.Labels ?? {};
-    const functionId = labels[LABELS.function];
+    const functionId = label(labels, "function");
     if (!functionId) continue;
     const port = s.Ports?.find((p) => p.PrivatePort === CONTAINER_PORT && p.IP === "127.0.0.1")?.PublicPort ?? 0;
     const view: ContainerView = {
       containerId: s.Id,
       functionId,
       image: s.Image,
-      hash: labels[LABELS.hash] ?? "",
-      revision: labels[LABELS.revision] ?? "",
-      pythonVersion: labels[LABELS.python] ?? "",
-      createdAt: new Date(labels[LABELS.created] ?? s.Created * 1000),
+      hash: label(labels, "contentHash"),
+      revision: label(labels, "revision"),
+      pythonVersion: label(labels, "pythonVersion"),
+      createdAt: new Date(label(labels, "createdAt") || s.Created * 1000),
       updatedAt: new Date(s.Created * 1000),
       running: s.State === "running",
       state: s.State,

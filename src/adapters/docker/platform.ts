@@ -1,16 +1,21 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type Docker from "dockerode";
 import type { Logger } from "pino";
-import { dockerUnavailable } from "../../build/image.ts";
-import { CONTAINER_PORT, imageInputs } from "../../build/template.ts";
+import { dockerUnavailable } from "../../images/image.ts";
+import { resolveImage } from "../../images/resolve.ts";
+import { CONTAINER_PORT, imageInputs } from "../../images/template.ts";
+import type { Images } from "../../images/types.ts";
 import { FaasError, functionNotFound } from "../../domain/errors.ts";
 import type { Capabilities, DeployEmitter, DeployPhase, DeploySpec, FunctionInfo, HealthCheck, InvokeOutcome, LogLine, LogsOptions, Platform } from "../../domain/types.ts";
-import { describeView, LABELS, listViews, MANAGED_BY, publishedPort, waitHealthy, type ContainerView } from "./containers.ts";
+import { describeView, listViews, publishedPort, waitHealthy, type ContainerView } from "./containers.ts";
 import { ContainerEndpoint } from "./channel.ts";
-import { ConnectionError } from "../../runtime/http-client.ts";
-import { resolveImage, type ImageTarget } from "./image.ts";
+import { callRoute, type Routes } from "../kit/endpoint.ts";
 import { containerLogs } from "./logs.ts";
-import { KeyedLock } from "../keyed-lock.ts";
+import { contentHash, canonicalJson } from "../kit/hash.ts";
+import { KeyedLock } from "../kit/keyed-lock.ts";
+import { runDeploy } from "../kit/pipeline.ts";
+import { LABELS, MANAGED_BY } from "../kit/labels.ts";
+import { startSweeper, type Sweeper } from "../kit/sweeper.ts";
 
 /** Options of the docker platform; see Config for their environment variables. */
 export interface DockerPlatformOptions {
@@ -18,9 +23,8 @@ export interface DockerPlatformOptions {
   docker: Docker;
   /** Separates agents sharing one engine (FAAS_DOCKER_NAMESPACE); only this namespace's containers are seen. */
   namespace: string;
-  target: ImageTarget;
-  /** Longest an image build may run (DOCKER_TIMEOUT), in milliseconds. */
-  buildTimeoutMs: number;
+  /** Builds the function images (and pushes them, in the registry workflow). */
+  images: Images;
   /** Longest a container may take to become healthy, in milliseconds. */
   startTimeoutMs: number;
   invokeTimeoutMs: number;
@@ -53,72 +57,61 @@ export class DockerPlatform implements Platform {
   private readonly live = new Map<string, Live>();
   private readonly locks = new KeyedLock();
   private readonly docker: Docker;
-  private sweeper: NodeJS.Timeout | undefined;
+  private readonly sweeper: Sweeper;
 
   constructor(private readonly options: DockerPlatformOptions) {
     this.docker = options.docker;
-    if (options.idleTimeoutMs > 0) {
-      const every = Math.min(Math.max(options.idleTimeoutMs / 4, 50), 5000);
-      this.sweeper = setInterval(() => this.stopIdle(), every).unref();
-    }
+    this.sweeper = startSweeper(options.idleTimeoutMs, (now) => this.stopIdle(now));
   }
 
   async deploy(spec: DeploySpec, emit: DeployEmitter, signal: AbortSignal): Promise<FunctionInfo> {
     const inputs = imageInputs(spec); // parameters checked again before anything reaches the engine
-    return this.locks.run(spec.id, async () => {
-      const log = (phase: DeployPhase, source: string, line: string) => emit({ type: "log", phase, source, line, time: new Date() });
-      const phase = (p: DeployPhase) => emit({ type: "phase", phase: p, time: new Date() });
-      await this.ping(signal);
-      const current = (await this.views(spec.id, signal)).get(spec.id)?.[0];
-
-      phase("packaging");
-      phase("building");
-      const image = await resolveImage({ docker: this.docker, inputs, target: this.options.target, timeoutMs: this.options.buildTimeoutMs, log, signal });
-      const revision = createHash("sha256").update(`${image.ref}\0${JSON.stringify(Object.entries(spec.env).sort())}`).digest("hex").slice(0, 16);
-      if (current && current.revision === revision) {
-        log("deploying", "agent", `revision ${revision} is already deployed in container ${current.containerId.slice(0, 12)}: nothing to do`);
-        return describeView(current);
-      }
-
-      phase("deploying");
-      const createdAt = current?.createdAt ?? new Date();
-      const view = await this.startContainer(spec, image.ref, image.hash, revision, inputs.pythonVersion, createdAt, log, signal);
-      const previous = this.live.get(spec.id);
-      // The switch: calls made from here on go to the new container; the old one drains, then goes.
-      this.live.set(spec.id, { view, endpoint: new ContainerEndpoint(view.containerId, view.port), starting: undefined, stopping: undefined, lastUsed: Date.now() });
-      const olds = ((await this.views(spec.id, signal)).get(spec.id) ?? []).filter((v) => v.containerId !== view.containerId);
-      void this.retire(olds, previous?.endpoint);
-      log("deploying", "agent", `container ${view.containerId.slice(0, 12)} is healthy on 127.0.0.1:${view.port}`);
-      this.options.logger.info({ function: spec.id, revision, image: image.ref }, "function deployed");
-      return describeView(view);
+    const run = { spec, emit, locks: this.locks, logger: this.options.logger, noun: "container", where: `namespace ${this.options.namespace}` };
+    // Only this agent's containers are listed (by label), so whatever is current is owned.
+    return runDeploy(run, {
+      current: async () => {
+        await this.ping(signal);
+        return (await this.views(spec.id, signal)).get(spec.id)?.[0];
+      },
+      render: async (phases) => {
+        phases.enter("building");
+        const image = await resolveImage(this.options.images, inputs, (phase, source, line) => phases.log(line, source, phase), signal);
+        return { image, contentHash: contentHash(["radical-faas docker revision v1", image.ref, canonicalJson(spec.env)]) };
+      },
+      unchanged: (current, { contentHash: revision }) =>
+        current.revision === revision ? `revision ${revision} is already deployed in container ${current.containerId.slice(0, 12)}: nothing to do` : undefined,
+      apply: async ({ image, contentHash: revision }, current, phases) => {
+        phases.enter("deploying");
+        const log = (phase: DeployPhase, source: string, line: string) => phases.log(line, source, phase);
+        const view = await this.startContainer(spec, image.ref, image.hash, revision, inputs.pythonVersion, current?.createdAt ?? new Date(), log, signal);
+        const previous = this.live.get(spec.id);
+        // The switch: calls made from here on go to the new container; the old one drains, then goes.
+        this.live.set(spec.id, { view, endpoint: new ContainerEndpoint(view.containerId, view.port, this.options.invokeTimeoutMs), starting: undefined, stopping: undefined, lastUsed: Date.now() });
+        const olds = ((await this.views(spec.id, signal)).get(spec.id) ?? []).filter((v) => v.containerId !== view.containerId);
+        void this.retire(olds, previous?.endpoint);
+        phases.log(`container ${view.containerId.slice(0, 12)} is healthy on 127.0.0.1:${view.port}`);
+        return view;
+      },
+      describe: (running) => describeView("made" in running ? running.made : running.current),
     });
   }
 
   async invoke(id: string, payloadJson: string, signal: AbortSignal): Promise<InvokeOutcome> {
     let live = this.live.get(id) ?? (await this.adopt(id, signal));
-    let coldStart = false;
-    let endpoint = live.endpoint;
-    if (!endpoint) {
-      endpoint = await this.ensureRunning(id, live, signal);
-      coldStart = true;
-    }
-    for (let attempt = 0; ; attempt++) {
-      const used: ContainerEndpoint = endpoint;
-      used.inflight++;
+    // The function's Live entry is the route cache; starting the container is the resolve (a cold start).
+    const routes: Routes = {
+      cached: () => (live = this.live.get(id) ?? live).endpoint,
+      resolve: (_id, s) => this.ensureRunning(id, live, s),
+      drop: (_id, endpoint) => {
+        if (live.endpoint === endpoint) live.endpoint = undefined;
+      },
+    };
+    live.lastUsed = Date.now();
+    try {
+      const { resultJson, resolved } = await callRoute(routes, id, payloadJson, signal);
+      return { resultJson, coldStart: resolved };
+    } finally {
       live.lastUsed = Date.now();
-      try {
-        return { resultJson: await endpoint.call(payloadJson, this.options.invokeTimeoutMs, signal), coldStart };
-      } catch (error) {
-        if (!(error instanceof ConnectionError) || attempt > 0) throw error instanceof ConnectionError ? unreachable(id, error) : error;
-        // No response at all: the container died (or was replaced). Start it again, once.
-        live = this.live.get(id) ?? live;
-        if (live.endpoint === used) live.endpoint = undefined;
-        endpoint = live.endpoint ?? (await this.ensureRunning(id, live, signal));
-        coldStart = true;
-      } finally {
-        used.inflight--;
-        live.lastUsed = Date.now();
-      }
     }
   }
 
@@ -137,7 +130,7 @@ export class DockerPlatform implements Platform {
     await this.locks.run(id, async () => {
       const group = (await this.views(id, signal)).get(id);
       if (!group) throw functionNotFound(id);
-      this.live.get(id)?.endpoint?.destroy();
+      this.live.get(id)?.endpoint?.close();
       this.live.delete(id);
       const images = new Set(group.map((v) => v.image));
       for (const view of group) await this.docker.getContainer(view.containerId).remove({ force: true }).catch(ignoreNotFound);
@@ -162,8 +155,8 @@ export class DockerPlatform implements Platform {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.sweeper);
-    for (const live of this.live.values()) live.endpoint?.destroy();
+    this.sweeper.stop();
+    for (const live of this.live.values()) live.endpoint?.close();
     this.live.clear();
   }
 
@@ -186,10 +179,10 @@ export class DockerPlatform implements Platform {
           [LABELS.managedBy]: MANAGED_BY,
           [LABELS.namespace]: this.options.namespace,
           [LABELS.function]: spec.id,
-          [LABELS.hash]: hash,
+          [LABELS.contentHash]: hash,
           [LABELS.revision]: revision,
-          [LABELS.created]: createdAt.toISOString(),
-          [LABELS.python]: pythonVersion,
+          [LABELS.createdAt]: createdAt.toISOString(),
+          [LABELS.pythonVersion]: pythonVersion,
         },
         ExposedPorts: { [`${CONTAINER_PORT}/tcp`]: {} },
         HostConfig: { PortBindings: { [`${CONTAINER_PORT}/tcp`]: [{ HostIp: "127.0.0.1", HostPort: "" }] } },
@@ -235,9 +228,9 @@ export class DockerPlatform implements Platform {
       });
       const port = await publishedPort(this.docker, live.view.containerId, signal);
       await waitHealthy(this.docker, live.view.containerId, port, this.options.startTimeoutMs, signal);
-      live.endpoint?.destroy();
+      live.endpoint?.close();
       live.view = { ...live.view, port, running: true, state: "running" };
-      live.endpoint = new ContainerEndpoint(live.view.containerId, port);
+      live.endpoint = new ContainerEndpoint(live.view.containerId, port, this.options.invokeTimeoutMs);
       this.options.logger.debug({ function: id }, "container started");
       return live.endpoint;
     })().finally(() => {
@@ -252,7 +245,7 @@ export class DockerPlatform implements Platform {
     if (!view) throw functionNotFound(id);
     const existing = this.live.get(id);
     if (existing) return existing;
-    const live: Live = { view, endpoint: view.running && view.port ? new ContainerEndpoint(view.containerId, view.port) : undefined, starting: undefined, stopping: undefined, lastUsed: Date.now() };
+    const live: Live = { view, endpoint: view.running && view.port ? new ContainerEndpoint(view.containerId, view.port, this.options.invokeTimeoutMs) : undefined, starting: undefined, stopping: undefined, lastUsed: Date.now() };
     this.live.set(id, live);
     return live;
   }
@@ -261,17 +254,16 @@ export class DockerPlatform implements Platform {
   private async retire(olds: ContainerView[], endpoint: ContainerEndpoint | undefined): Promise<void> {
     const deadline = Date.now() + this.options.drainMs;
     while (endpoint && endpoint.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    endpoint?.destroy();
+    endpoint?.close();
     for (const old of olds) await this.docker.getContainer(old.containerId).remove({ force: true }).catch(() => undefined);
   }
 
-  private stopIdle(): void {
-    const now = Date.now();
+  private stopIdle(now: number): void {
     for (const [id, live] of this.live) {
       const endpoint = live.endpoint;
       if (!endpoint || endpoint.inflight > 0 || live.starting || now - live.lastUsed < this.options.idleTimeoutMs) continue;
       live.endpoint = undefined;
-      endpoint.destroy();
+      endpoint.close();
       live.view = { ...live.view, running: false, state: "exited" };
       this.options.logger.debug({ function: id }, "idle container stopping");
       live.stopping = this.docker
@@ -309,10 +301,6 @@ function within<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
     signal.addEventListener("abort", onAbort, { once: true });
     promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });
-}
-
-function unreachable(id: string, error: ConnectionError): FaasError {
-  return new FaasError("unavailable", `function "${id}" did not answer: ${error.message}`, { reason: "WORKER_CRASHED", cause: error });
 }
 
 /** Gone already (404) or being removed by a blue/green retirement (409): either way it goes. */

@@ -84,12 +84,26 @@ export class ServingApi {
     }
   }
 
+  /** The Revision `name`, or undefined when there is none. */
+  async getRevision(name: string): Promise<KnativeService | undefined> {
+    try {
+      return (await this.custom.getNamespacedCustomObject({ ...SERVING, namespace: this.namespace, plural: "revisions", name })) as KnativeService;
+    } catch (error) {
+      if (apiStatus(error) === 404) return undefined;
+      throw apiError(error, `read of Revision ${name}`);
+    }
+  }
+
   /**
-   * Watches the Service `name` (fieldSelector metadata.name), starting with its current state,
-   * calling `onEvent` for each event until `onEvent` returns true, the watch ends or `signal`
-   * aborts. Resolves with whether `onEvent` asked to stop.
+   * Watches the Service `name` (fieldSelector metadata.name), starting with its current state (or,
+   * with `resourceVersion`, with what changed after that version), calling `onEvent` for each
+   * event until `onEvent` returns true, the watch ends or `signal` aborts. Resolves with whether
+   * `onEvent` asked to stop. A refused watch (e.g. RBAC's 403) rejects with a FaasError by status.
    */
-  watchService(name: string, onEvent: (event: WatchEvent) => boolean, signal: AbortSignal): Promise<boolean> {
+  watchService(name: string, onEvent: (event: WatchEvent) => boolean, signal: AbortSignal, resourceVersion?: string): Promise<boolean> {
+    if (signal.aborted) return Promise.reject(signal.reason ?? new Error("aborted"));
+    const what = `watch of Service ${name}`;
+    const hint = `the agent's account needs "watch" on services.serving.knative.dev in namespace ${this.namespace}`;
     return new Promise((resolve, reject) => {
       let finished = false;
       let controller: AbortController | undefined;
@@ -106,7 +120,7 @@ export class ServingApi {
       new Watch(this.kc)
         .watch(
           `/apis/${SERVING.group}/${SERVING.version}/namespaces/${encodeURIComponent(this.namespace)}/services`,
-          { fieldSelector: `metadata.name=${name}` },
+          { fieldSelector: `metadata.name=${name}`, ...(resourceVersion ? { resourceVersion } : {}) },
           (type: string, object: KnativeService) => {
             if (finished) return;
             try {
@@ -115,14 +129,14 @@ export class ServingApi {
               finish(error, false);
             }
           },
-          (error: unknown) => finish(error ? apiError(error, `watch of Service ${name}`) : undefined, false),
+          (error: unknown) => finish(error ? apiError(error, what, hint) : undefined, false),
         )
         .then(
           (c) => {
             controller = c;
             if (finished) c.abort();
           },
-          (error: unknown) => finish(apiError(error, `watch of Service ${name}`), false),
+          (error: unknown) => finish(apiError(error, what, hint), false),
         );
     });
   }

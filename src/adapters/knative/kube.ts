@@ -34,9 +34,15 @@ export function loadKubeConfig(env: NodeJS.ProcessEnv): KubeConfig {
   return kc;
 }
 
-/** The HTTP status of a failed API call, or undefined when the call got no answer. */
+/**
+ * The HTTP status of a failed API call, or undefined when the call got no answer. API calls fail
+ * with an ApiException; a refused watch, in client-node 1.4, with a plain Error carrying
+ * `statusCode` (dist/watch.js: `error.statusCode = response.status`).
+ */
 export function apiStatus(error: unknown): number | undefined {
-  return error instanceof ApiException ? error.code : undefined;
+  if (error instanceof ApiException) return error.code;
+  const code = (error as { statusCode?: unknown } | undefined)?.statusCode;
+  return typeof code === "number" ? code : undefined;
 }
 
 /** The metav1.Status message of a failed API call (its body), or the error's own message. */
@@ -53,15 +59,23 @@ export function apiMessage(error: unknown): string {
   return (error as Error).message;
 }
 
-/** A FaasError for an API call that failed: invalid_argument for a rejected object, else unavailable. */
-export function apiError(error: unknown, what: string): FaasError {
+/**
+ * A FaasError for an API call that failed, by HTTP status: invalid_argument for a rejected object
+ * (400, 422), failed_precondition for a denied one (401, 403: credentials or RBAC, which retrying
+ * does not cure; `hint` says which permission), else unavailable.
+ */
+export function apiError(error: unknown, what: string, hint?: string): FaasError {
   const status = apiStatus(error);
   const message = apiMessage(error);
   if (status === 400 || status === 422) {
     return new FaasError("invalid_argument", `the cluster refused the ${what}: ${message}`, { reason: "INVALID_REQUEST", cause: error, metadata: { platform_message: message } });
   }
   if (status === 403 || status === 401) {
-    return new FaasError("failed_precondition", `the cluster denied the ${what}: ${message}`, { reason: "PLATFORM_UNAVAILABLE", cause: error });
+    return new FaasError("failed_precondition", `the cluster denied the ${what} (HTTP ${status}): ${message}${hint ? `; ${hint}` : ""}`, {
+      reason: "PLATFORM_UNAVAILABLE",
+      cause: error,
+      metadata: { http_status: String(status) },
+    });
   }
   return new FaasError("unavailable", `the Kubernetes API failed the ${what}: ${message}`, { reason: "PLATFORM_UNAVAILABLE", cause: error });
 }

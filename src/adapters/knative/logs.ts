@@ -1,5 +1,6 @@
-import { createInterface } from "node:readline";
 import type { LogLine, LogsOptions } from "../../domain/types.ts";
+import { readLines } from "../kit/lines.ts";
+import { parseTimestamped } from "../kit/timestamps.ts";
 import type { ServingApi } from "./api.ts";
 
 /**
@@ -12,16 +13,5 @@ export async function* serviceLogs(api: ServingApi, id: string, options: LogsOpt
   const pod = pods.find((p) => p.phase === "Running") ?? pods[0];
   if (!pod) return;
   const stream = await api.podLog(pod.name, "user-container", { follow: options.follow, tailLines: options.tail > 0 ? options.tail : undefined }, signal);
-  const lines = createInterface({ input: stream, crlfDelay: Infinity });
-  try {
-    for await (const raw of lines) {
-      if (signal.aborted) return;
-      const space = raw.indexOf(" ");
-      const time = space > 0 ? new Date(raw.slice(0, space)) : new Date(Number.NaN);
-      if (Number.isNaN(time.getTime())) yield { time: new Date(), stream: "stdout", line: raw };
-      else yield { time, stream: "stdout", line: raw.slice(space + 1) };
-    }
-  } finally {
-    lines.close();
-  }
+  for await (const raw of readLines(stream, signal)) yield parseTimestamped(raw);
 }

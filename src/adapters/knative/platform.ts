@@ -1,36 +1,40 @@
-import type Docker from "dockerode";
 import type { Logger } from "pino";
-import { imageInputs } from "../../build/template.ts";
+import { imageInputs } from "../../images/template.ts";
+import type { Images } from "../../images/types.ts";
 import { FaasError, functionNotFound, invalidArgument } from "../../domain/errors.ts";
 import type { Capabilities, DeployEmitter, DeployOptionName, DeploySpec, FunctionInfo, HealthCheck, InvokeOutcome, LogLine, LogsOptions, Platform, RenderedObject, TrafficTarget } from "../../domain/types.ts";
-import { contentHash } from "../../build/template.ts";
-import { imageId, resolveImage, type ImageTarget } from "../docker/image.ts";
-import { KeyedLock } from "../keyed-lock.ts";
+import { byDigest, resolveImage } from "../../images/resolve.ts";
+import { KeyedLock } from "../kit/keyed-lock.ts";
+import { runDeploy } from "../kit/pipeline.ts";
+import { isManaged, LABELS, MANAGED_BY } from "../kit/labels.ts";
 import { ServingApi } from "./api.ts";
 import { apiStatus } from "./kube.ts";
 import { IngressInvoker } from "./invoke.ts";
 import { serviceLogs } from "./logs.ts";
-import { KNATIVE_LABELS, MANAGED_BY, renderService, renderTraffic, type KnativeService } from "./service.ts";
-import { conditionLines, functionInfo, rollout } from "./status.ts";
+import { renderService, renderTraffic, type KnativeService } from "./service.ts";
+import { throwIfFailed, waitForRollout } from "./rollout.ts";
+import { functionInfo, rollout } from "./status.ts";
 import { validateKnativeSpec } from "./validate.ts";
 
 /** Options of the knative platform; see Config for their environment variables. */
 export interface KnativePlatformOptions {
   api: ServingApi;
-  /** Builds images (DOCKER_HOST: e.g. minikube's engine, so the kubelet finds dev.local images). */
-  docker: Docker;
-  /** local: `dev.local/<id>:<hash>` (Knative skips tag resolution for dev.local); registry: push, run by digest. */
-  target: ImageTarget;
-  buildTimeoutMs: number;
+  /**
+   * Builds (and in the registry workflow pushes) images: on DOCKER_HOST, e.g. minikube's engine so
+   * that the kubelet finds `dev.local/<id>:<hash>` images (Knative skips tag resolution for dev.local).
+   */
+  images: Images;
   /** Longest a rollout may take to become Ready (KNATIVE_TIMEOUT), in milliseconds. */
   rolloutTimeoutMs: number;
+  /** How long Ready=False must last to be final (kn's error window; default 2000 ms). */
+  errorWindowMs?: number;
   invokeTimeoutMs: number;
   /** KNATIVE_INGRESS_URL: the ingress gateway to send invokes to (Host header = the Service's host). */
   ingressUrl: string | undefined;
   logger: Logger;
 }
 
-const MANAGED = `${KNATIVE_LABELS.managedBy}=${MANAGED_BY}`;
+const MANAGED = `${LABELS.managedBy}=${MANAGED_BY}`;
 
 /**
  * Functions as Knative Services, through the Kubernetes API: one Service per function, one
@@ -67,41 +71,87 @@ export class KnativePlatform implements Platform {
   async deploy(spec: DeploySpec, emit: DeployEmitter, signal: AbortSignal): Promise<FunctionInfo> {
     validateKnativeSpec(spec);
     const inputs = imageInputs(spec);
-    return this.locks.run(spec.id, async () => {
-      const log = (phase: "packaging" | "building" | "deploying", source: string, line: string) => emit({ type: "log", phase, source, line, time: new Date() });
-      const current = await this.api.getService(spec.id);
-      if (current && current.metadata.labels?.[KNATIVE_LABELS.managedBy] !== MANAGED_BY) {
-        throw new FaasError("already_exists", `a Knative Service "${spec.id}" exists in namespace ${this.api.namespace} and was not deployed by this agent`, { reason: "DEPLOY_FAILED" });
-      }
-      emit({ type: "phase", phase: "packaging", time: new Date() });
-      emit({ type: "phase", phase: "building", time: new Date() });
-      const image = await resolveImage({ docker: this.options.docker, inputs, target: this.options.target, timeoutMs: this.options.buildTimeoutMs, log, signal });
-      const desired = renderService({ spec, namespace: this.api.namespace, image: image.ref, contentHash: image.hash, pythonVersion: inputs.pythonVersion });
-      emit({ type: "phase", phase: "deploying", time: new Date() });
-      const revision = desired.spec.template.metadata.name as string;
-      if (current && current.spec?.template?.metadata?.name === revision && sameTraffic(current, desired) && rollout(current).done) {
-        log("deploying", "agent", `revision ${revision} is already deployed: nothing to apply`);
-        throwIfFailed(spec.id, current);
-        return this.describe(current);
-      }
-      const applied = await this.apply(desired, current, signal);
-      log("deploying", "agent", `applied Service ${spec.id} (generation ${applied.metadata.generation}, revision ${revision})`);
-      const done = await this.waitForRollout(spec.id, applied.metadata.generation, (line) => log("deploying", "knative", line), signal);
-      this.invoker.remember(spec.id, done.status.url);
-      this.options.logger.info({ function: spec.id, revision, image: image.ref }, "function deployed");
-      return this.describe(done);
+    const run = { spec, emit, locks: this.locks, logger: this.options.logger, noun: "Knative Service", where: `namespace ${this.api.namespace}` };
+    return runDeploy(run, {
+      current: async () => (await this.api.getService(spec.id)) ?? undefined,
+      owned: (current) => isManaged(current.metadata.labels),
+      render: async (phases) => {
+        phases.enter("building");
+        const image = await resolveImage(this.options.images, inputs, (phase, source, line) => phases.log(line, source, phase), signal);
+        const desired = renderService({ spec, namespace: this.api.namespace, image: image.ref, contentHash: image.hash, pythonVersion: inputs.pythonVersion });
+        return { desired, revision: desired.spec.template.metadata.name as string, contentHash: image.hash };
+      },
+      unchanged: (current, { desired, revision }) =>
+        current.spec?.template?.metadata?.name === revision && sameTraffic(current, desired) && rollout(current).done ? `revision ${revision} is already deployed: nothing to apply` : undefined,
+      apply: async ({ desired, revision }, current, phases) => {
+        phases.enter("deploying");
+        // Same revision name: the webhook compares the template as sent with the stored one, which
+        // carries Knative's create-time defaults, and refuses any difference (configuration_defaults.go
+        // skips defaulting, revision_validation.go VerifyNameChange). So the update keeps the stored
+        // template and changes only the traffic (or nothing, when only the rollout was unfinished).
+        const sameRevision = current?.spec?.template?.metadata?.name === revision;
+        const update = current && sameRevision ? { ...desired, spec: { ...desired.spec, template: current.spec.template } } : desired;
+        const applied = await this.apply(update, current, signal);
+        phases.log(`applied Service ${spec.id} (generation ${applied.metadata.generation}, revision ${revision})`);
+        return applied;
+      },
+      waitReady: async (applied, phases) => {
+        const done = await this.waitForRollout(spec.id, applied.metadata.generation, (line) => phases.log(line, "knative"), signal);
+        this.invoker.remember(spec.id, done.status.url);
+        return done;
+      },
+      describe: (running) => {
+        if ("made" in running) return this.describe(running.made);
+        throwIfFailed(spec.id, running.current); // an unchanged Service whose rollout failed
+        return this.describe(running.current);
+      },
     });
   }
 
+  /**
+   * The Service the deploy would send, its image named as resolveImage names it (content hash with
+   * the base image's id; in the registry workflow, by digest when the registry already has it),
+   * without building or applying anything. `differences` says precisely where the deploy's request
+   * would not be this object: an image still to be pushed (digest and revision name unknown), an
+   * engine that did not answer, an existing Service (an update, or nothing to apply).
+   */
   async render(spec: DeploySpec, signal: AbortSignal): Promise<RenderedObject> {
     validateKnativeSpec(spec);
     const inputs = imageInputs(spec);
-    // The image name deploy would use, computed from the content hash without building anything.
-    const baseId = await imageId(this.options.docker, inputs.baseImage, signal).catch(() => undefined);
-    const hash = contentHash(inputs, baseId ?? "");
-    const repo = this.options.target.workflow === "registry" ? `${this.options.target.registry}/${spec.id}` : `${this.options.target.repoPrefix}/${spec.id}`;
-    const object = renderService({ spec, namespace: this.api.namespace, image: `${repo}:${hash}`, contentHash: hash, pythonVersion: inputs.pythonVersion });
-    return { kind: "serving.knative.dev/v1 Service", object };
+    const differences: string[] = [];
+    const { builder, pusher } = this.options.images;
+    const name = await builder.name(inputs, signal);
+    if (name.withoutBase) {
+      differences.push(
+        `${name.withoutBase}, so the content hash was computed without the id of ${inputs.baseImage}; ` +
+          "the deploy needs the engine, and its image tag, content-hash label and revision name would differ",
+      );
+    }
+    let image = name.tagged;
+    if (pusher) {
+      const digest = await pusher.digest(name, signal);
+      if (digest) image = byDigest(name, digest);
+      else {
+        differences.push(
+          `${image} is not in the registry yet: the deploy would build and push it and run it by the digest the push returns (${name.repository}@sha256:…), ` +
+            "so spec.template.spec.containers[0].image and the revision name spec.template.metadata.name (a hash of the template) would differ",
+        );
+      }
+    }
+    const object = renderService({ spec, namespace: this.api.namespace, image, contentHash: name.hash, pythonVersion: inputs.pythonVersion });
+    const current = await this.api.getService(spec.id).catch(() => null);
+    const revision = object.spec.template.metadata.name as string;
+    if (current === null) differences.push("the Kubernetes API did not answer, so whether the deploy would create the Service or update an existing one is not known");
+    else if (current?.spec?.template?.metadata?.name === revision) {
+      differences.push(
+        sameTraffic(current, object) && rollout(current).done
+          ? `Service ${spec.id} already runs revision ${revision} with this traffic: the deploy would apply nothing`
+          : `Service ${spec.id} already has revision ${revision}: the deploy would keep the stored template (with Knative's defaults) and send only spec.traffic`,
+      );
+    } else if (current) {
+      differences.push(`Service ${spec.id} exists: the deploy would send this as an update, with the existing metadata (its resourceVersion, the labels merged)`);
+    }
+    return { kind: "serving.knative.dev/v1 Service", object, differences };
   }
 
   async setTraffic(id: string, traffic: TrafficTarget[], signal: AbortSignal): Promise<FunctionInfo> {
@@ -190,40 +240,14 @@ export class KnativePlatform implements Platform {
     throw new FaasError("failed_precondition", `Service ${desired.metadata.name} kept changing while the agent applied it`, { reason: "DEPLOY_IN_PROGRESS" });
   }
 
-  /** Watches the Service until the rollout of `generation` is done; reports each condition change. */
-  private async waitForRollout(id: string, generation: number, report: (line: string) => void, signal: AbortSignal): Promise<KnativeService> {
-    const deadline = AbortSignal.any([signal, AbortSignal.timeout(this.options.rolloutTimeoutMs)]);
-    let seen = new Set<string>();
-    let last: KnativeService | undefined;
-    let finished = false;
-    // API servers end watches after a while (minutes): watch again, from the current state, until done.
-    for (let round = 0; !finished && !deadline.aborted && round < 100; round++) {
-      finished = await this.api
-        .watchService(
-          id,
-          (event) => {
-            if (event.type === "DELETED") throw new FaasError("failed_precondition", `Service ${id} was deleted during the deploy`, { reason: "DEPLOY_FAILED" });
-            if (event.type === "ERROR") return false;
-            const svc = event.object;
-            if ((svc.metadata?.generation ?? 0) < generation) return false;
-            const lines = conditionLines(svc);
-            for (const line of lines) if (!seen.has(line)) report(line);
-            seen = new Set(lines);
-            last = svc;
-            return rollout(svc).done;
-          },
-          deadline,
-        )
-        .catch((error: unknown) => rethrowTimeout(error, deadline, `Service ${id} was not ready within ${this.options.rolloutTimeoutMs / 1000} s`, last));
-    }
-    if (!finished || !last) throw new FaasError("unavailable", `the watch of Service ${id} ended before the rollout finished`, { reason: "PLATFORM_UNAVAILABLE" });
-    throwIfFailed(id, last);
-    return last;
+  /** Waits for the rollout of `generation` (rollout.ts); reports each condition change. */
+  private waitForRollout(id: string, generation: number, report: (line: string) => void, signal: AbortSignal): Promise<KnativeService> {
+    return waitForRollout({ api: this.api, id, generation, timeoutMs: this.options.rolloutTimeoutMs, errorWindowMs: this.options.errorWindowMs ?? 2000, report, signal });
   }
 
   private async owned(id: string): Promise<KnativeService> {
     const svc = await this.api.getService(id);
-    if (!svc || svc.metadata.labels?.[KNATIVE_LABELS.managedBy] !== MANAGED_BY) throw functionNotFound(id);
+    if (!svc || !isManaged(svc.metadata.labels)) throw functionNotFound(id);
     return svc;
   }
 
@@ -240,26 +264,12 @@ export class KnativePlatform implements Platform {
   }
 }
 
-/** DEPLOY_FAILED with Knative's reason and message when the Service's rollout failed. */
-function throwIfFailed(id: string, svc: KnativeService): void {
-  const state = rollout(svc);
-  if (state.done && !state.ready) {
-    throw new FaasError("failed_precondition", `Knative could not make ${id} ready: ${state.reason}: ${state.message}`, {
-      reason: "DEPLOY_FAILED",
-      metadata: { platform_reason: state.reason, platform_message: state.message, revision: svc.status?.latestCreatedRevisionName ?? "" },
-    });
-  }
-}
-
 function sameTraffic(a: KnativeService, b: KnativeService): boolean {
   const norm = (t: Record<string, unknown>[] | undefined) => JSON.stringify((t ?? []).map((x) => [x.revisionName ?? "", x.latestRevision ?? !x.revisionName, x.percent ?? 0, x.tag ?? ""]));
   return norm(a.spec?.traffic) === norm(b.spec?.traffic);
 }
 
-function rethrowTimeout(error: unknown, deadline: AbortSignal, message: string, last?: KnativeService): never {
-  if (deadline.aborted && (deadline.reason as Error)?.name === "TimeoutError") {
-    const detail = last ? ` (last conditions: ${conditionLines(last).join("; ")})` : "";
-    throw new FaasError("deadline_exceeded", message + detail, { reason: "DEPLOY_TIMEOUT", cause: error });
-  }
+function rethrowTimeout(error: unknown, deadline: AbortSignal, message: string): never {
+  if (deadline.aborted && (deadline.reason as Error)?.name === "TimeoutError") throw new FaasError("deadline_exceeded", message, { reason: "DEPLOY_TIMEOUT", cause: error });
   throw error;
 }

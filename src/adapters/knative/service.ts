@@ -1,17 +1,10 @@
-import { createHash } from "node:crypto";
-import { CONTAINER_PORT } from "../../build/template.ts";
+import { CONTAINER_PORT } from "../../images/template.ts";
 import type { DeploySpec, TrafficTarget } from "../../domain/types.ts";
+import { canonicalJson, contentHash } from "../kit/hash.ts";
+import { renderResources } from "../kit/kube-resources.ts";
+import { LABELS, MANAGED_BY } from "../kit/labels.ts";
 import { SERVING } from "./kube.ts";
 import { REVISION_SUFFIX_LENGTH } from "./validate.ts";
-
-/** Labels the agent puts on its Services (and, through the template, on their revisions). */
-export const KNATIVE_LABELS = {
-  managedBy: "app.kubernetes.io/managed-by",
-  function: "radical-faas.dev/function",
-  hash: "radical-faas.dev/content-hash",
-  python: "radical-faas.dev/python-version",
-} as const;
-export const MANAGED_BY = "radical-faas";
 
 /** What a Service is made from, besides the deploy spec. */
 export interface ServiceInputs {
@@ -53,15 +46,21 @@ export function renderService(inputs: ServiceInputs): KnativeService {
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([name, value]) => ({ name, value })),
     readinessProbe: { httpGet: { path: "/healthz", port: CONTAINER_PORT }, successThreshold: 1 },
+    // A crash's message (Knative's ContainerHealthy, from the pod's last termination state) is the
+    // termination-log file, which the runtime does not write; with this policy the kubelet uses the
+    // log's tail instead (allowed by knative/serving pkg/apis/serving/fieldmask.go:333), so an
+    // import error's traceback reaches the deploy's error.
+    terminationMessagePolicy: "FallbackToLogsOnError",
   };
   const resources = renderResources(o.resources);
   if (resources) container.resources = resources;
 
+  // The same labels on the Service and, through the template, on its revisions (kit/labels.ts).
   const labels = {
-    [KNATIVE_LABELS.managedBy]: MANAGED_BY,
-    [KNATIVE_LABELS.function]: spec.id,
-    [KNATIVE_LABELS.hash]: inputs.contentHash,
-    [KNATIVE_LABELS.python]: inputs.pythonVersion,
+    [LABELS.managedBy]: MANAGED_BY,
+    [LABELS.function]: spec.id,
+    [LABELS.contentHash]: inputs.contentHash,
+    [LABELS.pythonVersion]: inputs.pythonVersion,
   };
   const templateSpec: Record<string, unknown> = { containers: [container] };
   if (o.containerConcurrency !== undefined) templateSpec.containerConcurrency = o.containerConcurrency;
@@ -90,34 +89,7 @@ export function renderTraffic(traffic: TrafficTarget[] | undefined): Record<stri
   }));
 }
 
-function renderResources(r: DeploySpec["options"]["resources"]): Record<string, Record<string, string>> | undefined {
-  if (!r) return undefined;
-  const requests: Record<string, string> = {};
-  const limits: Record<string, string> = {};
-  if (r.cpuRequest) requests.cpu = r.cpuRequest;
-  if (r.memoryRequest) requests.memory = r.memoryRequest;
-  if (r.cpuLimit) limits.cpu = r.cpuLimit;
-  if (r.memoryLimit) limits.memory = r.memoryLimit;
-  // Extended resources such as GPUs are set as limits (Kubernetes copies them to requests).
-  if (r.gpu) limits["nvidia.com/gpu"] = String(r.gpu);
-  const out: Record<string, Record<string, string>> = {};
-  if (Object.keys(requests).length) out.requests = requests;
-  if (Object.keys(limits).length) out.limits = limits;
-  return Object.keys(out).length ? out : undefined;
-}
-
+/** The revision name's suffix: the template's content hash, cut to fit `<id>-<suffix>` into 63 characters. */
 function templateHash(template: unknown): string {
-  return createHash("sha256").update(canonical(template)).digest("hex").slice(0, REVISION_SUFFIX_LENGTH);
-}
-
-/** JSON with object keys sorted, so equal objects hash equally. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  if (value && typeof value === "object") {
-    return `{${Object.keys(value)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
-      .join(",")}}`;
-  }
-  return JSON.stringify(value);
+  return contentHash(["radical-faas knative template v1", canonicalJson(template)]).slice(0, REVISION_SUFFIX_LENGTH);
 }

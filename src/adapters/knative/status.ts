@@ -1,5 +1,6 @@
 import type { FunctionInfo, RevisionInfo, TrafficTarget } from "../../domain/types.ts";
-import { KNATIVE_LABELS, type KnativeService } from "./service.ts";
+import { label } from "../kit/labels.ts";
+import type { KnativeService } from "./service.ts";
 
 /** One entry of status.conditions. */
 export interface Condition {
@@ -18,12 +19,24 @@ export function condition(svc: KnativeService, type: string): Condition | undefi
   return (svc.status?.conditions as Condition[] | undefined)?.find((c) => c.type === type);
 }
 
-/** Done when status.observedGeneration == metadata.generation and Ready is True or False. */
+/**
+ * Ready=False reasons that only say a reconciler has not caught up with a new generation yet and
+ * are always overwritten: knative/pkg @ 521cb33b33dd reconciler/reconcile_common.go:68-71 marks Ready
+ * "NewObservedGenFailure" (False while a dependent is still False), and the Service reconciler
+ * marks "OutOfDate" until its Configuration or Route has observed the change
+ * (knative/serving @ 98e5ef90aa70 pkg/apis/serving/v1/service_lifecycle.go:85-87, :124-126).
+ */
+export const TRANSIENT_REASONS: ReadonlySet<string> = new Set(["NewObservedGenFailure", "OutOfDate"]);
+
+/**
+ * Done when status.observedGeneration == metadata.generation and Ready is True or False, except a
+ * False for one of the TRANSIENT_REASONS (not done).
+ */
 export function rollout(svc: KnativeService): Rollout {
   if (svc.status?.observedGeneration !== svc.metadata?.generation) return { done: false };
   const ready = condition(svc, "Ready");
   if (ready?.status === "True") return { done: true, ready: true };
-  if (ready?.status === "False") return { done: true, ready: false, reason: ready.reason ?? "Unknown", message: ready.message ?? "" };
+  if (ready?.status === "False" && !TRANSIENT_REASONS.has(ready.reason ?? "")) return { done: true, ready: false, reason: ready.reason ?? "Unknown", message: ready.message ?? "" };
   return { done: false };
 }
 
@@ -39,7 +52,7 @@ export function revisionInfo(rev: KnativeService): RevisionInfo {
   const ready = (rev.status?.conditions as Condition[] | undefined)?.find((c) => c.type === "Ready");
   return {
     name: rev.metadata.name,
-    contentHash: rev.metadata.labels?.[KNATIVE_LABELS.hash] ?? "",
+    contentHash: label(rev.metadata.labels, "contentHash"),
     image: rev.spec?.containers?.[0]?.image ?? "",
     ready: ready?.status === "True",
     createdAt: new Date(rev.metadata.creationTimestamp ?? 0),
@@ -72,7 +85,7 @@ export function functionInfo(svc: KnativeService, revisions: KnativeService[] | 
     createdAt: created,
     updatedAt: ready?.lastTransitionTime ? new Date(ready.lastTransitionTime) : created,
     revision: svc.status?.latestReadyRevisionName ?? svc.status?.latestCreatedRevisionName ?? "",
-    pythonVersion: svc.metadata.labels?.[KNATIVE_LABELS.python] ?? "",
+    pythonVersion: label(svc.metadata.labels, "pythonVersion"),
     traffic: statusTraffic(svc),
   };
   if (ready?.status !== "True" && ready?.message) info.message = `${ready.reason ?? ""}: ${ready.message}`;

@@ -67,6 +67,12 @@ export function validateKnativeSpec(spec: DeploySpec): void {
   }
   for (const [i, t] of (o.traffic ?? []).entries()) {
     if (t.tag && !DNS1035.test(t.tag)) throw invalidArgument(`options.traffic[${i}].tag`, `invalid value: ${t.tag} is not a DNS-1035 label: spec.traffic[${i}].tag`);
+    // A tag is served at `<tag>-<id>.<namespace>.<domain>` (tag-template); a host label over 63
+    // characters fails the Route with ErrorConfig after the apply (knative/serving
+    // pkg/reconciler/route/domains/domains.go:136-139), so it is refused here.
+    if (t.tag && t.tag.length + 1 + spec.id.length > KNATIVE_LIMITS.maxNameLength) {
+      throw invalidArgument(`options.traffic[${i}].tag`, `the tag's host label "${t.tag}-${spec.id}" must be no more than ${KNATIVE_LIMITS.maxNameLength} characters (Knative serves a tag at <tag>-<id>.<namespace>.<domain>)`);
+    }
     if (!t.latest && !DNS1035.test(t.revision)) throw invalidArgument(`options.traffic[${i}].revision`, `invalid value: ${t.revision} is not a DNS-1035 label: spec.traffic[${i}].revisionName`);
   }
   const tags = (o.traffic ?? []).map((t) => t.tag).filter((t) => t);

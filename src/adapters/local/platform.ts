@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -22,7 +22,10 @@ import { RUNTIME_SHIM, Worker } from "../../runtime/worker.ts";
 import { FunctionLog } from "./logs.ts";
 import { StateStore, type FunctionRecord } from "./store.ts";
 import { ensureVenv } from "./venv.ts";
-import { KeyedLock } from "../keyed-lock.ts";
+import { canonicalJson, contentHash } from "../kit/hash.ts";
+import { KeyedLock } from "../kit/keyed-lock.ts";
+import { AsyncQueue } from "../kit/queue.ts";
+import { startSweeper, type Sweeper } from "../kit/sweeper.ts";
 
 /** Options of the local platform; see Config for their environment variables. */
 export interface LocalPlatformOptions {
@@ -36,13 +39,15 @@ export interface LocalPlatformOptions {
   deployTimeoutMs: number;
   /** How long a stopping worker may finish the calls it has. */
   drainMs: number;
+  /** Largest result a worker may return (FAAS_MAX_RESULT_BYTES); default 64 MiB. */
+  maxResultBytes?: number;
   /** The agent's environment: only PATH, HOME, locale, proxy and PIP_* settings pass to pip. */
   hostEnv: NodeJS.ProcessEnv;
   logger: Logger;
 }
 
-/** Hash of the shim's source: part of every revision, so a new runtime means a new revision. */
-const RUNTIME_HASH = createHash("sha256").update(readFileSync(RUNTIME_SHIM)).digest("hex").slice(0, 16);
+/** The shim's source: part of every revision, so a new runtime means a new revision. */
+const RUNTIME_SOURCE = readFileSync(RUNTIME_SHIM);
 
 interface Entry {
   record: FunctionRecord;
@@ -67,7 +72,7 @@ export class LocalPlatform implements Platform {
   private readonly python: PythonFinder;
   private readonly toolEnv: Record<string, string>;
   private socketDir = "";
-  private sweeper: NodeJS.Timeout | undefined;
+  private sweeper: Sweeper | undefined;
   private closed = false;
 
   private constructor(private readonly options: LocalPlatformOptions) {
@@ -87,10 +92,7 @@ export class LocalPlatform implements Platform {
       await log.load();
       platform.entries.set(record.id, { record, log, worker: undefined, starting: undefined, lastUsed: Date.now() });
     }
-    if (options.idleTimeoutMs > 0) {
-      const every = Math.min(Math.max(options.idleTimeoutMs / 4, 50), 5000);
-      platform.sweeper = setInterval(() => platform.stopIdle(), every).unref();
-    }
+    platform.sweeper = startSweeper(options.idleTimeoutMs, (now) => platform.stopIdle(now));
     return platform;
   }
 
@@ -143,32 +145,16 @@ export class LocalPlatform implements Platform {
   async *logs(id: string, options: LogsOptions, signal: AbortSignal): AsyncIterable<LogLine> {
     const entry = this.entries.get(id);
     if (!entry) throw functionNotFound(id);
-    const queue: LogLine[] = [];
-    let wake: (() => void) | undefined;
-    const unfollow = options.follow
-      ? entry.log.follow((line) => {
-          queue.push(line);
-          wake?.();
-        })
-      : undefined;
-    const onAbort = () => wake?.();
-    signal.addEventListener("abort", onAbort);
+    const queue = new AsyncQueue<LogLine>({ signal });
+    const unfollow = options.follow ? entry.log.follow((line) => queue.push(line)) : undefined;
+    // Re-check deletion and shutdown now and then: either ends the follow.
+    const check = unfollow ? setInterval(() => (this.closed || this.entries.get(id) !== entry) && queue.end(), 1000).unref() : undefined;
     try {
       yield* entry.log.tail(options.tail);
-      while (unfollow && !signal.aborted && !this.closed && this.entries.get(id) === entry) {
-        if (queue.length === 0) {
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-            setTimeout(resolve, 1000).unref(); // re-check deletion and shutdown now and then
-          });
-          wake = undefined;
-          continue;
-        }
-        yield* queue.splice(0, queue.length);
-      }
+      if (unfollow && !signal.aborted) yield* queue;
     } finally {
+      clearInterval(check);
       unfollow?.();
-      signal.removeEventListener("abort", onAbort);
     }
   }
 
@@ -191,7 +177,7 @@ export class LocalPlatform implements Platform {
 
   async close(): Promise<void> {
     this.closed = true;
-    clearInterval(this.sweeper);
+    this.sweeper?.stop();
     await Promise.all(
       [...this.entries.values()].map(async (entry) => {
         const worker = entry.worker;
@@ -224,7 +210,7 @@ export class LocalPlatform implements Platform {
     let interpreter = python.executable;
     let venvKey = "";
     if (spec.requirements.trim()) {
-      venvKey = createHash("sha256").update(`${python.executable}\0${python.fullVersion}\0${spec.requirements}`).digest("hex").slice(0, 24);
+      venvKey = contentHash(["radical-faas venv v1", python.executable, python.fullVersion, spec.requirements]);
       const venv = await this.locks.run(`venv:${venvKey}`, () =>
         ensureVenv({
           dir: this.store.venvDir(venvKey),
@@ -334,24 +320,32 @@ export class LocalPlatform implements Platform {
         cwd: this.store.revisionDir(record.id, record.revision),
         env: this.workerEnv(record),
         startTimeoutMs: this.options.deployTimeoutMs,
+        maxResultBytes: this.options.maxResultBytes,
+        drainMs: this.options.drainMs,
+        onRetire: (worker) => this.forget(worker, "worker retired after a call timed out"),
         onOutput: (stream, line) => {
           log.append(stream, line);
           if (starting) during?.(stream, line);
         },
         onExit: (worker) => {
           void rm(socketPath, { force: true });
-          for (const entry of this.entries.values()) {
-            if (entry.worker === worker) {
-              entry.worker = undefined;
-              this.options.logger.warn({ function: record.id, pid: worker.pid }, "worker exited");
-            }
-          }
+          this.forget(worker, "worker exited");
         },
       },
       signal,
     ).finally(() => {
       starting = false;
     });
+  }
+
+  /** Routes no more calls to `worker` (it exited or retired): the next call starts a fresh one. */
+  private forget(worker: Worker, why: string): void {
+    for (const entry of this.entries.values()) {
+      if (entry.worker === worker) {
+        entry.worker = undefined;
+        this.options.logger.warn({ function: entry.record.id, pid: worker.pid }, why);
+      }
+    }
   }
 
   /** A worker's whole environment: its own env plus what the runtime needs, nothing of the agent's. */
@@ -362,6 +356,7 @@ export class LocalPlatform implements Platform {
       PYTHONUNBUFFERED: "1",
       PYTHONDONTWRITEBYTECODE: "1",
       FAAS_WORKER_THREADS: String(this.options.workerThreads),
+      ...(this.options.maxResultBytes ? { FAAS_MAX_RESULT_BYTES: String(this.options.maxResultBytes) } : {}),
       FAAS_FUNCTION_ID: record.id,
       FAAS_REVISION: record.revision,
       ...record.env,
@@ -389,8 +384,7 @@ export class LocalPlatform implements Platform {
     };
   }
 
-  private stopIdle(): void {
-    const now = Date.now();
+  private stopIdle(now: number): void {
     for (const entry of this.entries.values()) {
       const worker = entry.worker;
       if (worker && worker.inflight === 0 && now - entry.lastUsed >= this.options.idleTimeoutMs) {
@@ -410,15 +404,7 @@ export class LocalPlatform implements Platform {
 
 /** The content hash of a deploy: everything that goes into the function, and the runtime. */
 function revisionOf(spec: DeploySpec, pythonVersion: string): string {
-  const content = JSON.stringify({
-    runtime: RUNTIME_HASH,
-    python: pythonVersion,
-    handler: spec.handler,
-    requirements: spec.requirements,
-    params: Object.entries(spec.params).sort(),
-    env: Object.entries(spec.env).sort(),
-  });
-  return createHash("sha256").update(content).digest("hex").slice(0, 16);
+  return contentHash(["radical-faas local revision v1", RUNTIME_SOURCE, pythonVersion, spec.handler, spec.requirements, canonicalJson(spec.params), canonicalJson(spec.env)]);
 }
 
 function pickEnv(env: NodeJS.ProcessEnv, pattern: RegExp): Record<string, string> {

@@ -8,8 +8,6 @@ import { FaasError } from "../../domain/errors.ts";
 export const TERMINAL_STATES = new Set(["ready", "error", "unhealthy", "scaledToZero", "imported"]);
 const FAILED_STATES = new Set(["error", "unhealthy"]);
 const POLL_MS = 250;
-/** The deploy phases Nuclio's states map to, in order: each is emitted once, none skipped. */
-const PHASE_ORDER: readonly DeployPhase[] = ["building", "deploying"];
 
 /** The deploy phase a Nuclio state belongs to. */
 function phaseOf(state: string): DeployPhase | undefined {
@@ -43,9 +41,8 @@ export async function getFunction(dashboard: Dashboard, name: string, signal: Ab
 /**
  * Follows a deploy the way Nuclio's own clients do (polling GET; the dashboard has no watch) until
  * the state is terminal: every new `status.logs` entry becomes one log event, in time order and
- * once only; state changes become phase events, monotone and complete (a state a poll missed
- * still emits its phase, so "deploying" always precedes ready). Resolves with the function when it
- * is ready; rejects with DEPLOY_FAILED (platform_reason = the state) carrying Nuclio's message
+ * once only; state changes become phase events (the kit's Phases keeps them in order and fills
+ * in a phase whose state a poll missed). Resolves with the function when it is ready; rejects with DEPLOY_FAILED (platform_reason = the state) carrying Nuclio's message
  * when it failed, or was imported instead of deployed (`imported`: terminal, neither).
  */
 export async function followDeploy(dashboard: Dashboard, name: string, emit: DeployEmitter, signal: AbortSignal, phase?: DeployPhase): Promise<NuclioFunction> {
@@ -66,15 +63,10 @@ export async function followDeploy(dashboard: Dashboard, name: string, emit: Dep
       emit({ type: "log", phase: lastPhase ?? "building", source: "nuclio", line, time: entryTime(entry) });
     }
     if (state !== lastState) {
-      const ready = state === "ready" || state === "scaledToZero";
-      const phase = ready ? "deploying" : phaseOf(state);
-      if (phase) {
-        // Every phase up to this one that has not been emitted yet, in order: never back, never skipped.
-        const from = lastPhase ? PHASE_ORDER.indexOf(lastPhase) + 1 : 0;
-        for (const next of PHASE_ORDER.slice(from, PHASE_ORDER.indexOf(phase) + 1)) {
-          lastPhase = next;
-          emit({ type: "phase", phase: next, time: new Date() });
-        }
+      const phase = phaseOf(state);
+      if (phase && phase !== lastPhase) {
+        lastPhase = phase;
+        emit({ type: "phase", phase, time: new Date() });
       }
       emit({ type: "log", phase: lastPhase ?? "building", source: "nuclio", line: `state: ${state || "unknown"}`, time: new Date() });
       lastState = state;

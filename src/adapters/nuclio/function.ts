@@ -1,7 +1,9 @@
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { invalidArgument } from "../../domain/errors.ts";
 import type { DeploySpec } from "../../domain/types.ts";
+import { canonicalJson, contentHash as hashOf } from "../kit/hash.ts";
+import { renderResources } from "../kit/kube-resources.ts";
+import { LABELS, MANAGED_BY } from "../kit/labels.ts";
 
 /** The entry module template (entry.py beside this file); only FUNCTION_SOURCE is filled in. */
 export const ENTRY_TEMPLATE = readFileSync(new URL("./entry.py", import.meta.url), "utf8");
@@ -11,21 +13,15 @@ const SOURCE_SLOT = "{{FUNCTION_SOURCE_BASE64}}";
 export const NUCLIO_PYTHON_VERSIONS = ["3.9", "3.10", "3.11"] as const;
 export const DEFAULT_NUCLIO_PYTHON = "3.11";
 
+/** The label Nuclio groups functions into projects by. */
+export const PROJECT_LABEL = "nuclio.io/project-name";
+
 /**
- * Labels on every function this agent deploys (Kubernetes label keys). Nuclio writes labels when a
- * function is created and never on an update (nuclio 1.14.1 pkg/platform/kube/client/deployer.go:
- * 175-178, the same in 1.13), so only what never changes is a label.
+ * The content hash goes into an annotation, not a label: Nuclio writes labels when a function is
+ * created and never on an update (nuclio 1.14.1 pkg/platform/kube/client/deployer.go:175-178, the
+ * same in 1.13), while annotations are replaced on every deploy (deployer.go:173).
  */
-export const LABELS = {
-  managedBy: "radical-faas.dev/managed-by",
-  function: "radical-faas.dev/function",
-  project: "nuclio.io/project-name",
-} as const;
-export const MANAGED_BY = "radical-faas";
-/** When the agent deployed this content (Nuclio keeps no creation time in the function). */
-export const DEPLOYED_AT = "radical-faas.dev/deployed-at";
-/** The content hash: an annotation, because Nuclio replaces annotations on every deploy (deployer.go:173). */
-export const CONTENT_HASH = "radical-faas.dev/content-hash";
+export const CONTENT_HASH_ANNOTATION = LABELS.contentHash;
 
 /**
  * The longest function id on Nuclio: it names the Kubernetes Service `nuclio-<id>`
@@ -125,9 +121,9 @@ export function renderFunction(spec: DeploySpec, target: NuclioTarget): Rendered
     },
     ...replicas(spec.options.minScale, spec.options.maxScale),
   };
-  const resources = resourceRequirements(spec);
+  const resources = renderResources(spec.options.resources);
   if (resources) spec_.resources = resources;
-  const contentHash = createHash("sha256").update(JSON.stringify(spec_)).digest("hex").slice(0, 16);
+  const contentHash = hashOf(["radical-faas nuclio function v1", canonicalJson(spec_)]);
   return {
     body: {
       metadata: {
@@ -136,9 +132,10 @@ export function renderFunction(spec: DeploySpec, target: NuclioTarget): Rendered
         labels: {
           [LABELS.managedBy]: MANAGED_BY,
           [LABELS.function]: spec.id,
-          [LABELS.project]: target.project,
+          [PROJECT_LABEL]: target.project,
         },
-        annotations: { [CONTENT_HASH]: contentHash, [DEPLOYED_AT]: new Date().toISOString() },
+        // Nuclio keeps no time of its own in the function: when this content was deployed.
+        annotations: { [CONTENT_HASH_ANNOTATION]: contentHash, [LABELS.deployedAt]: new Date().toISOString() },
       },
       spec: spec_,
     },
@@ -179,20 +176,4 @@ function replicas(min: number | undefined, max: number | undefined): { minReplic
   }
   if (min === undefined && max === undefined) return { minReplicas: 1, maxReplicas: 1 };
   return { minReplicas: min ?? max!, maxReplicas: max ?? min! };
-}
-
-function resourceRequirements(spec: DeploySpec): Record<string, Record<string, string>> | undefined {
-  const r = spec.options.resources;
-  if (!r) return undefined;
-  const limits: Record<string, string> = {};
-  const requests: Record<string, string> = {};
-  if (r.cpuLimit) limits.cpu = r.cpuLimit;
-  if (r.memoryLimit) limits.memory = r.memoryLimit;
-  if (r.gpu) limits["nvidia.com/gpu"] = String(r.gpu);
-  if (r.cpuRequest) requests.cpu = r.cpuRequest;
-  if (r.memoryRequest) requests.memory = r.memoryRequest;
-  const out: Record<string, Record<string, string>> = {};
-  if (Object.keys(limits).length) out.limits = limits;
-  if (Object.keys(requests).length) out.requests = requests;
-  return Object.keys(out).length ? out : undefined;
 }

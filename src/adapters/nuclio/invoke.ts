@@ -1,6 +1,8 @@
 import { Agent, request } from "node:http";
 import { FaasError, functionNotFound } from "../../domain/errors.ts";
-import { callError } from "../../runtime/frames.ts";
+import { isRuntimeReason, runtimeError } from "../../runtime/reasons.ts";
+import { ConnectionError } from "../../runtime/http-client.ts";
+import { callRoute, RouteCache, type Endpoint } from "../kit/endpoint.ts";
 import type { Dashboard, DashboardResponse } from "./dashboard.ts";
 import { getFunction } from "./follow.ts";
 
@@ -11,17 +13,13 @@ import { getFunction } from "./follow.ts";
  */
 export type InvokeVia = "dashboard" | "internal" | "external";
 
-const STATUS_FUNCTION_ERROR = 1;
-const STATUS_BAD_PAYLOAD = 2;
-const STATUS_BAD_RESULT = 3;
-
 /**
  * Calls functions with one keep-alive pool: nothing is spawned and nothing is looked up per call
  * (a direct URL is read from the function's status once, then cached until a call fails).
  */
 export class FunctionInvoker {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 256 });
-  private readonly urls = new Map<string, string>();
+  private readonly routes = new RouteCache((id, signal) => this.lookup(id, signal));
 
   constructor(
     private readonly dashboard: Dashboard,
@@ -40,7 +38,8 @@ export class FunctionInvoker {
     const timeout = AbortSignal.timeout(this.timeoutMs);
     const both = AbortSignal.any([signal, timeout]);
     try {
-      const res = this.via === "dashboard" ? await this.viaDashboard(id, payloadJson, both) : await this.direct(id, payloadJson, both);
+      if (this.via !== "dashboard") return (await callRoute(this.routes, id, payloadJson, both, { unreachable: directUnreachable })).resultJson;
+      const res = await this.viaDashboard(id, payloadJson, both);
       if (res.status === 200) return res.text;
       throw this.failure(id, res);
     } catch (error) {
@@ -52,10 +51,11 @@ export class FunctionInvoker {
 
   /** Drops a cached URL (after a deploy or delete). */
   forget(id: string): void {
-    this.urls.delete(id);
+    this.routes.forget(id);
   }
 
   close(): void {
+    this.routes.close();
     this.agent.destroy();
   }
 
@@ -72,31 +72,22 @@ export class FunctionInvoker {
     });
   }
 
-  private async direct(id: string, payloadJson: string, signal: AbortSignal): Promise<DashboardResponse> {
-    for (let attempt = 0; ; attempt++) {
-      const cached = this.urls.get(id);
-      const url = cached ?? (await this.lookup(id, signal));
-      try {
-        return await post(this.agent, url, payloadJson, signal);
-      } catch (error) {
-        this.urls.delete(id); // the function moved or went away: look it up again
-        if (signal.aborted) throw error;
-        // A cached address may be stale (a redeploy moved the function): look up once more.
-        if (cached && attempt === 0) continue;
-        throw new FaasError("unavailable", `Nuclio function "${id}" did not answer at ${url}: ${(error as Error).message}`, { reason: "WORKER_CRASHED", cause: error });
-      }
-    }
-  }
-
   /** The function's first internal or external invocation URL, from its status; cached. */
-  private async lookup(id: string, signal: AbortSignal): Promise<string> {
+  private async lookup(id: string, signal: AbortSignal): Promise<Endpoint> {
     const fn = await getFunction(this.dashboard, id, signal);
     if (!fn) throw functionNotFound(id);
     const address = (this.via === "internal" ? fn.status?.internalInvocationUrls : fn.status?.externalInvocationUrls)?.[0];
     if (!address) throw new FaasError("unavailable", `Nuclio function "${id}" has no ${this.via} invocation URL (state ${fn.status?.state ?? "unknown"})`, { reason: "PLATFORM_UNAVAILABLE" });
     const url = /^https?:\/\//.test(address) ? address : `http://${address}`;
-    this.urls.set(id, url);
-    return url;
+    // The pool is shared by every function: closing one route leaves it to `close`.
+    return {
+      call: async (payloadJson, signal) => {
+        const res = await post(this.agent, url, payloadJson, signal);
+        if (res.status === 200) return res.text;
+        throw this.failure(id, res);
+      },
+      close() {},
+    };
   }
 
   /** A non-200 answer: the entry module's errors as on every platform, the dashboard's own otherwise. */
@@ -107,26 +98,30 @@ export class FunctionInvoker {
     } catch {
       // not JSON
     }
-    const inner = JSON.stringify(parsed.error ?? {});
-    if (parsed.reason === "FUNCTION_ERROR") return callError(STATUS_FUNCTION_ERROR, inner);
-    if (parsed.reason === "RESULT_NOT_SERIALIZABLE") return callError(STATUS_BAD_RESULT, inner);
-    if (parsed.reason === "INVALID_PAYLOAD") return callError(STATUS_BAD_PAYLOAD, inner);
+    if (isRuntimeReason(parsed.reason)) return runtimeError(parsed.reason, parsed.error ?? {});
     const message = typeof parsed.error === "string" ? parsed.error : res.text.slice(0, 500);
     if (res.status === 404) return functionNotFound(id);
     return new FaasError("unavailable", `Nuclio could not invoke function "${id}" (HTTP ${res.status}): ${message}`, { reason: "PLATFORM_UNAVAILABLE" });
   }
 }
 
+/** POSTs to a function; a failure before any answer is a ConnectionError (retried once by callRoute). */
 function post(agent: Agent, url: string, payloadJson: string, signal: AbortSignal): Promise<DashboardResponse> {
   const body = Buffer.from(payloadJson);
   return new Promise((resolve, reject) => {
+    let answered = false;
     const req = request(url, { method: "POST", agent, signal, headers: { "content-type": "application/json", "content-length": String(body.length) } }, (res) => {
+      answered = true;
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString("utf8") }));
       res.on("error", reject);
     });
-    req.on("error", reject);
+    req.on("error", (error) => reject(answered || signal.aborted ? error : new ConnectionError(error)));
     req.end(body);
   });
+}
+
+function directUnreachable(id: string, error: Error): FaasError {
+  return new FaasError("unavailable", `Nuclio function "${id}" did not answer: ${error.message}`, { reason: "WORKER_CRASHED", cause: error });
 }

@@ -1,5 +1,6 @@
 import { functionNotFound } from "../../domain/errors.ts";
 import type { LogLine, LogsOptions } from "../../domain/types.ts";
+import { readLines } from "../kit/lines.ts";
 import type { Dashboard } from "./dashboard.ts";
 import { dashboardError } from "./dashboard.ts";
 import { FaasError } from "../../domain/errors.ts";
@@ -32,18 +33,7 @@ export async function* replicaLogs(dashboard: Dashboard, id: string, options: Lo
 async function* lines(dashboard: Dashboard, path: string, signal: AbortSignal): AsyncIterable<LogLine> {
   const { status, body } = await dashboard.stream(path, signal);
   if (status !== 200) return;
-  let partial = "";
-  try {
-    for await (const chunk of body) {
-      const parts = (partial + chunk.toString("utf8")).split("\n");
-      partial = parts.pop() ?? "";
-      for (const line of parts) yield { time: new Date(), stream: "stdout", line };
-    }
-  } catch (error) {
-    if (!signal.aborted) throw error;
-    return;
-  }
-  if (partial) yield { time: new Date(), stream: "stdout", line: partial };
+  for await (const line of readLines(body, signal)) yield { time: new Date(), stream: "stdout", line };
 }
 
 /** Interleaves several streams as their items arrive. */

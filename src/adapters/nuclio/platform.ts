@@ -13,10 +13,12 @@ import type {
   Platform,
   RenderedObject,
 } from "../../domain/types.ts";
-import { KeyedLock } from "../keyed-lock.ts";
+import { KeyedLock } from "../kit/keyed-lock.ts";
+import { runDeploy } from "../kit/pipeline.ts";
+import { isManaged as managedLabels, label, LABELS } from "../kit/labels.ts";
 import { Dashboard, dashboardError } from "./dashboard.ts";
 import { followDeploy, formatLogEntry, getFunction, LogCursor, sleep, TERMINAL_STATES } from "./follow.ts";
-import { CONTENT_HASH, DEPLOYED_AT, LABELS, MANAGED_BY, renderFunction, type NuclioFunction, type NuclioTarget } from "./function.ts";
+import { CONTENT_HASH_ANNOTATION, PROJECT_LABEL, renderFunction, type NuclioFunction, type NuclioTarget } from "./function.ts";
 import { FunctionInvoker, type InvokeVia } from "./invoke.ts";
 import { replicaLogs } from "./logs.ts";
 
@@ -34,8 +36,9 @@ export interface NuclioPlatformOptions {
   logger: Logger;
 }
 
-/** Annotation that keeps when the agent first deployed a function (Nuclio keeps no such time). */
-const CREATED_AT = "radical-faas.dev/created-at";
+/** Annotations that keep when the agent first deployed a function and this content (Nuclio keeps no such times). */
+const CREATED_AT = LABELS.createdAt;
+const DEPLOYED_AT = LABELS.deployedAt;
 
 /**
  * Functions deployed from source through the Nuclio dashboard's REST API: Nuclio builds the image
@@ -74,30 +77,41 @@ export class NuclioPlatform implements Platform {
   }
 
   async deploy(spec: DeploySpec, emit: DeployEmitter, signal: AbortSignal): Promise<FunctionInfo> {
-    const rendered = renderFunction(spec, this.target);
-    return this.locks.run(spec.id, async () => {
-      const log = (line: string) => emit({ type: "log", phase: "packaging", source: "agent", line, time: new Date() });
-      emit({ type: "phase", phase: "packaging", time: new Date() });
-      const commands = (rendered.body.spec.build as { commands: string[] }).commands;
-      log(`function ${spec.id}: runtime python:${rendered.pythonVersion}, content ${rendered.contentHash}${commands.length ? `, build: ${commands.join(" && ")}` : ""}`);
-      // Read without the project filter: Nuclio's names are unique per namespace, whatever the
-      // project, and a filtered GET would say 404 for another project's function
-      // (dashboard/resource/function.go:654-666, 686-691).
-      let current = await getFunction(this.dashboard, spec.id, signal, { anyProject: true });
-      if (current) this.assertOwned(current);
-      if (current && !TERMINAL_STATES.has(current.status?.state ?? "")) current = await this.waitProvisioned(spec.id, log, signal);
-      if (current && current.metadata.annotations?.[CONTENT_HASH] === rendered.contentHash && current.status?.state === "ready") {
-        log(`unchanged: function ${spec.id} already runs content ${rendered.contentHash}; nothing to deploy`);
-        return describe(current);
-      }
-      const body = rendered.body;
-      body.metadata.annotations = { ...body.metadata.annotations, [CREATED_AT]: current?.metadata.annotations?.[CREATED_AT] ?? body.metadata.annotations?.[DEPLOYED_AT] ?? new Date().toISOString() };
-      await this.submit(spec.id, body, current !== undefined, log, signal);
-      emit({ type: "phase", phase: "building", time: new Date() });
-      const fn = await followDeploy(this.dashboard, spec.id, emit, signal, "building");
-      this.invoker.forget(spec.id);
-      this.options.logger.info({ function: spec.id, contentHash: rendered.contentHash }, "function deployed");
-      return describe(fn);
+    const rendered = renderFunction(spec, this.target); // invalid requests fail before anything is read
+    const run = { spec, emit, locks: this.locks, logger: this.options.logger, noun: "Nuclio function", where: `namespace ${this.options.namespace}` };
+    return runDeploy(run, {
+      current: async (phases) => {
+        // Read without the project filter: Nuclio's names are unique per namespace, whatever the
+        // project, and a filtered GET says 404 for another project's function
+        // (dashboard/resource/function.go:654-666, 686-691), which a PUT would then replace.
+        const current = await getFunction(this.dashboard, spec.id, signal, { anyProject: true });
+        if (current) this.assertOwned(current);
+        // A deploy someone else started is waited for (at most NUCLIO_TIMEOUT) before this one.
+        if (current && !TERMINAL_STATES.has(current.status?.state ?? "")) return this.waitProvisioned(spec.id, (line) => phases.log(line), signal);
+        return current;
+      },
+      owned: (fn) => this.owns(fn),
+      render: async (phases) => {
+        phases.enter("packaging");
+        const commands = (rendered.body.spec.build as { commands: string[] }).commands;
+        phases.log(`function ${spec.id}: runtime python:${rendered.pythonVersion}, content ${rendered.contentHash}${commands.length ? `, build: ${commands.join(" && ")}` : ""}`);
+        return rendered;
+      },
+      unchanged: (current) =>
+        current.metadata.annotations?.[CONTENT_HASH_ANNOTATION] === rendered.contentHash && current.status?.state === "ready"
+          ? `unchanged: function ${spec.id} already runs content ${rendered.contentHash}; nothing to deploy`
+          : undefined,
+      apply: async (_rendered, current, phases) => {
+        const body = rendered.body;
+        body.metadata.annotations = { ...body.metadata.annotations, [CREATED_AT]: current?.metadata.annotations?.[CREATED_AT] ?? body.metadata.annotations?.[DEPLOYED_AT] ?? new Date().toISOString() };
+        await this.submit(spec.id, body, current !== undefined, (line) => phases.log(line), signal);
+        // Nuclio builds the image itself once the function is submitted; its states say how far it got.
+        phases.enter("building");
+        const fn = await followDeploy(this.dashboard, spec.id, phases.emitter, signal, "building");
+        this.invoker.forget(spec.id);
+        return fn;
+      },
+      describe: (running) => describe("made" in running ? running.made : running.current),
     });
   }
 
@@ -196,11 +210,15 @@ export class NuclioPlatform implements Platform {
     }
   }
 
-  /** Throws already_exists unless `fn` was deployed by this agent into its project. */
+  /** Whether `fn` was deployed by this agent into its project. */
+  private owns(fn: NuclioFunction): boolean {
+    return isManaged(fn) && (fn.metadata.labels?.[PROJECT_LABEL] ?? "default") === this.options.project;
+  }
+
+  /** Throws already_exists, saying whose it is, unless this agent owns `fn`. */
   private assertOwned(fn: NuclioFunction): void {
-    const labels = fn.metadata.labels ?? {};
-    const project = labels[LABELS.project] ?? "default";
-    if (isManaged(fn) && project === this.options.project) return;
+    if (this.owns(fn)) return;
+    const project = fn.metadata.labels?.[PROJECT_LABEL] ?? "default";
     const whose = isManaged(fn) ? `belongs to project "${project}"` : `was not deployed by this agent (project "${project}")`;
     throw new FaasError("already_exists", `Nuclio function "${fn.metadata.name}" exists in namespace ${this.options.namespace} and ${whose}; Nuclio names are unique per namespace, so choose another id`, {
       reason: "INVALID_REQUEST",
@@ -236,7 +254,7 @@ function deployLog(fn: NuclioFunction): LogLine[] {
 }
 
 function isManaged(fn: NuclioFunction): boolean {
-  return fn.metadata.labels?.[LABELS.managedBy] === MANAGED_BY;
+  return managedLabels(fn.metadata.labels);
 }
 
 /** A Nuclio function as the agent describes it. */
@@ -256,7 +274,7 @@ function describe(fn: NuclioFunction): FunctionInfo {
     createdAt: new Date(annotations[CREATED_AT] ?? updated.toISOString()),
     updatedAt: updated,
     // Functions deployed before the hash moved to an annotation still carry it as a (create-time) label.
-    revision: annotations[CONTENT_HASH] ?? fn.metadata.labels?.[CONTENT_HASH] ?? "",
+    revision: annotations[CONTENT_HASH_ANNOTATION] ?? label(fn.metadata.labels, "contentHash"),
     pythonVersion: (fn.spec.runtime ?? "").replace(/^python:?/, ""),
     ...(ready || !fn.status?.message ? {} : { message: fn.status.message }),
   };

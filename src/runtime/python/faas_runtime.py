@@ -18,11 +18,13 @@ Protocols:
   frame  (the agent's local platform) length-prefixed frames, many calls multiplexed on one
          connection. Request:  u32 body length, u32 call id, u8 kind (1 invoke, 2 cancel), body.
          Response: u32 body length, u32 call id, u8 status, body. Status 0: body is the result
-         JSON; 1: `handle` raised; 2: the payload is not JSON; 3: the result is not JSON. For 1-3
-         the body is a JSON object {type, message, traceback}.
+         JSON; 1: `handle` raised; 2: the payload is not JSON (or nested deeper than
+         FAAS_MAX_DEPTH, or has a number JSON cannot carry); 3: the result is not JSON; 4: the
+         result is larger than FAAS_MAX_RESULT_BYTES. For 1-3 the body is a JSON object
+         {type, message, traceback}; for 4 it is {"size": N}.
   http   (containers, reverse proxies) HTTP/1.1 keep-alive. POST any path: JSON body in, result
-         JSON out with 200; 500 {"error": {...}, "reason": "FUNCTION_ERROR"|"RESULT_NOT_SERIALIZABLE"}
-         or 400 {"error": ..., "reason": "INVALID_PAYLOAD"} on failure. GET /healthz answers 200.
+         JSON out with 200; 500 {"error": {...}, "reason": "FUNCTION_ERROR"|"RESULT_NOT_SERIALIZABLE"
+         |"RESULT_TOO_LARGE"} or 400 {"error": ..., "reason": "INVALID_PAYLOAD"} on failure. GET /healthz answers 200.
          A connection that opens with the bytes "FAAS-FRAMES/1\r\n" is answered with
          "FAAS-FRAMES/1 OK\r\n" and speaks the frame protocol from then on: the agent's docker
          platform multiplexes its calls to a container this way, over the one published port.
@@ -53,6 +55,7 @@ STATUS_OK = 0
 STATUS_FUNCTION_ERROR = 1
 STATUS_BAD_PAYLOAD = 2
 STATUS_BAD_RESULT = 3
+STATUS_TOO_LARGE = 4
 
 KIND_INVOKE = 1
 KIND_CANCEL = 2
@@ -62,42 +65,142 @@ HEADER = struct.Struct(">IIB")
 FRAME_PREFACE = b"FAAS-FRAMES/1\r\n"
 FRAME_ACK = b"FAAS-FRAMES/1 OK\r\n"
 MAX_BODY = int(os.environ.get("FAAS_MAX_BODY_BYTES", str(64 * 1024 * 1024)))
+MAX_RESULT = int(os.environ.get("FAAS_MAX_RESULT_BYTES", str(64 * 1024 * 1024)))
+# Payloads nested deeper than this are refused, as Connect and the agent refuse them.
+MAX_DEPTH = int(os.environ.get("FAAS_MAX_DEPTH", "100"))
+# Error texts are diagnostics: a handler's gigantic exception message must not become a giant frame.
+MAX_ERROR_TEXT = 64 * 1024
 
 _dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
-_loads = json.loads
+
+
+def _finite_float(text):
+    value = float(text)
+    if value in (_INF, -_INF):
+        raise ValueError(f"the number {text[:40]} is outside the range of a double")
+    return value
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+_INF = float("inf")
+_loads = json.JSONDecoder(parse_float=_finite_float, parse_constant=_no_constant).decode
 
 
 _THIS_FILE = os.path.abspath(__file__)
 
 
 def user_traceback(exc):
-    """The traceback of `exc` without the runtime's and importlib's own frames."""
-    frames = [
-        frame
-        for frame in traceback.extract_tb(exc.__traceback__)
-        if os.path.abspath(frame.filename) != _THIS_FILE and not frame.filename.startswith("<frozen")
-    ]
-    lines = ["Traceback (most recent call last):\n"] + traceback.format_list(frames) if frames else []
-    return "".join(lines + traceback.format_exception_only(type(exc), exc))
+    """The traceback of `exc` without the runtime's and importlib's own frames (a fallback text
+    when the exception cannot be rendered: its __str__ raised, or worse)."""
+    try:
+        frames = [
+            frame
+            for frame in traceback.extract_tb(exc.__traceback__)
+            if os.path.abspath(frame.filename) != _THIS_FILE and not frame.filename.startswith("<frozen")
+        ]
+        lines = ["Traceback (most recent call last):\n"] + traceback.format_list(frames) if frames else []
+        return _cut("".join(lines + traceback.format_exception_only(type(exc), exc)))
+    except BaseException:
+        return f"{_type_name(exc)}: {_UNRENDERABLE}\n"
+
+
+_UNRENDERABLE = "<the exception's message could not be rendered>"
+
+
+def _type_name(exc):
+    try:
+        return str(type(exc).__name__)
+    except BaseException:
+        return "Exception"
+
+
+def _message(exc):
+    try:
+        return _cut(str(exc))
+    except BaseException:
+        return _UNRENDERABLE
+
+
+def _cut(text):
+    if not isinstance(text, str):
+        return _UNRENDERABLE
+    return text if len(text) <= MAX_ERROR_TEXT else text[:MAX_ERROR_TEXT] + f"... [cut: {len(text)} characters]"
+
+
+def _error_json(type_name, message, trace):
+    # Diagnostics may carry lone surrogates: replaced so that the body is always valid UTF-8.
+    return _dumps({"type": type_name, "message": message, "traceback": trace}).encode("utf-8", "replace")
 
 
 def _error_body(exc):
-    return _dumps({"type": type(exc).__name__, "message": str(exc), "traceback": user_traceback(exc)}).encode()
+    """The {type, message, traceback} of a handler's exception; never raises."""
+    try:
+        return _error_json(_type_name(exc), _message(exc), user_traceback(exc))
+    except BaseException:
+        return _error_json("Exception", _UNRENDERABLE, "")
+
+
+def _log_exception(exc):
+    try:
+        sys.stderr.write(user_traceback(exc))
+    except BaseException:
+        pass
 
 
 def _encode_result(result):
     try:
-        return STATUS_OK, _dumps(result).encode()
-    except (TypeError, ValueError) as exc:
-        message = f"handle returned a value that is not JSON serializable: {exc}"
-        return STATUS_BAD_RESULT, _dumps({"type": type(exc).__name__, "message": message, "traceback": ""}).encode()
+        out = _dumps(result).encode()
+    except BaseException as exc:  # TypeError, ValueError, RecursionError, an encoder hook that raises...
+        message = f"handle returned a value that is not JSON serializable: {_message(exc)}"
+        return STATUS_BAD_RESULT, _error_json(_type_name(exc), message, "")
+    if len(out) > MAX_RESULT:
+        return STATUS_TOO_LARGE, b'{"size":%d}' % len(out)
+    # The agent and its protocols refuse values nested deeper than MAX_DEPTH; say so here, clearly.
+    if out.count(b"[") + out.count(b"{") > MAX_DEPTH and _too_deep(result):
+        message = f"handle returned a value nested deeper than {MAX_DEPTH} levels"
+        return STATUS_BAD_RESULT, _error_json("ValueError", message, "")
+    return STATUS_OK, out
+
+
+def _too_deep(value):
+    """Whether `value` nests lists/objects deeper than MAX_DEPTH (iterative: no recursion limit)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def _bad_payload(message):
+    return False, _dumps({"type": "InvalidPayload", "message": message, "traceback": ""}).encode()
 
 
 def _decode_payload(body):
+    if not body:
+        return True, {}
     try:
-        return True, _loads(body) if body else {}
+        value = _loads(body.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return _bad_payload(f"payload is not valid UTF-8: {exc}")
+    except RecursionError:
+        return _bad_payload(f"payload is nested deeper than {MAX_DEPTH} levels")
     except ValueError as exc:
-        return False, _dumps({"type": "JSONDecodeError", "message": f"payload is not valid JSON: {exc}", "traceback": ""}).encode()
+        return _bad_payload(f"payload is not valid JSON: {_message(exc)}")
+    # Fewer brackets than the limit cannot nest deeper than it: the walk is only for the rare rest.
+    if body.count(b"[") + body.count(b"{") > MAX_DEPTH and _too_deep(value):
+        return _bad_payload(f"payload is nested deeper than {MAX_DEPTH} levels")
+    return True, value
 
 
 def load_handler(path):
@@ -169,8 +272,10 @@ class Dispatcher:
             return STATUS_BAD_PAYLOAD, value
         try:
             result = await self.handle(value)
-        except Exception as exc:  # the function's own failure, reported to the caller
-            sys.stderr.write(user_traceback(exc))
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # the function's own failure, reported to the caller
+            _log_exception(exc)
             return STATUS_FUNCTION_ERROR, _error_body(exc)
         return _encode_result(result)
 
@@ -180,7 +285,10 @@ class Dispatcher:
             self.tasks.pop(key, None)
         if task.cancelled():
             return
-        status, out = task.result()
+        try:
+            status, out = task.result()
+        except BaseException as exc:  # never leave a caller without an answer
+            status, out = STATUS_FUNCTION_ERROR, _error_body(exc)
         done(status, out)
 
     def _run_sync(self, body):
@@ -189,8 +297,8 @@ class Dispatcher:
             return STATUS_BAD_PAYLOAD, value
         try:
             result = self.handle(value)
-        except Exception as exc:
-            sys.stderr.write(user_traceback(exc))
+        except BaseException as exc:  # SystemExit and KeyboardInterrupt raised by a handler too
+            _log_exception(exc)
             return STATUS_FUNCTION_ERROR, _error_body(exc)
         return _encode_result(result)
 
@@ -205,8 +313,8 @@ class Dispatcher:
                 self.queued -= 1
             try:
                 status, out = self._run_sync(body)
-            except BaseException as exc:  # SystemExit or KeyboardInterrupt raised by a handler
-                status, out = STATUS_FUNCTION_ERROR, _error_body(exc)
+            except BaseException:  # nothing a handler does may end a pool thread
+                status, out = STATUS_FUNCTION_ERROR, _error_json("Exception", _UNRENDERABLE, "")
             self.finished.append((done, status, out))
             if not self.wakeup_pending:
                 self.wakeup_pending = True
@@ -376,7 +484,7 @@ class HttpProtocol(FrameProtocol):
             elif status == STATUS_BAD_PAYLOAD:
                 self._finish(slot, 400, b'{"reason":"INVALID_PAYLOAD","error":' + out + b"}")
             else:
-                reason = b"FUNCTION_ERROR" if status == STATUS_FUNCTION_ERROR else b"RESULT_NOT_SERIALIZABLE"
+                reason = {STATUS_FUNCTION_ERROR: b"FUNCTION_ERROR", STATUS_TOO_LARGE: b"RESULT_TOO_LARGE"}.get(status, b"RESULT_NOT_SERIALIZABLE")
                 self._finish(slot, 500, b'{"reason":"' + reason + b'","error":' + out + b"}")
 
         return done

@@ -32,6 +32,22 @@ export class FakeApiServer {
   readonly namespaces = new Set<string>(["default"]);
   /** Requests served, by "METHOD path" (tests assert what the adapter did or did not call). */
   readonly requests: string[] = [];
+  /** The Service bodies of creates and replaces, as received (before admission). */
+  readonly received: Obj[] = [];
+  /**
+   * Verbs RBAC denies, as "verb resource" ("watch services", "create services"): answered 403
+   * Forbidden with the API server's message (kubernetes/kubernetes master as indexed, not pinned:
+   * staging/src/k8s.io/apiserver/pkg/endpoints/handlers/responsewriters/errors.go forbiddenMessage).
+   */
+  readonly forbidden = new Set<string>();
+  /**
+   * How long the server lets a watch run before ending it (kube-apiserver: a random time between
+   * --min-request-timeout, 1800 s, and twice that, unless the client asks for less with
+   * timeoutSeconds: `minRequestTimeout * (rand.Float64() + 1.0)` in
+   * staging/src/k8s.io/apiserver/pkg/endpoints/handlers/get.go ListResource, same unpinned source).
+   * Undefined: only the client's timeoutSeconds ends a watch.
+   */
+  watchTimeoutMs: number | undefined;
 
   constructor() {
     this.server = createServer((req, res) => {
@@ -105,11 +121,23 @@ export class FakeApiServer {
   private async serving(method: string, ns: string, resource: Resource, name: string | undefined, url: URL, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const gr = `${resource}.serving.knative.dev`;
     const kind = resource === "services" ? "Service" : "Revision";
+    const watching = method === "GET" && !name && url.searchParams.get("watch") === "true";
+    const verb = watching ? "watch" : ({ GET: name ? "get" : "list", POST: "create", PUT: "update", DELETE: "delete" } as Record<string, string>)[method] ?? method.toLowerCase();
+    if (this.forbidden.has(`${verb} ${resource}`)) {
+      const user = "system:serviceaccount:default:radical-faas";
+      return status(res, 403, "Forbidden", `${gr}${name ? ` "${name}"` : ""} is forbidden: User "${user}" cannot ${verb} resource "${resource}" in API group "serving.knative.dev" in the namespace "${ns}"`, {
+        ...(name ? { name } : {}),
+        group: "serving.knative.dev",
+        kind: resource,
+      });
+    }
     if (method === "GET" && !name) {
       const match = and(labelMatcher(url.searchParams.get("labelSelector")), fieldMatcher(url.searchParams.get("fieldSelector")));
       if (url.searchParams.get("watch") === "true") {
         const rv = url.searchParams.get("resourceVersion");
-        return this.store.watch(resource, ns, match, rv && rv !== "0" ? Number(rv) : undefined, res);
+        const asked = url.searchParams.get("timeoutSeconds");
+        const limits = [asked ? Number(asked) * 1000 : undefined, this.watchTimeoutMs].filter((t): t is number => t !== undefined);
+        return this.store.watch(resource, ns, match, rv && rv !== "0" ? Number(rv) : undefined, res, limits.length ? Math.min(...limits) : undefined);
       }
       return json(res, 200, { apiVersion: "serving.knative.dev/v1", kind: `${kind}List`, metadata: { resourceVersion: this.store.resourceVersion }, items: this.store.list(resource, ns, match) });
     }
@@ -126,6 +154,7 @@ export class FakeApiServer {
 
   private create(ns: string, svc: Obj | undefined, res: ServerResponse): void {
     if (!svc) return status(res, 400, "BadRequest", "the request body is not JSON");
+    this.received.push(structuredClone(svc));
     svc.metadata = { ...svc.metadata, namespace: ns };
     const name = svc.metadata.name as string;
     if (this.store.get("services", ns, name)) return status(res, 409, "AlreadyExists", `services.serving.knative.dev "${name}" already exists`, { name, group: "serving.knative.dev", kind: "services" });
@@ -140,6 +169,7 @@ export class FakeApiServer {
 
   private replace(ns: string, name: string, svc: Obj | undefined, res: ServerResponse): void {
     if (!svc) return status(res, 400, "BadRequest", "the request body is not JSON");
+    this.received.push(structuredClone(svc));
     const old = this.store.get("services", ns, name);
     if (!old) return status(res, 404, "NotFound", `services.serving.knative.dev "${name}" not found`, { name, group: "serving.knative.dev", kind: "services" });
     if (svc.metadata?.name !== name) return status(res, 400, "BadRequest", `the name of the object (${svc.metadata?.name}) does not match the name on the URL (${name})`);
@@ -183,7 +213,7 @@ export class FakeApiServer {
       status(res, 422, "Invalid", `Service.serving.knative.dev "${name}" is invalid: ${schemaErrors.join(", ")}`, { name, group: "serving.knative.dev", kind: "Service" });
       return true;
     }
-    applyDefaults(svc);
+    applyDefaults(svc, old);
     const denied = validateService(svc, old);
     if (denied) {
       status(res, 400, "BadRequest", webhookDenied(denied));

@@ -57,7 +57,17 @@ export function computeServiceStatus(svc: Obj, latestCreated: string, states: Ma
 
   let route: Condition = { type: "RoutesReady", status: "True" };
   const traffic: Obj[] = [];
+  // A tag's host is `{tag}-{name}.{ns}.{domain}` (tag-template); a label over 63 characters fails the
+  // Route with ErrorConfig (knative/serving @ 98e5ef90aa70 pkg/reconciler/route/domains/domains.go:136-139,
+  // route.go:124-125 MarkRevisionTargetTrafficError(errorConfigMsg, ...); message as in route/table_test.go:2050).
   for (const t of (svc.spec.traffic ?? []) as Obj[]) {
+    const label = t.tag ? `${t.tag}-${name}` : name;
+    if (label.length > 63) {
+      const host = `${label}.${ns}.${domain}`;
+      route = { type: "RoutesReady", status: "False", reason: "ErrorConfig", message: `domain name error: invalid domain name "${host}": url: Invalid value: "${label}": must be no more than 63 characters` };
+    }
+  }
+  for (const t of route.status === "True" ? ((svc.spec.traffic ?? []) as Obj[]) : []) {
     const target = t.latestRevision ? latestReady : (t.revisionName as string);
     const state = target ? states.get(target) : undefined;
     if (!target && t.latestRevision) {
@@ -103,4 +113,65 @@ export function computeServiceStatus(svc: Obj, latestCreated: string, states: Ma
     status.traffic = traffic;
   }
   return status;
+}
+
+/**
+ * Knative's living condition set for a Service (happy = Ready; dependents ConfigurationsReady and
+ * RoutesReady), applied to a list of conditions in place: knative/pkg @ 521cb33b33dd
+ * apis/condition_set.go. Only what the reconcilers' first steps need.
+ */
+export class ServiceConditions {
+  private static readonly dependents = ["ConfigurationsReady", "RoutesReady"];
+  constructor(readonly conditions: Condition[]) {}
+
+  get(type: string): Condition | undefined {
+    return this.conditions.find((c) => c.type === type);
+  }
+
+  /** condition_set.go MarkUnknown (:354-392): a False dependent turns the happy condition False instead. */
+  markUnknown(type: string, reason: string, message: string): void {
+    this.set({ type, status: "Unknown", reason, message });
+    let dependent = false;
+    for (const d of ServiceConditions.dependents) {
+      if (this.get(d)?.status === "False") {
+        if (this.get("Ready")?.status !== "False") this.markFalse("Ready", reason, message);
+        return;
+      }
+      if (d === type) dependent = true;
+    }
+    if (dependent) this.set({ type: "Ready", status: "Unknown", reason, message });
+  }
+
+  /** condition_set.go MarkFalse (:395): the condition and, for a dependent, the happy one. */
+  markFalse(type: string, reason: string, message: string): void {
+    this.set({ type, status: "False", reason, message });
+    if (ServiceConditions.dependents.includes(type)) this.set({ type: "Ready", status: "False", reason, message });
+  }
+
+  /** condition_set.go SetCondition: replaces by type, keeps the transition time of an unchanged condition, sorts by type. */
+  private set(c: Condition): void {
+    const i = this.conditions.findIndex((x) => x.type === c.type);
+    const before = i >= 0 ? this.conditions[i] : undefined;
+    const same = before && before.status === c.status && before.reason === c.reason && before.message === c.message;
+    const next = { ...c, lastTransitionTime: same ? before.lastTransitionTime : new Date().toISOString().replace(/\.\d+Z$/, "Z") };
+    if (i >= 0) this.conditions[i] = next;
+    else this.conditions.push(next);
+    this.conditions.sort((a, b) => a.type.localeCompare(b.type));
+  }
+}
+
+/**
+ * The status a Service shows right after an update, before its Configuration has caught up: the
+ * generated reconciler's PreProcessReconcile marks Ready Unknown "NewObservedGenFailure" (knative/pkg
+ * reconciler/reconcile_common.go:68-71), which becomes False while a dependent is still False; the
+ * Service reconciler then marks ConfigurationsReady Unknown "OutOfDate" and, with a BYO revision
+ * name, returns before touching the Route (pkg/reconciler/service/service.go:83-92;
+ * service_lifecycle.go:85-87); PostProcessReconcile bumps observedGeneration (reconcile_common.go:82).
+ */
+export function newGenerationStatus(svc: Obj): Obj {
+  const status = structuredClone(svc.status ?? {}) as Obj;
+  const set = new ServiceConditions((status.conditions ?? []) as Condition[]);
+  set.markUnknown("Ready", "NewObservedGenFailure", "unsuccessfully observed a new generation");
+  set.markUnknown("ConfigurationsReady", "OutOfDate", "The Configuration is still working to reflect the latest desired specification.");
+  return { ...status, conditions: set.conditions, observedGeneration: svc.metadata.generation };
 }

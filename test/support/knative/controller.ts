@@ -3,7 +3,7 @@ import type Docker from "dockerode";
 import { containerLogs } from "../../../src/adapters/docker/logs.ts";
 import type { ControllerHooks } from "./apiserver.ts";
 import type { ObjectStore, Obj } from "./store.ts";
-import { computeServiceStatus, revisionConditions, type RevisionState } from "./conditions.ts";
+import { computeServiceStatus, newGenerationStatus, revisionConditions, type RevisionState } from "./conditions.ts";
 import { stable } from "./webhook.ts";
 
 /** Registries whose images Knative does not resolve to digests (config-deployment registries-skipping-tag-resolving). */
@@ -27,9 +27,16 @@ export interface ControllerOptions {
   label: string;
   /** config-deployment progress-deadline, shortened for tests (Knative's default is 600 s). */
   progressDeadlineMs: number;
+  /**
+   * Longest the short-lived state after an update (Ready=False NewObservedGenFailure) is held for a
+   * watcher to see it before the Configuration catches up (default 3 s).
+   */
+  transientHoldMs?: number;
 }
 
 /**
+ * (Knative line references: knative/serving @ 98e5ef90aa7033797aa0a61ef97f3ff7e49a3944.)
+ *
  * The Knative controllers, simulated: for each new template a Revision (BYO name or
  * `<service>-%05d`), whose image runs on the real Docker engine (127.0.0.1 only, PORT=8080 and the
  * K_* variables) as the revision's "pod"; readiness only when the container answers /healthz;
@@ -43,8 +50,20 @@ export class ControllerSim implements ControllerHooks {
   private readonly queue = new Map<string, Promise<void>>();
   /** Each revision's template (labels, annotations, spec) as stable JSON: a change makes a new revision. */
   private readonly templates = new Map<string, string>();
+  /** config-deployment progress-deadline in ms (tests may change it between deploys). */
+  progressDeadlineMs: number;
+  /**
+   * Images the node cannot pull although the agent's engine has them (e.g. DOCKER_HOST is not the
+   * node's engine): the kubelet backs off until the progress deadline.
+   */
+  unpullable: (image: string) => boolean = () => false;
+  private readonly stopped = new AbortController();
+  /** Services for which a Ready=False state after an update was produced (and seen by a watch). */
+  readonly transients: string[] = [];
 
-  constructor(private readonly o: ControllerOptions) {}
+  constructor(private readonly o: ControllerOptions) {
+    this.progressDeadlineMs = o.progressDeadlineMs;
+  }
 
   reconcile(svc: Obj): void {
     const k = `${svc.metadata.namespace}/${svc.metadata.name}`;
@@ -83,12 +102,26 @@ export class ControllerSim implements ControllerHooks {
 
   /** Stops every container the stand-in started. */
   async close(): Promise<void> {
+    this.stopped.abort();
     for (const rev of this.revisions.values()) if (rev.containerId) await this.o.docker.getContainer(rev.containerId).remove({ force: true }).catch(() => undefined);
   }
 
   private async reconcileNow(ns: string, name: string): Promise<void> {
-    const svc = this.o.store.get("services", ns, name);
+    let svc = this.o.store.get("services", ns, name);
     if (!svc || svc.metadata.deletionTimestamp) return;
+    if (svc.status?.observedGeneration !== undefined && svc.status.observedGeneration !== svc.metadata.generation) {
+      // A new generation: first the state before the Configuration has caught up (see newGenerationStatus).
+      svc.status = newGenerationStatus(svc);
+      const stored = this.o.store.put("services", svc);
+      const ready = (svc.status.conditions as Obj[]).find((c) => c.type === "Ready");
+      // On a cluster the Configuration's reconcile comes an informer round trip later; a client that
+      // watches may see this state first. The stand-in makes sure it can: it holds a False state until
+      // a watch has delivered it (or transientHoldMs passed).
+      if (ready?.status === "False") this.transients.push(name);
+      if (ready?.status === "False") await this.o.store.seen("services", ns, name, Number(stored.metadata.resourceVersion), this.o.transientHoldMs ?? 3000);
+      svc = this.o.store.get("services", ns, name);
+      if (!svc || svc.metadata.deletionTimestamp) return;
+    }
     const template = svc.spec.template;
     const latest = this.latestCreated(svc);
     let revName = latest?.name;
@@ -134,12 +167,17 @@ export class ControllerSim implements ControllerHooks {
     const container = revision.spec.containers[0] as Obj;
     const image = container.image as string;
     const registry = image.split("/")[0]!;
-    const present = await this.o.docker.getImage(image).inspect().then(() => true, () => false);
+    const present = !this.unpullable(image) && (await this.o.docker.getImage(image).inspect().then(() => true, () => false));
     if (!present && !SKIP_TAG_RESOLVING.includes(registry)) {
       const pulled = await this.pull(image);
       if (!pulled.ok) return { phase: "failed", reason: "ContainerMissing", message: `Unable to fetch image "${image}": failed to resolve image to digest: ${pulled.error}` };
     } else if (!present) {
-      await new Promise((r) => setTimeout(r, this.o.progressDeadlineMs));
+      // Knative waits for the Deployment's progress deadline before it reports the kubelet's waiting
+      // reason (pkg/reconciler/revision/reconcile_resources.go:127-130, hasDeploymentTimedOut :285-297).
+      await new Promise((r) => {
+        const timer = setTimeout(r, this.progressDeadlineMs);
+        this.stopped.signal.addEventListener("abort", () => (clearTimeout(timer), r(undefined)), { once: true });
+      });
       return { phase: "failed", reason: "ImagePullBackOff", message: `Back-off pulling image "${image}"` };
     }
     const env = [
@@ -172,14 +210,34 @@ export class ControllerSim implements ControllerHooks {
       const info = await c.inspect().catch(() => undefined);
       if (!info || !info.State.Running) {
         const code = info?.State.ExitCode ?? 1;
-        const logs = (await c.logs({ stdout: true, stderr: true, tail: 20 }).catch(() => Buffer.alloc(0))) as Buffer;
-        return { phase: "failed", reason: `ExitCode${code}`, message: `Container failed with: ${demux(logs).trim()}` };
+        return { phase: "failed", reason: `ExitCode${code}`, message: await this.exitMessage(c, container, code) };
       }
       const ok = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
       if (ok) return { phase: "ready" };
       await new Promise((r) => setTimeout(r, 100));
     }
     return { phase: "failed", reason: "ProgressDeadlineExceeded", message: "Initial scale was never achieved" };
+  }
+
+  /**
+   * ContainerHealthy's message for a container that exited, as a cluster produces it. Knative reads
+   * the pod's LastTerminationState.Terminated, i.e. after the kubelet restarted the container once
+   * (reconcile_resources.go:114-126; the stand-in does not wait for that restart): "Container failed
+   * with: " + the termination message, or "container exited with no error" for exit 0 without one.
+   * The kubelet fills the termination message from the file at terminationMessagePath (the runtime
+   * writes none), and from the log only under terminationMessagePolicy FallbackToLogsOnError with a
+   * non-zero exit: the last 80 lines, at most their last 2048 bytes (kubernetes @ fbba6b47ad98
+   * pkg/kubelet/kuberuntime/kuberuntime_container.go convertToKubeContainerStatus,
+   * readLastStringFromContainerLogs; the constants MaxContainerTerminationMessageLogLines/Length
+   * from pkg/kubelet/container/runtime.go, unpinned).
+   */
+  private async exitMessage(c: Docker.Container, container: Obj, code: number): Promise<string> {
+    let message = "";
+    if (container.terminationMessagePolicy === "FallbackToLogsOnError" && code !== 0) {
+      const logs = Buffer.from(demux((await c.logs({ stdout: true, stderr: true, tail: 80 }).catch(() => Buffer.alloc(0))) as Buffer), "utf8");
+      message = logs.subarray(Math.max(0, logs.length - 2048)).toString("utf8");
+    }
+    return `Container failed with: ${code === 0 && message === "" ? "container exited with no error" : message}`;
   }
 
   private async pull(image: string): Promise<{ ok: true } | { ok: false; error: string }> {

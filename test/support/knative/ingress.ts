@@ -14,6 +14,12 @@ export class IngressSim {
   private readonly agent = new Agent({ keepAlive: true });
   /** Requests routed, by revision name. */
   readonly routed = new Map<string, number>();
+  /**
+   * Answer as a re-framing hop does: drop the function's Content-Length and send the body with
+   * `Transfer-Encoding: chunked`, in several chunks (any HTTP/1.1 hop may, RFC 9112 §6.1 and §7.1;
+   * Envoy does when its upstream answered over HTTP/2 without a length).
+   */
+  chunked = false;
 
   constructor(
     private readonly store: ObjectStore,
@@ -32,8 +38,19 @@ export class IngressSim {
       }
       this.routed.set(revision, (this.routed.get(revision) ?? 0) + 1);
       const upstream = request({ host: "127.0.0.1", port, method: req.method, path: req.url, headers: { ...req.headers, "k-revision": revision }, agent: this.agent }, (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
+        if (!this.chunked) {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          return void up.pipe(res);
+        }
+        const { "content-length": _length, ...headers } = up.headers;
+        res.writeHead(up.statusCode ?? 502, { ...headers, "transfer-encoding": "chunked" });
+        up.on("data", (data: Buffer) => {
+          // Split each piece in two so that every response has several chunks.
+          const half = Math.ceil(data.length / 2);
+          res.write(data.subarray(0, half));
+          if (half < data.length) res.write(data.subarray(half));
+        });
+        up.on("end", () => res.end());
       });
       upstream.on("error", () => {
         if (!res.headersSent) res.writeHead(503, { "content-length": 0 });

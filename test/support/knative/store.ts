@@ -26,9 +26,16 @@ interface HistoryEntry {
  */
 export class ObjectStore {
   private rv = 1000;
+  /** The oldest resourceVersion a watch may start from (raised by compaction). */
+  private floor = 1000;
+  /** false: compact after every write, so that any resumed watch that missed an event gets 410. */
+  keepHistory = true;
+  /** Watches answered 410 Expired. */
+  expired = 0;
   private readonly objects = new Map<string, Obj>();
   private readonly history: HistoryEntry[] = [];
   private readonly watchers = new Set<Watcher>();
+  private readonly deliveries: { key: string; rv: number; resolve: () => void }[] = [];
 
   /** The current resourceVersion (as lists report it). */
   get resourceVersion(): string {
@@ -70,23 +77,58 @@ export class ObjectStore {
 
   /**
    * Streams watch events as JSON lines: without `fromRv`, ADDED for every current match first;
-   * with it, every later event from the history. The stream stays open until the client leaves.
+   * with it, every later event from the history. The stream stays open until the client leaves or
+   * `timeoutMs` passes (then the server ends it, as kube-apiserver ends every watch after its
+   * request timeout). A `fromRv` older than the history kept is answered, as the watch cache does,
+   * with one ERROR event carrying a 410 Expired Status and the end of the stream
+   * (kubernetes/kubernetes master, as indexed, not pinned to a commit:
+   * staging/src/k8s.io/apiserver/pkg/storage/cacher/watch_cache.go getAllEventsSinceLocked,
+   * `too old resource version: %d (%d)` as errors.NewResourceExpired; cacher.go newErrWatcher).
    */
-  watch(resource: Resource, namespace: string, match: (o: Obj) => boolean, fromRv: number | undefined, res: ServerResponse): void {
+  watch(resource: Resource, namespace: string, match: (o: Obj) => boolean, fromRv: number | undefined, res: ServerResponse, timeoutMs?: number): void {
     res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
     res.flushHeaders();
+    const send = (type: string, o: Obj) => {
+      res.write(`${JSON.stringify({ type, object: o })}\n`);
+      this.delivered(key(resource, namespace, o.metadata.name), Number(o.metadata.resourceVersion));
+    };
     if (fromRv === undefined) {
-      for (const o of this.list(resource, namespace, match)) res.write(`${JSON.stringify({ type: "ADDED", object: o })}\n`);
+      for (const o of this.list(resource, namespace, match)) send("ADDED", o);
+    } else if (fromRv < this.floor) {
+      this.expired++;
+      const message = `too old resource version: ${fromRv} (${this.floor})`;
+      res.write(`${JSON.stringify({ type: "ERROR", object: { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason: "Expired", code: 410 } })}\n`);
+      return void res.end();
     } else {
       for (const e of this.history) {
-        if (e.rv > fromRv && e.resource === resource && e.object.metadata.namespace === namespace && match(e.object)) {
-          res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
-        }
+        if (e.rv > fromRv && e.resource === resource && e.object.metadata.namespace === namespace && match(e.object)) send(e.type, e.object);
       }
     }
     const watcher: Watcher = { resource, namespace, match, res };
     this.watchers.add(watcher);
-    res.on("close", () => this.watchers.delete(watcher));
+    const timer = timeoutMs !== undefined ? setTimeout(() => res.end(), timeoutMs) : undefined;
+    res.on("close", () => {
+      clearTimeout(timer);
+      this.watchers.delete(watcher);
+    });
+  }
+
+  /** Forgets the event history (etcd compaction): a watch from an older resourceVersion gets 410. */
+  compact(): void {
+    this.history.splice(0);
+    this.floor = this.rv;
+  }
+
+  /**
+   * Resolves once the object's version `rv` (or a later one) has been written to a watch stream, or
+   * after `fallbackMs`: lets the controller simulation hold a short-lived state until a client
+   * watching the object has seen it, the interleaving a loaded cluster produces.
+   */
+  seen(resource: Resource, namespace: string, name: string, rv: number, fallbackMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, fallbackMs);
+      this.deliveries.push({ key: key(resource, namespace, name), rv, resolve: () => (clearTimeout(timer), resolve()) });
+    });
   }
 
   /** Ends every watch stream (shutdown). */
@@ -98,10 +140,25 @@ export class ObjectStore {
   private emit(entry: HistoryEntry): void {
     entry.object = structuredClone(entry.object);
     this.history.push(entry);
-    if (this.history.length > 5000) this.history.splice(0, 1000);
+    if (!this.keepHistory) this.compact();
+    if (this.history.length > 5000) {
+      this.history.splice(0, 1000);
+      this.floor = this.history[0]!.rv - 1;
+    }
     for (const w of this.watchers) {
       if (w.resource === entry.resource && w.namespace === entry.object.metadata.namespace && w.match(entry.object)) {
         w.res.write(`${JSON.stringify({ type: entry.type, object: entry.object })}\n`);
+        this.delivered(key(entry.resource, entry.object.metadata.namespace, entry.object.metadata.name), entry.rv);
+      }
+    }
+  }
+
+  private delivered(k: string, rv: number): void {
+    for (let i = this.deliveries.length - 1; i >= 0; i--) {
+      const d = this.deliveries[i]!;
+      if (d.key === k && rv >= d.rv) {
+        this.deliveries.splice(i, 1);
+        d.resolve();
       }
     }
   }

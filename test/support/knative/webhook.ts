@@ -2,6 +2,9 @@
  * Knative Serving's admission webhooks for serving.knative.dev/v1 Services, written from
  * platform-apis.md §A1 (knative/serving pkg/apis/serving/...): defaulting, then validation with
  * Knative's error texts. Deliberately independent of the agent's own checks in src/adapters/knative.
+ *
+ * Line references are to knative/serving @ 98e5ef90aa7033797aa0a61ef97f3ff7e49a3944 and
+ * knative/pkg @ 521cb33b33dd unless they say otherwise.
  */
 
 const DNS1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -18,24 +21,46 @@ export function webhookDenied(text: string): string {
   return `admission webhook "validation.webhook.serving.knative.dev" denied the request: validation failed: ${text}`;
 }
 
-/** Applies the defaulting webhook in place: container name, port, probe, concurrency, timeout, traffic. */
-export function applyDefaults(svc: Obj): void {
+/**
+ * Applies the defaulting webhook in place. On an update (`old` given) whose BYO revision name is
+ * unchanged, the template is NOT defaulted (pkg/apis/serving/v1/configuration_defaults.go:60-68,
+ * "to avoid suggesting changes that would conflict with BYO RevisionName"): what the client sends
+ * is compared as is with the stored template, which carries the create-time defaults. The route
+ * part (traffic) is defaulted on every request (service_defaults.go ServiceSpec.SetDefaults).
+ */
+export function applyDefaults(svc: Obj, old?: Obj): void {
   const spec = (svc.spec ??= {});
   const template = (spec.template ??= {});
-  const ts = (template.spec ??= {});
-  ts.containerConcurrency ??= 0;
-  if (!ts.timeoutSeconds) ts.timeoutSeconds = 300;
-  ts.enableServiceLinks ??= false;
-  const containers = (ts.containers ?? []) as Obj[];
-  for (const c of containers) {
-    if (containers.length === 1) c.name ||= "user-container";
-    c.resources ??= {};
-    if (containers.length === 1 && !c.readinessProbe) c.readinessProbe = { tcpSocket: { port: 0 }, successThreshold: 1 };
-  }
+  const newName = template.metadata?.name as string | undefined;
+  const skipTemplate = old !== undefined && !!newName && newName === old.spec?.template?.metadata?.name;
+  if (!skipTemplate) defaultRevisionSpec((template.spec ??= {}), old === undefined);
   spec.traffic ??= [{ latestRevision: true, percent: 100 }];
   for (const t of spec.traffic as Obj[]) {
     t.percent ??= 0;
     t.latestRevision ??= !t.revisionName;
+  }
+}
+
+/** RevisionSpec.SetDefaults with config-defaults' stock values (revision_defaults.go:50-150). */
+function defaultRevisionSpec(ts: Obj, inCreate: boolean): void {
+  // revision_defaults.go:53-56: revision-timeout-seconds "300" when unset or 0.
+  if (!ts.timeoutSeconds) ts.timeoutSeconds = 300;
+  // revision_defaults.go:74-77: container-concurrency "0" when unset.
+  ts.containerConcurrency ??= 0;
+  // revision_defaults.go:142-144: enable-service-links (false) only while creating.
+  if (inCreate) ts.enableServiceLinks ??= false;
+  const containers = (ts.containers ?? []) as Obj[];
+  for (const c of containers) {
+    if (containers.length === 1) c.name ||= "user-container";
+    // applyDefault sets Requests/Limits to empty maps (omitted in JSON); Resources is a value struct, serialized as {}.
+    c.resources ??= {};
+    if (containers.length === 1 || (c.ports ?? []).length > 0) {
+      // applyUserContainerDefaultReadinessProbe, then applyReadinessProbeDefaults (successThreshold 1).
+      c.readinessProbe ??= {};
+      const p = c.readinessProbe as Obj;
+      if (!p.tcpSocket && !p.httpGet && !p.exec && !p.grpc) p.tcpSocket = { port: 0 };
+      if (!p.successThreshold) p.successThreshold = 1;
+    }
   }
 }
 
@@ -66,8 +91,13 @@ export function validateService(svc: Obj, old: Obj | undefined): string | undefi
   if (containerError) return containerError;
   const trafficError = validateTraffic((svc.spec?.traffic ?? []) as Obj[]);
   if (trafficError) return trafficError;
-  if (old && revName !== undefined && old.spec?.template?.metadata?.name === revName && stable(old.spec.template) !== stable(template)) {
-    return `Saw the following changes without a name change (-old +new): spec.template`;
+  if (old && revName) {
+    // service_validation.go:46-49 → RevisionTemplateSpec.VerifyNameChange (revision_validation.go:82-108):
+    // a kmp.ShortDiff of the typed templates, with no cmpopts.EquateEmpty (knative/pkg kmp/diff.go).
+    const changed = old.spec?.template?.metadata?.name === revName ? templateChanges(old.spec.template, template) : [];
+    if (changed.length > 0) {
+      return `Saw the following changes without a name change (-old +new): spec.template.metadata.name\n${changed.join("\n")}`;
+    }
   }
   return undefined;
 }
@@ -152,6 +182,36 @@ function goDuration(text: string): number | undefined {
   const m = /^(?:([0-9.]+)h)?(?:([0-9.]+)m(?!s))?(?:([0-9.]+)s)?$/.exec(text);
   if (!m || text === "") return undefined;
   return Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
+}
+
+/**
+ * The paths at which two revision templates differ as Go values (what cmp.Diff sees after the
+ * webhook decodes both): a JSON `null` is an unset pointer, the same as an absent field; an empty
+ * `resources: {}` is the zero value of the value struct corev1.ResourceRequirements, the same as
+ * none; anything else, an empty list or map included, must match exactly.
+ */
+export function templateChanges(a: unknown, b: unknown, path = ""): string[] {
+  const x = goValue(a, path);
+  const y = goValue(b, path);
+  if (Array.isArray(x) && Array.isArray(y)) {
+    if (x.length !== y.length) return [`${path || "."}: ${stable(x)} → ${stable(y)}`];
+    return x.flatMap((v, i) => templateChanges(v, y[i], `${path}[${i}]`));
+  }
+  if (isObject(x) && isObject(y)) {
+    const keys = [...new Set([...Object.keys(x), ...Object.keys(y)])].sort();
+    return keys.flatMap((k) => templateChanges(x[k], y[k], path ? `${path}.${k}` : k));
+  }
+  return stable(x) === stable(y) ? [] : [`${path || "."}: ${stable(x) ?? "<unset>"} → ${stable(y) ?? "<unset>"}`];
+}
+
+function goValue(v: unknown, path: string): unknown {
+  if (v === null) return undefined;
+  if (/containers\[\d+\]\.resources$/.test(path) && isObject(v) && Object.keys(v).length === 0) return undefined;
+  return v;
+}
+
+function isObject(v: unknown): v is Obj {
+  return !!v && typeof v === "object" && !Array.isArray(v);
 }
 
 /** JSON with sorted keys, for comparing templates. */

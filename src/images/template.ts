@@ -1,9 +1,10 @@
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { PARAM_PATTERNS } from "../domain/spec.ts";
 import { invalidArgument } from "../domain/errors.ts";
 import type { DeploySpec } from "../domain/types.ts";
 import { RUNTIME_SHIM } from "../runtime/worker.ts";
+import { contentHash } from "../adapters/kit/hash.ts";
+import { LABELS, MANAGED_BY } from "../adapters/kit/labels.ts";
 
 /** PYTHON_VERSION when a deploy does not set one. */
 export const DEFAULT_PYTHON_VERSION = "3.11";
@@ -32,7 +33,7 @@ export const IMAGE_PATHS = {
 export const DOCKERFILE = `# radical-faas function image (generated from a fixed template; parameters are build arguments)
 ARG BASE_IMAGE
 FROM \${BASE_IMAGE}
-LABEL dev.radical-faas.managed-by=radical-faas
+LABEL ${LABELS.managedBy}=${MANAGED_BY}
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 HOME=/tmp PORT=${CONTAINER_PORT}
 COPY requirements.txt /opt/faas/requirements.txt
 ARG PIP_INDEX_URL
@@ -88,13 +89,12 @@ export function buildArgs(inputs: ImageInputs): Record<string, string> {
 }
 
 /**
- * The content hash of an image: 20 hex digits of SHA-256 over the template, the runtime shim, the
- * handler, the requirements, every parameter and the base image's id in the engine (`baseImageId`,
- * "" when unknown), each length-prefixed so that no two inputs can run together.
+ * The content hash of an image (kit/hash.ts): the template, the runtime shim, the handler, the
+ * requirements, every parameter and the base image's id in the engine (`baseImageId`, "" when
+ * unknown). The env is not part of it: it is set on the container, not baked into the image.
  */
-export function contentHash(inputs: ImageInputs, baseImageId: string): string {
-  const hash = createHash("sha256");
-  for (const part of [
+export function imageHash(inputs: ImageInputs, baseImageId: string): string {
+  return contentHash([
     "radical-faas image v1",
     DOCKERFILE,
     RUNTIME_SOURCE,
@@ -104,10 +104,5 @@ export function contentHash(inputs: ImageInputs, baseImageId: string): string {
     inputs.baseImage,
     baseImageId,
     inputs.pipIndexUrl,
-  ]) {
-    const bytes = typeof part === "string" ? Buffer.from(part) : part;
-    hash.update(`${bytes.length}:`);
-    hash.update(bytes);
-  }
-  return hash.digest("hex").slice(0, 20);
+  ]);
 }

@@ -1,5 +1,5 @@
-import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
+import { readLines } from "../adapters/kit/lines.ts";
 
 /** One JSON message of the engine's build or push progress stream. */
 export interface ProgressMessage {
@@ -22,8 +22,7 @@ export async function readProgress(stream: Readable, onMessage: (message: Progre
   if (signal.aborted) onAbort();
   signal.addEventListener("abort", onAbort, { once: true });
   try {
-    const lines = createInterface({ input: stream, crlfDelay: Infinity });
-    for await (const line of lines) {
+    for await (const line of readLines(stream)) {
       if (line.trim() === "") continue;
       let message: ProgressMessage;
       try {
@@ -36,24 +35,5 @@ export async function readProgress(stream: Readable, onMessage: (message: Progre
     if (signal.aborted) throw signal.reason;
   } finally {
     signal.removeEventListener("abort", onAbort);
-  }
-}
-
-/** Splits a `stream` text (which may hold several lines or half of one) into complete lines. */
-export class LineSplitter {
-  private rest = "";
-
-  /** Feeds text; returns the lines it completed, without their newlines. */
-  push(text: string): string[] {
-    const parts = (this.rest + text).split(/\r?\n/);
-    this.rest = parts.pop() ?? "";
-    return parts;
-  }
-
-  /** The last unterminated line, if any. */
-  flush(): string[] {
-    const rest = this.rest;
-    this.rest = "";
-    return rest ? [rest] : [];
   }
 }

@@ -2,7 +2,8 @@ import type { Readable } from "node:stream";
 import type Docker from "dockerode";
 import { FaasError } from "../domain/errors.ts";
 import { buildContext } from "./context.ts";
-import { LineSplitter, readProgress, type ProgressMessage } from "./progress.ts";
+import { LineSplitter } from "../adapters/kit/lines.ts";
+import { readProgress, type ProgressMessage } from "./progress.ts";
 import { buildArgs, type ImageInputs } from "./template.ts";
 
 /** What buildImage needs; the caller owns `docker`. */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { extract } from "tar-stream";
-import { buildContext } from "../src/build/context.ts";
-import { registryAuth, registryHost } from "../src/build/push.ts";
-import { buildArgs, contentHash, DOCKERFILE, imageInputs, RUNTIME_SOURCE } from "../src/build/template.ts";
+import { buildContext } from "../src/images/context.ts";
+import { registryAuth, registryHost } from "../src/images/push.ts";
+import { buildArgs, DOCKERFILE, imageHash, imageInputs, RUNTIME_SOURCE } from "../src/images/template.ts";
 import type { DeploySpec } from "../src/domain/types.ts";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -28,16 +28,16 @@ describe("function image template", () => {
   });
 
   it("hashes every input: handler, requirements, parameters and the base image id", () => {
-    const base = contentHash(imageInputs(spec()), "sha256:a");
+    const base = imageHash(imageInputs(spec()), "sha256:a");
     expect(base).toMatch(/^[0-9a-f]{20}$/);
-    expect(contentHash(imageInputs(spec()), "sha256:a")).toBe(base);
-    expect(contentHash(imageInputs(spec({ handler: "def handle(req):\n    return 1" })), "sha256:a")).not.toBe(base);
-    expect(contentHash(imageInputs(spec({ requirements: "x==1" })), "sha256:a")).not.toBe(base);
-    expect(contentHash(imageInputs(spec({ params: { PYTHON_VERSION: "3.12" } })), "sha256:a")).not.toBe(base);
-    expect(contentHash(imageInputs(spec({ params: { PIP_INDEX_URL: "http://127.0.0.1:9/simple/" } })), "sha256:a")).not.toBe(base);
-    expect(contentHash(imageInputs(spec()), "sha256:b")).not.toBe(base);
+    expect(imageHash(imageInputs(spec()), "sha256:a")).toBe(base);
+    expect(imageHash(imageInputs(spec({ handler: "def handle(req):\n    return 1" })), "sha256:a")).not.toBe(base);
+    expect(imageHash(imageInputs(spec({ requirements: "x==1" })), "sha256:a")).not.toBe(base);
+    expect(imageHash(imageInputs(spec({ params: { PYTHON_VERSION: "3.12" } })), "sha256:a")).not.toBe(base);
+    expect(imageHash(imageInputs(spec({ params: { PIP_INDEX_URL: "http://127.0.0.1:9/simple/" } })), "sha256:a")).not.toBe(base);
+    expect(imageHash(imageInputs(spec()), "sha256:b")).not.toBe(base);
     // env is not in the image: it changes the container, not the hash.
-    expect(contentHash(imageInputs(spec({ env: { A: "1" } })), "sha256:a")).toBe(base);
+    expect(imageHash(imageInputs(spec({ env: { A: "1" } })), "sha256:a")).toBe(base);
   });
 
   it("packs exactly the four fixed files into the build context", async () => {
