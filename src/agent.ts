@@ -108,6 +108,7 @@ async function openPlatform(config: Config, logger: Logger, env: NodeJS.ProcessE
         timeoutMs: config.nuclio.timeoutSeconds * 1000,
         invokeTimeoutMs: config.invokeTimeoutMs,
         invokeVia: config.nuclio.invokeVia,
+        maxRequestBodyBytes: config.maxBodyBytes,
         logger: logger.child({ adapter: "nuclio" }),
       });
     case "docker": {

@@ -228,7 +228,7 @@ describe("local platform: requirements from a package index", () => {
   it("installs requirements into a virtualenv, streaming pip's output", async () => {
     const res = await fetch(`${agent.url}/deploy`, {
       method: "POST",
-      headers: { accept: "application/x-ndjson" },
+      headers: { accept: "application/x-ndjson", "content-type": "application/json" },
       body: JSON.stringify({
         id: "with-deps",
         handler: "import faasdemo\ndef handle(req):\n    return faasdemo.greet(req['who'])",
@@ -246,7 +246,7 @@ describe("local platform: requirements from a package index", () => {
   it("reuses the virtualenv for identical requirements", async () => {
     const res = await fetch(`${agent.url}/deploy`, {
       method: "POST",
-      headers: { accept: "application/x-ndjson" },
+      headers: { accept: "application/x-ndjson", "content-type": "application/json" },
       body: JSON.stringify({
         id: "with-deps-too",
         handler: "import faasdemo\ndef handle(req):\n    return faasdemo.VALUE",

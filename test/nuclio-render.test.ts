@@ -3,7 +3,7 @@ import type { DeploySpec } from "../src/domain/types.ts";
 import { formatLogEntry, LogCursor } from "../src/adapters/nuclio/follow.ts";
 import { buildCommands, renderFunction, shellQuote } from "../src/adapters/nuclio/function.ts";
 
-const target = { namespace: "nuclio", project: "default" };
+const target = { namespace: "nuclio", project: "default", serviceType: "ClusterIP" as const, maxRequestBodyBytes: 8 * 1024 * 1024 };
 const spec = (over: Partial<DeploySpec> = {}): DeploySpec =>
   ({ id: "fn", handler: "def handle(req):\n    return req\n", requirements: "", params: {}, env: {}, options: {}, ...over }) as DeploySpec;
 

@@ -1,5 +1,5 @@
 import type { AddressInfo, Socket } from "node:net";
-import type { ServerHttp2Session } from "node:http2";
+import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Session } from "node:http2";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createValidateInterceptor } from "@connectrpc/validate";
@@ -22,6 +22,7 @@ import { createReflectionAlphaService, createReflectionService } from "./reflect
 import { createRestHandler } from "./rest.ts";
 import { createStaticHandler } from "./static.ts";
 import { createReloadableTls, type TlsFiles } from "./tls.ts";
+import { createGrpcUnaryHandler } from "./grpc-unary.ts";
 
 /** The most of a refused request body the server reads and discards so the client sees the error. */
 const DRAIN_LIMIT_BYTES = 256 * 1024 * 1024;
@@ -103,10 +104,14 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   // Connect's JSON codec takes a textDecoder (protocol/serialization.js): a fatal one refuses
   // invalid UTF-8 with invalid_argument instead of replacing it without a word.
   const STRICT_UTF8_JSON = { ignoreUnknownFields: true, textDecoder: new TextDecoder("utf-8", { fatal: true }) };
+  // One implementation and one interceptor chain for the Connect adapter and the gRPC fast path.
+  const agentService = createFaasAgentService(options.core);
+  // Outermost first: errors are converted last. Credentials are checked by the guard, before this.
+  const interceptors = [errorInterceptor(options.logger), createValidateInterceptor({ validator: validation.validator })];
   const handler = connectNodeAdapter({
     routes: (router) => {
       rpcPrefixes.clear();
-      router.service(FaasAgent, createFaasAgentService(options.core));
+      router.service(FaasAgent, agentService);
       router.service(Health, createHealthService(serving));
       const services = () => new Set(router.handlers.map((h) => h.service));
       router.service(ServerReflection, createReflectionService(services));
@@ -115,9 +120,18 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
       for (const h of router.handlers) rpcPrefixes.add(`/${h.service.typeName}/`);
     },
     fallback: rest,
-    // Outermost first: errors are converted last. Credentials are checked by the guard, before this.
-    interceptors: [errorInterceptor(options.logger), createValidateInterceptor({ validator: validation.validator })],
+    interceptors,
     jsonOptions: STRICT_UTF8_JSON,
+    readMaxBytes: options.maxBodyBytes,
+    writeMaxBytes: options.maxBodyBytes * 2,
+    maxTimeoutMs: options.maxTimeoutMs,
+    shutdownSignal: shutdown.signal,
+  });
+  // Unary FaasAgent calls over gRPC take a narrow fast path on the HTTP/2 stream (grpc-unary.ts);
+  // everything else, and every other protocol, goes through the Connect adapter.
+  const grpcUnary = createGrpcUnaryHandler({
+    services: [{ desc: FaasAgent, impl: agentService as never }],
+    interceptors,
     readMaxBytes: options.maxBodyBytes,
     writeMaxBytes: options.maxBodyBytes * 2,
     maxTimeoutMs: options.maxTimeoutMs,
@@ -151,7 +165,11 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     (req, res) => {
     drainInsteadOfDestroy(req);
     if (!guard(req, res)) return;
-    if ("stream" in req) return handler(req, res); // HTTP/2: sessions are tracked separately
+    if ("stream" in req) {
+      // HTTP/2: sessions are tracked separately. The fast path runs after the guard, like every path.
+      if (grpcUnary(req as unknown as Http2ServerRequest, res as unknown as Http2ServerResponse)) return;
+      return handler(req, res);
+    }
     const socket = req.socket;
     const count = active.get(socket);
     if (count === undefined) socket.once("close", () => active.delete(socket));

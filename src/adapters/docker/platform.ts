@@ -13,6 +13,7 @@ import { callRoute, type Routes } from "../kit/endpoint.ts";
 import { containerLogs } from "./logs.ts";
 import { contentHash, canonicalJson } from "../kit/hash.ts";
 import { KeyedLock } from "../kit/keyed-lock.ts";
+import { runDeploy } from "../kit/pipeline.ts";
 import { LABELS, MANAGED_BY } from "../kit/labels.ts";
 import { startSweeper, type Sweeper } from "../kit/sweeper.ts";
 
@@ -65,32 +66,33 @@ export class DockerPlatform implements Platform {
 
   async deploy(spec: DeploySpec, emit: DeployEmitter, signal: AbortSignal): Promise<FunctionInfo> {
     const inputs = imageInputs(spec); // parameters checked again before anything reaches the engine
-    return this.locks.run(spec.id, async () => {
-      const log = (phase: DeployPhase, source: string, line: string) => emit({ type: "log", phase, source, line, time: new Date() });
-      const phase = (p: DeployPhase) => emit({ type: "phase", phase: p, time: new Date() });
-      await this.ping(signal);
-      const current = (await this.views(spec.id, signal)).get(spec.id)?.[0];
-
-      phase("packaging");
-      phase("building");
-      const image = await resolveImage(this.options.images, inputs, log, signal);
-      const revision = contentHash(["radical-faas docker revision v1", image.ref, canonicalJson(spec.env)]);
-      if (current && current.revision === revision) {
-        log("deploying", "agent", `revision ${revision} is already deployed in container ${current.containerId.slice(0, 12)}: nothing to do`);
-        return describeView(current);
-      }
-
-      phase("deploying");
-      const createdAt = current?.createdAt ?? new Date();
-      const view = await this.startContainer(spec, image.ref, image.hash, revision, inputs.pythonVersion, createdAt, log, signal);
-      const previous = this.live.get(spec.id);
-      // The switch: calls made from here on go to the new container; the old one drains, then goes.
-      this.live.set(spec.id, { view, endpoint: new ContainerEndpoint(view.containerId, view.port, this.options.invokeTimeoutMs), starting: undefined, stopping: undefined, lastUsed: Date.now() });
-      const olds = ((await this.views(spec.id, signal)).get(spec.id) ?? []).filter((v) => v.containerId !== view.containerId);
-      void this.retire(olds, previous?.endpoint);
-      log("deploying", "agent", `container ${view.containerId.slice(0, 12)} is healthy on 127.0.0.1:${view.port}`);
-      this.options.logger.info({ function: spec.id, revision, image: image.ref }, "function deployed");
-      return describeView(view);
+    const run = { spec, emit, locks: this.locks, logger: this.options.logger, noun: "container", where: `namespace ${this.options.namespace}` };
+    // Only this agent's containers are listed (by label), so whatever is current is owned.
+    return runDeploy(run, {
+      current: async () => {
+        await this.ping(signal);
+        return (await this.views(spec.id, signal)).get(spec.id)?.[0];
+      },
+      render: async (phases) => {
+        phases.enter("building");
+        const image = await resolveImage(this.options.images, inputs, (phase, source, line) => phases.log(line, source, phase), signal);
+        return { image, contentHash: contentHash(["radical-faas docker revision v1", image.ref, canonicalJson(spec.env)]) };
+      },
+      unchanged: (current, { contentHash: revision }) =>
+        current.revision === revision ? `revision ${revision} is already deployed in container ${current.containerId.slice(0, 12)}: nothing to do` : undefined,
+      apply: async ({ image, contentHash: revision }, current, phases) => {
+        phases.enter("deploying");
+        const log = (phase: DeployPhase, source: string, line: string) => phases.log(line, source, phase);
+        const view = await this.startContainer(spec, image.ref, image.hash, revision, inputs.pythonVersion, current?.createdAt ?? new Date(), log, signal);
+        const previous = this.live.get(spec.id);
+        // The switch: calls made from here on go to the new container; the old one drains, then goes.
+        this.live.set(spec.id, { view, endpoint: new ContainerEndpoint(view.containerId, view.port, this.options.invokeTimeoutMs), starting: undefined, stopping: undefined, lastUsed: Date.now() });
+        const olds = ((await this.views(spec.id, signal)).get(spec.id) ?? []).filter((v) => v.containerId !== view.containerId);
+        void this.retire(olds, previous?.endpoint);
+        phases.log(`container ${view.containerId.slice(0, 12)} is healthy on 127.0.0.1:${view.port}`);
+        return view;
+      },
+      describe: (running) => describeView("made" in running ? running.made : running.current),
     });
   }
 

@@ -5,6 +5,7 @@ import { FaasError, functionNotFound, invalidArgument } from "../../domain/error
 import type { Capabilities, DeployEmitter, DeployOptionName, DeploySpec, FunctionInfo, HealthCheck, InvokeOutcome, LogLine, LogsOptions, Platform, RenderedObject, TrafficTarget } from "../../domain/types.ts";
 import { byDigest, resolveImage } from "../../images/resolve.ts";
 import { KeyedLock } from "../kit/keyed-lock.ts";
+import { runDeploy } from "../kit/pipeline.ts";
 import { isManaged, LABELS, MANAGED_BY } from "../kit/labels.ts";
 import { ServingApi } from "./api.ts";
 import { apiStatus } from "./kube.ts";
@@ -70,35 +71,40 @@ export class KnativePlatform implements Platform {
   async deploy(spec: DeploySpec, emit: DeployEmitter, signal: AbortSignal): Promise<FunctionInfo> {
     validateKnativeSpec(spec);
     const inputs = imageInputs(spec);
-    return this.locks.run(spec.id, async () => {
-      const log = (phase: "packaging" | "building" | "deploying", source: string, line: string) => emit({ type: "log", phase, source, line, time: new Date() });
-      const current = await this.api.getService(spec.id);
-      if (current && !isManaged(current.metadata.labels)) {
-        throw new FaasError("already_exists", `a Knative Service "${spec.id}" exists in namespace ${this.api.namespace} and was not deployed by this agent`, { reason: "DEPLOY_FAILED" });
-      }
-      emit({ type: "phase", phase: "packaging", time: new Date() });
-      emit({ type: "phase", phase: "building", time: new Date() });
-      const image = await resolveImage(this.options.images, inputs, log, signal);
-      const desired = renderService({ spec, namespace: this.api.namespace, image: image.ref, contentHash: image.hash, pythonVersion: inputs.pythonVersion });
-      emit({ type: "phase", phase: "deploying", time: new Date() });
-      const revision = desired.spec.template.metadata.name as string;
-      const sameRevision = current?.spec?.template?.metadata?.name === revision;
-      if (current && sameRevision && sameTraffic(current, desired) && rollout(current).done) {
-        log("deploying", "agent", `revision ${revision} is already deployed: nothing to apply`);
-        throwIfFailed(spec.id, current);
-        return this.describe(current);
-      }
-      // Same revision name: the webhook compares the template as sent with the stored one, which
-      // carries Knative's create-time defaults, and refuses any difference (configuration_defaults.go
-      // skips defaulting, revision_validation.go VerifyNameChange). So the update keeps the stored
-      // template and changes only the traffic (or nothing, when only the rollout was unfinished).
-      const update = current && sameRevision ? { ...desired, spec: { ...desired.spec, template: current.spec.template } } : desired;
-      const applied = await this.apply(update, current, signal);
-      log("deploying", "agent", `applied Service ${spec.id} (generation ${applied.metadata.generation}, revision ${revision})`);
-      const done = await this.waitForRollout(spec.id, applied.metadata.generation, (line) => log("deploying", "knative", line), signal);
-      this.invoker.remember(spec.id, done.status.url);
-      this.options.logger.info({ function: spec.id, revision, image: image.ref }, "function deployed");
-      return this.describe(done);
+    const run = { spec, emit, locks: this.locks, logger: this.options.logger, noun: "Knative Service", where: `namespace ${this.api.namespace}` };
+    return runDeploy(run, {
+      current: async () => (await this.api.getService(spec.id)) ?? undefined,
+      owned: (current) => isManaged(current.metadata.labels),
+      render: async (phases) => {
+        phases.enter("building");
+        const image = await resolveImage(this.options.images, inputs, (phase, source, line) => phases.log(line, source, phase), signal);
+        const desired = renderService({ spec, namespace: this.api.namespace, image: image.ref, contentHash: image.hash, pythonVersion: inputs.pythonVersion });
+        return { desired, revision: desired.spec.template.metadata.name as string, contentHash: image.hash };
+      },
+      unchanged: (current, { desired, revision }) =>
+        current.spec?.template?.metadata?.name === revision && sameTraffic(current, desired) && rollout(current).done ? `revision ${revision} is already deployed: nothing to apply` : undefined,
+      apply: async ({ desired, revision }, current, phases) => {
+        phases.enter("deploying");
+        // Same revision name: the webhook compares the template as sent with the stored one, which
+        // carries Knative's create-time defaults, and refuses any difference (configuration_defaults.go
+        // skips defaulting, revision_validation.go VerifyNameChange). So the update keeps the stored
+        // template and changes only the traffic (or nothing, when only the rollout was unfinished).
+        const sameRevision = current?.spec?.template?.metadata?.name === revision;
+        const update = current && sameRevision ? { ...desired, spec: { ...desired.spec, template: current.spec.template } } : desired;
+        const applied = await this.apply(update, current, signal);
+        phases.log(`applied Service ${spec.id} (generation ${applied.metadata.generation}, revision ${revision})`);
+        return applied;
+      },
+      waitReady: async (applied, phases) => {
+        const done = await this.waitForRollout(spec.id, applied.metadata.generation, (line) => phases.log(line, "knative"), signal);
+        this.invoker.remember(spec.id, done.status.url);
+        return done;
+      },
+      describe: (running) => {
+        if ("made" in running) return this.describe(running.made);
+        throwIfFailed(spec.id, running.current); // an unchanged Service whose rollout failed
+        return this.describe(running.current);
+      },
     });
   }
 

@@ -12,7 +12,7 @@ export interface RolloutWait {
   /** KNATIVE_TIMEOUT in milliseconds. */
   timeoutMs: number;
   /**
-   * How long Ready=False must last before it is final (kn's error window: knative/client
+   * How long Ready=False must last before it is final (kn's error window: knative/client @ e411e8847
    * pkg/wait/wait_for_ready.go:143-145 and :219-237, 2 s by default). A True or Unknown Ready in
    * the meantime cancels it.
    */
@@ -109,7 +109,7 @@ export function throwIfFailed(id: string, svc: KnativeService): void {
  * DEPLOY_TIMEOUT naming what the rollout was waiting on: the Service's Ready condition and the
  * latest revision's conditions (read once more). Knative reports a pod that cannot start (an image
  * the kubelet cannot pull, a pod that cannot be scheduled) only when the Deployment's progress
- * deadline expires (knative/serving pkg/reconciler/revision/reconcile_resources.go:127-130;
+ * deadline expires (knative/serving @ 98e5ef90aa70 pkg/reconciler/revision/reconcile_resources.go:127-130;
  * config-deployment progress-deadline, 600 s by default), so below that KNATIVE_TIMEOUT ends first.
  */
 async function timeoutError(o: RolloutWait, last: KnativeService | undefined, cause: unknown): Promise<FaasError> {

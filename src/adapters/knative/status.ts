@@ -21,10 +21,10 @@ export function condition(svc: KnativeService, type: string): Condition | undefi
 
 /**
  * Ready=False reasons that only say a reconciler has not caught up with a new generation yet and
- * are always overwritten: knative/pkg reconciler/reconcile_common.go:68-71 marks Ready
+ * are always overwritten: knative/pkg @ 521cb33b33dd reconciler/reconcile_common.go:68-71 marks Ready
  * "NewObservedGenFailure" (False while a dependent is still False), and the Service reconciler
  * marks "OutOfDate" until its Configuration or Route has observed the change
- * (knative/serving pkg/apis/serving/v1/service_lifecycle.go:85-87, :124-126).
+ * (knative/serving @ 98e5ef90aa70 pkg/apis/serving/v1/service_lifecycle.go:85-87, :124-126).
  */
 export const TRANSIENT_REASONS: ReadonlySet<string> = new Set(["NewObservedGenFailure", "OutOfDate"]);
 

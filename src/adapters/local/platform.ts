@@ -17,13 +17,14 @@ import type {
   LogsOptions,
   Platform,
 } from "../../domain/types.ts";
-import { PythonFinder } from "../../runtime/python.ts";
+import { PythonFinder, type PythonInfo } from "../../runtime/python.ts";
 import { RUNTIME_SHIM, Worker } from "../../runtime/worker.ts";
 import { FunctionLog } from "./logs.ts";
 import { StateStore, type FunctionRecord } from "./store.ts";
 import { ensureVenv } from "./venv.ts";
 import { canonicalJson, contentHash } from "../kit/hash.ts";
 import { KeyedLock } from "../kit/keyed-lock.ts";
+import { runDeploy } from "../kit/pipeline.ts";
 import { AsyncQueue } from "../kit/queue.ts";
 import { startSweeper, type Sweeper } from "../kit/sweeper.ts";
 
@@ -97,7 +98,17 @@ export class LocalPlatform implements Platform {
   }
 
   async deploy(spec: DeploySpec, emit: DeployEmitter, signal: AbortSignal): Promise<FunctionInfo> {
-    return this.locks.run(spec.id, () => this.deployLocked(spec, emit, signal));
+    const run = { spec, emit, locks: this.locks, logger: this.options.logger, noun: "function", where: "this agent's state directory" };
+    return runDeploy(run, {
+      current: async () => this.entries.get(spec.id),
+      render: async () => {
+        const python = await this.python.find(spec.params.PYTHON_VERSION);
+        return { python, contentHash: revisionOf(spec, python.fullVersion) };
+      },
+      unchanged: (previous, { contentHash: revision }) => (previous.record.revision === revision ? `revision ${revision} is already deployed; nothing to do` : undefined),
+      apply: ({ python, contentHash: revision }, previous, phases) => this.applyRevision(spec, python, revision, previous, phases.emitter, signal),
+      describe: (running) => this.describe("made" in running ? running.made : running.current),
+    });
   }
 
   async invoke(id: string, payloadJson: string, signal: AbortSignal): Promise<InvokeOutcome> {
@@ -189,17 +200,10 @@ export class LocalPlatform implements Platform {
     await rm(this.socketDir, { recursive: true, force: true });
   }
 
-  private async deployLocked(spec: DeploySpec, emit: DeployEmitter, signal: AbortSignal): Promise<FunctionInfo> {
+  /** The local platform's apply step: writes the revision, makes its virtualenv, starts its worker, swaps it in. */
+  private async applyRevision(spec: DeploySpec, python: PythonInfo, revision: string, previous: Entry | undefined, emit: DeployEmitter, signal: AbortSignal): Promise<Entry> {
     const log = (phase: DeployPhase, source: string, line: string) => emit({ type: "log", phase, source, line, time: new Date() });
     const phase = (p: DeployPhase) => emit({ type: "phase", phase: p, time: new Date() });
-
-    const python = await this.python.find(spec.params.PYTHON_VERSION);
-    const revision = revisionOf(spec, python.fullVersion);
-    const previous = this.entries.get(spec.id);
-    if (previous && previous.record.revision === revision) {
-      log("validating", "agent", `revision ${revision} is already deployed; nothing to do`);
-      return this.describe(previous);
-    }
     if (spec.params.BASE_IMAGE) log("validating", "agent", "BASE_IMAGE is ignored on the local platform, which runs no image");
 
     phase("packaging");
@@ -275,8 +279,7 @@ export class LocalPlatform implements Platform {
       });
       if (oldVenv && oldVenv !== venvKey) await this.collectVenv(oldVenv);
     });
-    this.options.logger.info({ function: spec.id, revision }, "function deployed");
-    return this.describe(entry);
+    return entry;
   }
 
   /** Starts a worker for the entry's current revision, once however many calls wait for it. */

@@ -39,14 +39,20 @@ export class Dashboard {
   /**
    * One request to `path` (relative to the dashboard, e.g. "api/functions"). `body` is sent as
    * JSON (a string as it is). Resolves with any HTTP status; rejects only when the dashboard cannot
-   * be reached or `signal` aborts.
+   * be reached or `signal` aborts. `anyProject` leaves out the project header, which the dashboard
+   * reads as a filter on reads (dashboard/resource/function.go:686-691) and as the label to set on
+   * creates.
    */
-  call(method: string, path: string, options: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal; timeoutMs?: number } = {}): Promise<DashboardResponse> {
+  call(
+    method: string,
+    path: string,
+    options: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal; timeoutMs?: number; anyProject?: boolean } = {},
+  ): Promise<DashboardResponse> {
     const url = new URL(path, this.base);
     const payload = options.body === undefined ? undefined : Buffer.from(typeof options.body === "string" ? options.body : JSON.stringify(options.body));
     const headers: Record<string, string> = {
       "x-nuclio-function-namespace": this.namespace,
-      "x-nuclio-project-name": this.project,
+      ...(options.anyProject ? {} : { "x-nuclio-project-name": this.project }),
       ...options.headers,
     };
     if (payload) {

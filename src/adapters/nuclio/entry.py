@@ -5,6 +5,17 @@ the user's module as base64 (whose alphabet cannot end the string literal). The 
 compiled and run as the module `handler` when this one is imported, so an import failure fails the
 function's start, as it does on every platform.
 
+Nuclio's Python wrapper imports this module before its event loop runs, then calls handler()
+inside the running loop and awaits a coroutine it returns (nuclio/nuclio 1.14.1,
+pkg/processor/runtime/python/py/_nuclio_wrapper.py:437-456, 566-569). So an async handle is
+never run with asyncio.run() here: handler() returns a coroutine that awaits it, on the wrapper's
+loop, one event at a time per worker process.
+
+An import failure prints one line "FAAS_CHECK <base64 of a JSON report>" on stdout. Nuclio reads
+a failed function's pod log into its error message through common.FixEscapeChars
+(pkg/common/helper.go:319-331), which rewrites backslash escapes; base64 has no backslashes, so the
+report survives that on one line.
+
 Semantics are those of the agent's runtime shim (src/runtime/python/faas_runtime.py):
   - the request body is JSON whatever the content type says: bytes are parsed, a body Nuclio already
     parsed (content type application/json) is used as it is, an empty body is {};
@@ -48,7 +59,8 @@ def _load():
     except BaseException as exc:
         text = _user_traceback(exc)
         report = {"ok": False, "type": type(exc).__name__, "message": str(exc), "traceback": text}
-        sys.stdout.write(CHECK_MARKER + json.dumps(report) + "\n")
+        encoded = base64.b64encode(json.dumps(report).encode("utf-8")).decode("ascii")
+        sys.stdout.write(CHECK_MARKER + encoded + "\n")
         sys.stdout.flush()
         raise
     return handle
@@ -77,13 +89,27 @@ def handler(context, event):
         req = body  # Nuclio parsed it already (content type application/json)
     try:
         result = _handle(req)
-        if inspect.isawaitable(result):
-            import asyncio
-
-            result = asyncio.run(result)
     except Exception as exc:
-        sys.stderr.write(_user_traceback(exc))
-        return _error(context, 500, "FUNCTION_ERROR", exc)
+        return _raised(context, exc)
+    if inspect.isawaitable(result):
+        return _finish(context, result)  # a coroutine: the wrapper awaits it on its loop
+    return _respond(context, result)
+
+
+async def _finish(context, awaitable):
+    try:
+        result = await awaitable
+    except Exception as exc:
+        return _raised(context, exc)
+    return _respond(context, result)
+
+
+def _raised(context, exc):
+    sys.stderr.write(_user_traceback(exc))
+    return _error(context, 500, "FUNCTION_ERROR", exc)
+
+
+def _respond(context, result):
     try:
         out = _dumps(result)
     except (TypeError, ValueError) as exc:

@@ -4,7 +4,7 @@ import { dashboardError } from "./dashboard.ts";
 import type { NuclioFunction } from "./function.ts";
 import { FaasError } from "../../domain/errors.ts";
 
-/** States after which nothing more happens without a new deploy (types.go "provisioned"). */
+/** States after which nothing more happens without a new deploy (functionconfig/types.go:892-901 "provisioned"). */
 export const TERMINAL_STATES = new Set(["ready", "error", "unhealthy", "scaledToZero", "imported"]);
 const FAILED_STATES = new Set(["error", "unhealthy"]);
 const POLL_MS = 250;
@@ -25,9 +25,12 @@ function phaseOf(state: string): DeployPhase | undefined {
   }
 }
 
-/** Reads one function; undefined when the dashboard says 404. */
-export async function getFunction(dashboard: Dashboard, name: string, signal: AbortSignal): Promise<NuclioFunction | undefined> {
-  const res = await dashboard.call("GET", `api/functions/${encodeURIComponent(name)}`, { signal });
+/**
+ * Reads one function; undefined when the dashboard says 404. Filtered by the agent's project
+ * unless `anyProject` (then any function of that name in the namespace).
+ */
+export async function getFunction(dashboard: Dashboard, name: string, signal: AbortSignal, options: { anyProject?: boolean } = {}): Promise<NuclioFunction | undefined> {
+  const res = await dashboard.call("GET", `api/functions/${encodeURIComponent(name)}`, { signal, anyProject: options.anyProject });
   if (res.status === 404) return undefined;
   if (res.status !== 200) {
     throw new FaasError("unavailable", `the Nuclio dashboard could not read function "${name}": ${dashboardError(res)}`, { reason: "PLATFORM_UNAVAILABLE" });
@@ -38,8 +41,9 @@ export async function getFunction(dashboard: Dashboard, name: string, signal: Ab
 /**
  * Follows a deploy the way Nuclio's own clients do (polling GET; the dashboard has no watch) until
  * the state is terminal: every new `status.logs` entry becomes one log event, in time order and
- * once only; state changes become phase events. Resolves with the function when it is ready;
- * rejects with DEPLOY_FAILED (platform_reason = the state) carrying Nuclio's message otherwise.
+ * once only; state changes become phase events (the kit's Phases keeps them in order and fills
+ * in a phase whose state a poll missed). Resolves with the function when it is ready; rejects with DEPLOY_FAILED (platform_reason = the state) carrying Nuclio's message
+ * when it failed, or was imported instead of deployed (`imported`: terminal, neither).
  */
 export async function followDeploy(dashboard: Dashboard, name: string, emit: DeployEmitter, signal: AbortSignal, phase?: DeployPhase): Promise<NuclioFunction> {
   const cursor = new LogCursor();
@@ -53,7 +57,7 @@ export async function followDeploy(dashboard: Dashboard, name: string, emit: Dep
     const state = fn.status?.state ?? "";
     for (const entry of cursor.fresh(fn.status?.logs ?? [])) {
       const line = formatLogEntry(entry);
-      if (line.includes("FAAS_CHECK {")) importReport = line;
+      if (line.includes("FAAS_CHECK ")) importReport = line;
       recent.push(line);
       if (recent.length > 20) recent.shift();
       emit({ type: "log", phase: lastPhase ?? "building", source: "nuclio", line, time: entryTime(entry) });
@@ -69,6 +73,14 @@ export async function followDeploy(dashboard: Dashboard, name: string, emit: Dep
     }
     if (state === "ready" || state === "scaledToZero") return fn;
     if (FAILED_STATES.has(state)) throw deployFailed(name, state, fn.status?.message ?? "", [importReport, ...recent]);
+    if (state === "imported") {
+      // kube/controller/nucliofunction.go:145-156: a function carrying skip-deploy (nuctl import)
+      // is stored but never built or run; waiting longer changes nothing.
+      throw new FaasError("failed_precondition", `Nuclio function "${name}" was imported, not deployed (someone set its skip-deploy annotation); deploy it again to run it`, {
+        reason: "DEPLOY_FAILED",
+        metadata: { platform_reason: state },
+      });
+    }
     await sleep(POLL_MS, signal);
   }
 }
@@ -115,14 +127,15 @@ function entryTime(entry: Record<string, unknown>): Date {
 
 /**
  * A failed deploy. An import failure of the handler (the entry module's FAAS_CHECK line in the
- * function's output) is HANDLER_INVALID with the traceback, as on every platform.
+ * function's output: base64 of a JSON report, which Nuclio's FixEscapeChars leaves intact) is
+ * HANDLER_INVALID with the traceback, as on every platform.
  */
-function deployFailed(name: string, state: string, message: string, recent: string[]): FaasError {
+export function deployFailed(name: string, state: string, message: string, recent: string[]): FaasError {
   const text = [message, ...recent].join("\n");
-  const marker = /FAAS_CHECK (\{.*\})/.exec(text);
+  const marker = /FAAS_CHECK ([A-Za-z0-9+/]+={0,2})/.exec(text);
   if (marker) {
     try {
-      const report = JSON.parse(marker[1]!) as { type?: string; message?: string; traceback?: string };
+      const report = JSON.parse(Buffer.from(marker[1]!, "base64").toString("utf8")) as { type?: string; message?: string; traceback?: string };
       return new FaasError("invalid_argument", `handler failed to import: ${report.type}: ${report.message}\n${report.traceback ?? ""}`.trimEnd(), {
         reason: "HANDLER_INVALID",
         metadata: { exception_type: report.type ?? "", exception_message: report.message ?? "", traceback: report.traceback ?? "" },

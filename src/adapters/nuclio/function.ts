@@ -17,6 +17,21 @@ export const DEFAULT_NUCLIO_PYTHON = "3.11";
 export const PROJECT_LABEL = "nuclio.io/project-name";
 
 /**
+ * The content hash goes into an annotation, not a label: Nuclio writes labels when a function is
+ * created and never on an update (nuclio 1.14.1 pkg/platform/kube/client/deployer.go:175-178, the
+ * same in 1.13), while annotations are replaced on every deploy (deployer.go:173).
+ */
+export const CONTENT_HASH_ANNOTATION = LABELS.contentHash;
+
+/**
+ * The longest function id on Nuclio: it names the Kubernetes Service `nuclio-<id>`
+ * (pkg/platform/kube/types.go:60-62), and a Service name is at most 63 characters.
+ */
+export const MAX_NUCLIO_ID = 56;
+/** Names Nuclio keeps for itself (pkg/platform/abstract/platform.go:444-447, 645-655). */
+export const RESERVED_NAMES: ReadonlySet<string> = new Set(["dashboard", "controller", "dlx", "scaler"]);
+
+/**
  * One requirement line the nuclio platform accepts: a name, optional extras, optional version
  * specifiers. Nuclio runs build commands as shell lines, so anything richer (URLs, options,
  * markers) is refused rather than quoted and hoped for.
@@ -26,6 +41,17 @@ const REQUIREMENT = /^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?(\[[A-Za-z0-9._-]+
 export interface NuclioTarget {
   namespace: string;
   project: string;
+  /**
+   * The HTTP trigger's Kubernetes Service type: NodePort when calls go to the function's external
+   * URL (only a NodePort service gets one: kube/controller/nucliofunction.go:490-497), else ClusterIP.
+   */
+  serviceType: "ClusterIP" | "NodePort";
+  /**
+   * The HTTP trigger's maxRequestBodySize in bytes: the agent's own request limit, so every payload
+   * the agent accepts reaches the function (Nuclio's default is 4 MiB: pkg/processor/trigger/http/
+   * types.go:30, 88-89).
+   */
+  maxRequestBodyBytes: number;
 }
 
 /** The function's body for the dashboard (create and update), and what identifies its content. */
@@ -59,6 +85,12 @@ export interface NuclioStatus {
  * requirement lines the build could not run safely).
  */
 export function renderFunction(spec: DeploySpec, target: NuclioTarget): RenderedFunction {
+  if (spec.id.length > MAX_NUCLIO_ID) {
+    throw invalidArgument("id", `function ids on the nuclio platform are at most ${MAX_NUCLIO_ID} characters (Nuclio names the Kubernetes Service nuclio-<id>, at most 63); this one has ${spec.id.length}`);
+  }
+  if (RESERVED_NAMES.has(spec.id)) {
+    throw invalidArgument("id", `"${spec.id}" is reserved by Nuclio for its own services (${[...RESERVED_NAMES].join(", ")}); choose another id`);
+  }
   const pythonVersion = spec.params.PYTHON_VERSION ?? DEFAULT_NUCLIO_PYTHON;
   if (!(NUCLIO_PYTHON_VERSIONS as readonly string[]).includes(pythonVersion)) {
     throw invalidArgument("params.PYTHON_VERSION", `PYTHON_VERSION ${pythonVersion} is not a Nuclio runtime; Nuclio runs python:${NUCLIO_PYTHON_VERSIONS.join(", python:")}`);
@@ -80,7 +112,12 @@ export function renderFunction(spec: DeploySpec, target: NuclioTarget): Rendered
       commands: buildCommands(spec.requirements, spec.params.PIP_INDEX_URL),
     },
     triggers: {
-      http: { kind: "http", name: "http", numWorkers: spec.options.workers ?? 1, attributes: { serviceType: "ClusterIP" } },
+      http: {
+        kind: "http",
+        name: "http",
+        numWorkers: spec.options.workers ?? 1,
+        attributes: { serviceType: target.serviceType, maxRequestBodySize: target.maxRequestBodyBytes },
+      },
     },
     ...replicas(spec.options.minScale, spec.options.maxScale),
   };
@@ -95,11 +132,10 @@ export function renderFunction(spec: DeploySpec, target: NuclioTarget): Rendered
         labels: {
           [LABELS.managedBy]: MANAGED_BY,
           [LABELS.function]: spec.id,
-          [LABELS.contentHash]: contentHash,
           [PROJECT_LABEL]: target.project,
         },
         // Nuclio keeps no time of its own in the function: when this content was deployed.
-        annotations: { [LABELS.deployedAt]: new Date().toISOString() },
+        annotations: { [CONTENT_HASH_ANNOTATION]: contentHash, [LABELS.deployedAt]: new Date().toISOString() },
       },
       spec: spec_,
     },

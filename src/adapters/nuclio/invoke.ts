@@ -25,10 +25,16 @@ export class FunctionInvoker {
     private readonly dashboard: Dashboard,
     private readonly via: InvokeVia,
     private readonly timeoutMs: number,
+    /** The HTTP trigger's maxRequestBodySize the agent renders; a longer body would get Nuclio's 400. */
+    private readonly maxBodyBytes: number,
   ) {}
 
   /** Calls `handle` with `payloadJson`; resolves with the result JSON text. */
   async invoke(id: string, payloadJson: string, signal: AbortSignal): Promise<string> {
+    const size = Buffer.byteLength(payloadJson);
+    if (size > this.maxBodyBytes) {
+      throw new FaasError("resource_exhausted", `the payload is ${size} bytes; the function's HTTP trigger accepts at most ${this.maxBodyBytes} (maxRequestBodySize)`, { reason: "REQUEST_TOO_LARGE" });
+    }
     const timeout = AbortSignal.timeout(this.timeoutMs);
     const both = AbortSignal.any([signal, timeout]);
     try {

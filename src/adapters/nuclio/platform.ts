@@ -14,10 +14,11 @@ import type {
   RenderedObject,
 } from "../../domain/types.ts";
 import { KeyedLock } from "../kit/keyed-lock.ts";
+import { runDeploy } from "../kit/pipeline.ts";
 import { isManaged as managedLabels, label, LABELS } from "../kit/labels.ts";
 import { Dashboard, dashboardError } from "./dashboard.ts";
 import { followDeploy, formatLogEntry, getFunction, LogCursor, sleep, TERMINAL_STATES } from "./follow.ts";
-import { renderFunction, type NuclioFunction } from "./function.ts";
+import { CONTENT_HASH_ANNOTATION, PROJECT_LABEL, renderFunction, type NuclioFunction, type NuclioTarget } from "./function.ts";
 import { FunctionInvoker, type InvokeVia } from "./invoke.ts";
 import { replicaLogs } from "./logs.ts";
 
@@ -30,6 +31,8 @@ export interface NuclioPlatformOptions {
   timeoutMs: number;
   invokeTimeoutMs: number;
   invokeVia: InvokeVia;
+  /** The agent's request body limit: the HTTP trigger's maxRequestBodySize, and the cap on invoke payloads. */
+  maxRequestBodyBytes: number;
   logger: Logger;
 }
 
@@ -55,44 +58,60 @@ export class NuclioPlatform implements Platform {
   private readonly dashboard: Dashboard;
   private readonly invoker: FunctionInvoker;
   private readonly locks = new KeyedLock();
+  private readonly target: NuclioTarget;
 
   constructor(private readonly options: NuclioPlatformOptions) {
     this.dashboard = new Dashboard(options.dashboardUrl, options.namespace, options.project);
-    this.invoker = new FunctionInvoker(this.dashboard, options.invokeVia, options.invokeTimeoutMs);
+    this.invoker = new FunctionInvoker(this.dashboard, options.invokeVia, options.invokeTimeoutMs, options.maxRequestBodyBytes);
+    this.target = {
+      namespace: options.namespace,
+      project: options.project,
+      serviceType: options.invokeVia === "external" ? "NodePort" : "ClusterIP",
+      maxRequestBodyBytes: options.maxRequestBodyBytes,
+    };
   }
 
   async render(spec: DeploySpec): Promise<RenderedObject> {
-    const { body } = renderFunction(spec, this.options);
+    const { body } = renderFunction(spec, this.target);
     return { kind: "nuclio.io/v1beta1 NuclioFunction", object: body as unknown as Record<string, unknown> };
   }
 
   async deploy(spec: DeploySpec, emit: DeployEmitter, signal: AbortSignal): Promise<FunctionInfo> {
-    const rendered = renderFunction(spec, this.options);
-    return this.locks.run(spec.id, async () => {
-      const log = (line: string) => emit({ type: "log", phase: "packaging", source: "agent", line, time: new Date() });
-      emit({ type: "phase", phase: "packaging", time: new Date() });
-      const commands = (rendered.body.spec.build as { commands: string[] }).commands;
-      log(`function ${spec.id}: runtime python:${rendered.pythonVersion}, content ${rendered.contentHash}${commands.length ? `, build: ${commands.join(" && ")}` : ""}`);
-      let current = await getFunction(this.dashboard, spec.id, signal);
-      if (current && !isManaged(current)) {
-        throw new FaasError("already_exists", `Nuclio function "${spec.id}" exists in namespace ${this.options.namespace} and was not deployed by this agent`, {
-          reason: "INVALID_REQUEST",
-          metadata: { field: "id" },
-        });
-      }
-      if (current && !TERMINAL_STATES.has(current.status?.state ?? "")) current = await this.waitProvisioned(spec.id, log, signal);
-      if (current && label(current.metadata.labels, "contentHash") === rendered.contentHash && current.status?.state === "ready") {
-        log(`unchanged: function ${spec.id} already runs content ${rendered.contentHash}; nothing to deploy`);
-        return describe(current);
-      }
-      const body = rendered.body;
-      body.metadata.annotations = { ...body.metadata.annotations, [CREATED_AT]: current?.metadata.annotations?.[CREATED_AT] ?? body.metadata.annotations?.[DEPLOYED_AT] ?? new Date().toISOString() };
-      await this.submit(spec.id, body, current !== undefined, log, signal);
-      emit({ type: "phase", phase: "building", time: new Date() });
-      const fn = await followDeploy(this.dashboard, spec.id, emit, signal, "building");
-      this.invoker.forget(spec.id);
-      this.options.logger.info({ function: spec.id, contentHash: rendered.contentHash }, "function deployed");
-      return describe(fn);
+    const rendered = renderFunction(spec, this.target); // invalid requests fail before anything is read
+    const run = { spec, emit, locks: this.locks, logger: this.options.logger, noun: "Nuclio function", where: `namespace ${this.options.namespace}` };
+    return runDeploy(run, {
+      current: async (phases) => {
+        // Read without the project filter: Nuclio's names are unique per namespace, whatever the
+        // project, and a filtered GET says 404 for another project's function
+        // (dashboard/resource/function.go:654-666, 686-691), which a PUT would then replace.
+        const current = await getFunction(this.dashboard, spec.id, signal, { anyProject: true });
+        if (current) this.assertOwned(current);
+        // A deploy someone else started is waited for (at most NUCLIO_TIMEOUT) before this one.
+        if (current && !TERMINAL_STATES.has(current.status?.state ?? "")) return this.waitProvisioned(spec.id, (line) => phases.log(line), signal);
+        return current;
+      },
+      owned: (fn) => this.owns(fn),
+      render: async (phases) => {
+        phases.enter("packaging");
+        const commands = (rendered.body.spec.build as { commands: string[] }).commands;
+        phases.log(`function ${spec.id}: runtime python:${rendered.pythonVersion}, content ${rendered.contentHash}${commands.length ? `, build: ${commands.join(" && ")}` : ""}`);
+        return rendered;
+      },
+      unchanged: (current) =>
+        current.metadata.annotations?.[CONTENT_HASH_ANNOTATION] === rendered.contentHash && current.status?.state === "ready"
+          ? `unchanged: function ${spec.id} already runs content ${rendered.contentHash}; nothing to deploy`
+          : undefined,
+      apply: async (_rendered, current, phases) => {
+        const body = rendered.body;
+        body.metadata.annotations = { ...body.metadata.annotations, [CREATED_AT]: current?.metadata.annotations?.[CREATED_AT] ?? body.metadata.annotations?.[DEPLOYED_AT] ?? new Date().toISOString() };
+        await this.submit(spec.id, body, current !== undefined, (line) => phases.log(line), signal);
+        // Nuclio builds the image itself once the function is submitted; its states say how far it got.
+        phases.enter("building");
+        const fn = await followDeploy(this.dashboard, spec.id, phases.emitter, signal, "building");
+        this.invoker.forget(spec.id);
+        return fn;
+      },
+      describe: (running) => describe("made" in running ? running.made : running.current),
     });
   }
 
@@ -168,15 +187,22 @@ export class NuclioPlatform implements Platform {
         : await this.dashboard.call("POST", "api/functions", { body, signal, timeoutMs: this.options.timeoutMs });
       if (res.status === 202 || res.status === 200 || res.status === 201 || res.status === 204) return;
       if (res.status === 409 && !update) {
-        update = true; // created meanwhile by someone else
+        // Created meanwhile (the duplicate check is by name and namespace only: function.go:128-145).
+        // Replace it only if it is this agent's, in this project; never someone else's.
+        const created = await getFunction(this.dashboard, id, signal, { anyProject: true });
+        if (created) this.assertOwned(created);
+        update = true;
         continue;
       }
-      if (res.status === 412 && Date.now() < deadline) {
+      if (res.status === 412) {
+        const message = dashboardError(res);
+        const refused = preconditionRefusal(id, message, this.options);
+        if (refused) throw refused;
+        if (Date.now() >= deadline) throw inProgress(id, message);
         log(`Nuclio is still provisioning function ${id}; waiting for it to finish`);
         await sleep(500, signal);
         continue;
       }
-      if (res.status === 412) throw inProgress(id, dashboardError(res));
       if (res.status === 400) {
         throw new FaasError("invalid_argument", `Nuclio refused function "${id}": ${dashboardError(res)}`, { reason: "INVALID_REQUEST", metadata: { field: "id" } });
       }
@@ -184,12 +210,28 @@ export class NuclioPlatform implements Platform {
     }
   }
 
+  /** Whether `fn` was deployed by this agent into its project. */
+  private owns(fn: NuclioFunction): boolean {
+    return isManaged(fn) && (fn.metadata.labels?.[PROJECT_LABEL] ?? "default") === this.options.project;
+  }
+
+  /** Throws already_exists, saying whose it is, unless this agent owns `fn`. */
+  private assertOwned(fn: NuclioFunction): void {
+    if (this.owns(fn)) return;
+    const project = fn.metadata.labels?.[PROJECT_LABEL] ?? "default";
+    const whose = isManaged(fn) ? `belongs to project "${project}"` : `was not deployed by this agent (project "${project}")`;
+    throw new FaasError("already_exists", `Nuclio function "${fn.metadata.name}" exists in namespace ${this.options.namespace} and ${whose}; Nuclio names are unique per namespace, so choose another id`, {
+      reason: "INVALID_REQUEST",
+      metadata: { field: "id" },
+    });
+  }
+
   /** Waits (at most NUCLIO_TIMEOUT) until a deploy someone else started has finished. */
   private async waitProvisioned(id: string, log: (line: string) => void, signal: AbortSignal): Promise<NuclioFunction | undefined> {
     log(`Nuclio is still provisioning function ${id}; waiting for it to finish`);
     const deadline = Date.now() + this.options.timeoutMs;
     for (;;) {
-      const fn = await getFunction(this.dashboard, id, signal);
+      const fn = await getFunction(this.dashboard, id, signal, { anyProject: true });
       if (!fn || TERMINAL_STATES.has(fn.status?.state ?? "")) return fn;
       if (Date.now() >= deadline) throw inProgress(id, `state ${fn.status?.state}`);
       await sleep(250, signal);
@@ -231,10 +273,28 @@ function describe(fn: NuclioFunction): FunctionInfo {
     endpoint: internal ? `http://${internal}` : "",
     createdAt: new Date(annotations[CREATED_AT] ?? updated.toISOString()),
     updatedAt: updated,
-    revision: label(fn.metadata.labels, "contentHash"),
+    // Functions deployed before the hash moved to an annotation still carry it as a (create-time) label.
+    revision: annotations[CONTENT_HASH_ANNOTATION] ?? label(fn.metadata.labels, "contentHash"),
     pythonVersion: (fn.spec.runtime ?? "").replace(/^python:?/, ""),
     ...(ready || !fn.status?.message ? {} : { message: fn.status.message }),
   };
+}
+
+/**
+ * The 412s that are not "being provisioned": a reserved name (abstract/platform.go:444-447) and a
+ * project that does not exist (:1616). Waiting would not change either.
+ */
+function preconditionRefusal(id: string, message: string, options: { project: string; namespace: string }): FaasError | undefined {
+  if (/is reserved and cannot be used/.test(message)) {
+    return new FaasError("invalid_argument", `Nuclio refused function "${id}": ${message}`, { reason: "INVALID_REQUEST", metadata: { field: "id" } });
+  }
+  if (/Project does not exist/i.test(message)) {
+    return new FaasError("failed_precondition", `Nuclio project "${options.project}" does not exist in namespace ${options.namespace}: create it (nuctl create project ${options.project}) or set NUCLIO_PROJECT`, {
+      reason: "DEPLOY_FAILED",
+      metadata: { platform_reason: "ProjectNotFound" },
+    });
+  }
+  return undefined;
 }
 
 function inProgress(id: string, detail: string): FaasError {

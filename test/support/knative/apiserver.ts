@@ -36,14 +36,15 @@ export class FakeApiServer {
   readonly received: Obj[] = [];
   /**
    * Verbs RBAC denies, as "verb resource" ("watch services", "create services"): answered 403
-   * Forbidden with the API server's message (kubernetes @ fbba6b47ad98
+   * Forbidden with the API server's message (kubernetes/kubernetes master as indexed, not pinned:
    * staging/src/k8s.io/apiserver/pkg/endpoints/handlers/responsewriters/errors.go forbiddenMessage).
    */
   readonly forbidden = new Set<string>();
   /**
    * How long the server lets a watch run before ending it (kube-apiserver: a random time between
    * --min-request-timeout, 1800 s, and twice that, unless the client asks for less with
-   * timeoutSeconds; staging/src/k8s.io/apiserver/pkg/endpoints/handlers/get.go ListResource).
+   * timeoutSeconds: `minRequestTimeout * (rand.Float64() + 1.0)` in
+   * staging/src/k8s.io/apiserver/pkg/endpoints/handlers/get.go ListResource, same unpinned source).
    * Undefined: only the client's timeoutSeconds ends a watch.
    */
   watchTimeoutMs: number | undefined;

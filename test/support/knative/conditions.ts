@@ -142,7 +142,7 @@ export class ServiceConditions {
     if (dependent) this.set({ type: "Ready", status: "Unknown", reason, message });
   }
 
-  /** condition_set.go MarkFalse: the condition and, for a dependent, the happy one. */
+  /** condition_set.go MarkFalse (:395): the condition and, for a dependent, the happy one. */
   markFalse(type: string, reason: string, message: string): void {
     this.set({ type, status: "False", reason, message });
     if (ServiceConditions.dependents.includes(type)) this.set({ type: "Ready", status: "False", reason, message });
@@ -166,7 +166,7 @@ export class ServiceConditions {
  * reconciler/reconcile_common.go:68-71), which becomes False while a dependent is still False; the
  * Service reconciler then marks ConfigurationsReady Unknown "OutOfDate" and, with a BYO revision
  * name, returns before touching the Route (pkg/reconciler/service/service.go:83-92;
- * service_lifecycle.go:85-87); PostProcessReconcile bumps observedGeneration (reconcile_common.go:79).
+ * service_lifecycle.go:85-87); PostProcessReconcile bumps observedGeneration (reconcile_common.go:82).
  */
 export function newGenerationStatus(svc: Obj): Obj {
   const status = structuredClone(svc.status ?? {}) as Obj;

@@ -35,6 +35,8 @@ export interface ControllerOptions {
 }
 
 /**
+ * (Knative line references: knative/serving @ 98e5ef90aa7033797aa0a61ef97f3ff7e49a3944.)
+ *
  * The Knative controllers, simulated: for each new template a Revision (BYO name or
  * `<service>-%05d`), whose image runs on the real Docker engine (127.0.0.1 only, PORT=8080 and the
  * K_* variables) as the revision's "pod"; readiness only when the container answers /healthz;
@@ -226,7 +228,8 @@ export class ControllerSim implements ControllerHooks {
    * writes none), and from the log only under terminationMessagePolicy FallbackToLogsOnError with a
    * non-zero exit: the last 80 lines, at most their last 2048 bytes (kubernetes @ fbba6b47ad98
    * pkg/kubelet/kuberuntime/kuberuntime_container.go convertToKubeContainerStatus,
-   * readLastStringFromContainerLogs; pkg/kubelet/container/runtime.go MaxContainerTerminationMessageLog*).
+   * readLastStringFromContainerLogs; the constants MaxContainerTerminationMessageLogLines/Length
+   * from pkg/kubelet/container/runtime.go, unpinned).
    */
   private async exitMessage(c: Docker.Container, container: Obj, code: number): Promise<string> {
     let message = "";

@@ -81,8 +81,9 @@ export class ObjectStore {
    * `timeoutMs` passes (then the server ends it, as kube-apiserver ends every watch after its
    * request timeout). A `fromRv` older than the history kept is answered, as the watch cache does,
    * with one ERROR event carrying a 410 Expired Status and the end of the stream
-   * (kubernetes @ fbba6b47ad98 staging/src/k8s.io/apiserver/pkg/storage/cacher/watch_cache.go
-   * getAllEventsSinceLocked: `too old resource version: %d (%d)`, delivered by cacher.go newErrWatcher).
+   * (kubernetes/kubernetes master, as indexed, not pinned to a commit:
+   * staging/src/k8s.io/apiserver/pkg/storage/cacher/watch_cache.go getAllEventsSinceLocked,
+   * `too old resource version: %d (%d)` as errors.NewResourceExpired; cacher.go newErrWatcher).
    */
   watch(resource: Resource, namespace: string, match: (o: Obj) => boolean, fromRv: number | undefined, res: ServerResponse, timeoutMs?: number): void {
     res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });

@@ -1,12 +1,13 @@
-import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { execa, type ResultPromise } from "execa";
+import { execa } from "execa";
+import { processorLogsAndBriefError } from "./logprocessing.ts";
+import { ReplicaFailed, startReplica, stopReplica, venvCache, type Replica } from "./replica.ts";
+import { enrich, goDuration, header, httpTrigger, invocationStatus, readBody, readConfig, sendError, sendJson } from "./spec.ts";
 
 /**
  * A test-only stand-in for the Nuclio dashboard (1.14.x) on 127.0.0.1, faithful to the API facts
@@ -17,9 +18,16 @@ import { execa, type ResultPromise } from "execa";
  * provisioning, idempotent delete (204), the invocation proxy and its headers, replicas and pod
  * logs, errors as {"error", "errorStackTrace"}.
  *
+ * Behaviours taken from nuclio/nuclio 1.14.1 (commit f7573701a7cd7f093fe37481bd8e61d6979a3d14),
+ * cited at each place as path:line: the project filter of GET, labels written on create only,
+ * invocation URLs and old pods kept through a failed update, the NodePort-only external URL, 412
+ * for reserved names and missing projects, skip-deploy → imported, the brief error message taken
+ * from the pod log through FixEscapeChars, and the `nuclio-<name>` Service name limit.
+ *
  * Its "build" is real: the base64 source is written to a build directory, `spec.build.commands`
  * run in a shell (in a virtualenv, so pip installs from the test's package index), and the function
- * then runs under harness.py, a small Python processor implementing Nuclio's Python contract.
+ * then runs under harness.py (the processor's HTTP trigger) with one wrapper.py process per worker
+ * (an imitation of Nuclio's Python wrapper around the vendored, unmodified nuclio-sdk-py).
  */
 export interface NuclioStandIn {
   url: string;
@@ -27,18 +35,21 @@ export interface NuclioStandIn {
   builds(): number;
   /** The spec last submitted for a function (as the dashboard stored it). */
   storedSpec(name: string): Record<string, any> | undefined;
+  /** Stored labels and annotations of a function. */
+  storedMeta(name: string): { labels: Record<string, string>; annotations: Record<string, string> } | undefined;
+  /** Resolves once the function's state is terminal (rejects after 50 s, or if it does not exist). */
+  settled(name: string): Promise<string>;
+  /** Creates a project (POST /api/projects does the same). */
+  addProject(name: string): void;
   /** Holds every build before its resources are configured until the returned release is called. */
   holdBuilds(): () => void;
   close(): Promise<void>;
 }
 
-const HARNESS = fileURLToPath(new URL("./harness.py", import.meta.url));
 const DEFAULT_NAMESPACE = "nuclio";
 const RESERVED_NAMES = new Set(["dashboard", "controller", "dlx", "scaler"]);
-const QUALIFIED_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 const TERMINAL = new Set(["ready", "error", "unhealthy", "scaledToZero", "imported"]);
-const RUNTIMES = new Set(["python", "python:3.9", "python:3.10", "python:3.11"]);
-const OUTPUT_KEPT = 2000;
+const PROJECT_LABEL = "nuclio.io/project-name";
 
 interface LogEntry {
   level: string;
@@ -46,14 +57,6 @@ interface LogEntry {
   name: string;
   message: string;
   [key: string]: unknown;
-}
-
-interface Replica {
-  name: string;
-  port: number;
-  process: ResultPromise;
-  output: string[];
-  followers: Set<ServerResponse>;
 }
 
 interface Fn {
@@ -69,7 +72,8 @@ interface Fn {
 export async function startNuclioStandIn(): Promise<NuclioStandIn> {
   const work = await mkdtemp(join(tmpdir(), "nuclio-standin-"));
   const functions = new Map<string, Fn>(); // key: namespace/name
-  const venvs = new Map<string, Promise<string>>();
+  const venvFor = venvCache(work);
+  const projects = new Set(["default"]); // the platform creates "default" (EnsureDefaultProjectExistence)
   let buildCount = 0;
   let resourceVersion = 1000;
   let gate: Promise<void> | undefined;
@@ -89,6 +93,12 @@ export async function startNuclioStandIn(): Promise<NuclioStandIn> {
     const [, resource, name, sub, replica] = parts;
     if (resource === "versions" && req.method === "GET") return sendJson(res, 200, { dashboard: { label: "1.14.1", gitCommit: "stand-in", os: "linux", arch: "amd64" } });
     if (resource === "function_invocations") return invoke(req, res, ns);
+    if (resource === "projects" && req.method === "POST" && !name) {
+      const body = JSON.parse((await readBody(req)) || "{}") as { metadata?: { name?: string } };
+      if (!body.metadata?.name) return sendError(res, 400, "Project name must be provided in metadata");
+      projects.add(body.metadata.name);
+      return sendJson(res, 201, body);
+    }
     if (resource !== "functions") return sendError(res, 404, "Not found");
     if (!name) {
       if (req.method === "GET") return list(req, res, ns);
@@ -103,7 +113,13 @@ export async function startNuclioStandIn(): Promise<NuclioStandIn> {
     }
     if (sub === "logs" && replica && req.method === "GET") return podLogs(res, fn, replica, url.searchParams);
     if (sub) return sendError(res, 404, "Not found");
-    if (req.method === "GET") return fn ? sendJson(res, 200, view(fn)) : sendError(res, 404, "Function not found");
+    if (req.method === "GET") {
+      // dashboard/resource/function.go:654-666 with :686-691: a project header filters by the
+      // project label, so a function of another project is "not found".
+      const project = header(req, "x-nuclio-project-name");
+      if (!fn || (project && fn.metadata.labels?.[PROJECT_LABEL] !== project)) return sendError(res, 404, "Function not found");
+      return sendJson(res, 200, view(fn));
+    }
     if (req.method === "PUT") return update(req, res, ns, name);
     return sendError(res, 405, "Method not allowed");
   }
@@ -119,7 +135,7 @@ export async function startNuclioStandIn(): Promise<NuclioStandIn> {
     const out: Record<string, unknown> = {};
     for (const fn of functions.values()) {
       if (fn.namespace !== ns) continue;
-      if (project && fn.metadata.labels?.["nuclio.io/project-name"] !== project) continue;
+      if (project && fn.metadata.labels?.[PROJECT_LABEL] !== project) continue;
       if (only && fn.metadata.name !== only) continue;
       out[fn.metadata.name] = view(fn);
     }
@@ -130,12 +146,13 @@ export async function startNuclioStandIn(): Promise<NuclioStandIn> {
     const body = await readConfig(req, res);
     if (!body) return;
     const name = body.metadata.name as string;
+    // dashboard/resource/function.go:128-145: the duplicate check is by name and namespace only
     if (functions.has(key(ns, name))) return sendError(res, 409, "Cannot create two functions with the same name");
-    const project = header(req, "x-nuclio-project-name") || body.metadata.labels?.["nuclio.io/project-name"] || "default";
-    if (project !== "default") return sendError(res, 412, "Project does not exist");
+    const project = header(req, "x-nuclio-project-name") || body.metadata.labels?.[PROJECT_LABEL] || "default";
+    if (!validForCreate(res, name, project)) return;
     const fn: Fn = { namespace: ns, metadata: {}, spec: {}, status: {}, logs: [], replica: undefined, generation: 0 };
     functions.set(key(ns, name), fn);
-    accept(fn, body, ns, project);
+    accept(fn, body, ns, project, true);
     res.writeHead(202).end();
   }
 
@@ -146,23 +163,52 @@ export async function startNuclioStandIn(): Promise<NuclioStandIn> {
     const body = await readConfig(req, res);
     if (!body) return;
     if (body.metadata.name !== name) return sendError(res, 400, "Function name in path and body differ");
-    accept(fn, body, ns, header(req, "x-nuclio-project-name") || body.metadata.labels?.["nuclio.io/project-name"] || "default");
+    // kube/platform.go:214-227: the function to update is looked up by namespace and name, whatever
+    // its project; the request's project is validated like a create's.
+    const project = header(req, "x-nuclio-project-name") || body.metadata.labels?.[PROJECT_LABEL] || "default";
+    if (!validForCreate(res, name, project)) return;
+    accept(fn, body, ns, project, false);
     res.writeHead(202).end();
   }
 
+  /** CreateFunction's validation, answered before the 202 (dashboard/resource/function.go:324-334 returns its error). */
+  function validForCreate(res: ServerResponse, name: string, project: string): boolean {
+    // abstract/platform.go:444-447 (names from :645-655)
+    if (RESERVED_NAMES.has(name)) {
+      sendError(res, 412, `Function name ${name} is reserved and cannot be used.`);
+      return false;
+    }
+    // abstract/platform.go:1610-1617
+    if (!projects.has(project)) {
+      sendError(res, 412, "Project does not exist");
+      return false;
+    }
+    return true;
+  }
+
   /** Stores the function with state building (before answering, so an immediate GET never 404s) and builds it. */
-  function accept(fn: Fn, body: Record<string, any>, ns: string, project: string): void {
-    fn.metadata = { ...body.metadata, namespace: ns, labels: { ...body.metadata.labels, "nuclio.io/project-name": project } };
+  function accept(fn: Fn, body: Record<string, any>, ns: string, project: string, create: boolean): void {
+    // kube/client/deployer.go:168-178: spec and annotations are replaced on every deploy, labels
+    // are written on create only (dashboard/resource/function.go:707-714 adds the project label).
+    const labels = create ? { ...body.metadata.labels, [PROJECT_LABEL]: project } : fn.metadata.labels;
+    fn.metadata = { name: body.metadata.name, namespace: ns, labels, annotations: { ...body.metadata.annotations } };
     fn.spec = enrich(body.spec ?? {});
     fn.generation += 1;
     fn.metadata.resourceVersion = String(++resourceVersion);
     fn.logs = [];
-    fn.status = { state: "building" };
+    // kube/client/deployer.go:78-82: an existing function keeps its invocation URLs and HTTP port
+    // through the deploy (and its pods keep serving until new ones are ready).
+    fn.status = { state: "building", ...invocationStatus(fn.status) };
+    // kube/controller/nucliofunction.go:145-156: skip-deploy (nuctl import) ends as imported, unbuilt
+    if (fn.metadata.annotations["skip-deploy"] === "true") {
+      fn.status = { state: "imported" };
+      return;
+    }
     buildCount += 1;
     const generation = fn.generation;
     const running = build(fn, generation).catch((error: unknown) => {
       if (fn.generation !== generation) return;
-      fail(fn, "error", `Failed to deploy function: ${(error as Error).message}`);
+      fail(fn, `Failed to deploy function: ${(error as Error).message}`);
     });
     inflight.add(running);
     void running.finally(() => inflight.delete(running));
@@ -196,108 +242,71 @@ export async function startNuclioStandIn(): Promise<NuclioStandIn> {
         for (const line of String(run.all ?? "").split("\n").filter(Boolean)) fn.logs.push({ level: "debug", time: Date.now(), name: "builder", message: line });
         if (run.exitCode !== 0) {
           const tail = String(run.all ?? "").split("\n").filter(Boolean).slice(-10).join("\n");
-          return fail(fn, "error", `Failed to build function: command ${JSON.stringify(command)} exited with code ${run.exitCode}:\n${tail}`);
+          return fail(fn, `Failed to build function: command ${JSON.stringify(command)} exited with code ${run.exitCode}:\n${tail}`);
         }
       }
     }
     log("Build complete", "info", { result: { image: `localhost:5000/nuclio/processor-${name}:latest` } });
     if (gate) await gate;
     if (fn.generation !== generation) return;
-    fn.status = { state: "waitingForResourceConfiguration" };
+    fn.status = { state: "waitingForResourceConfiguration", ...invocationStatus(fn.status) };
     log("Waiting for function to be ready", "info", { timeout: 120 });
-    const replica = await startReplica(fn, dir, python, generation).catch((error: Error) => error);
+    // kube/types.go:60-62: the Service is nuclio-<name>, and a Service name is a DNS-1035 label of
+    // at most 63 characters (k8s.io/apimachinery validation IsDNS1035Label), so creating it fails.
+    const service = `nuclio-${name}`;
+    if (service.length > 63) {
+      return fail(fn, `Failed to create/update service: Service "${service}" is invalid: metadata.name: Invalid value: "${service}": must be no more than 63 characters`);
+    }
+    const trigger = httpTrigger(fn.spec);
+    const replica = await startReplica({
+      functionName: name,
+      generation,
+      dir,
+      python,
+      handler: String(fn.spec.handler),
+      env: Object.fromEntries(((fn.spec.env ?? []) as Array<{ name: string; value: string }>).map((e) => [e.name, e.value])),
+      workers: Number(trigger?.numWorkers ?? 1),
+      maxRequestBodySize: Number(trigger?.attributes?.maxRequestBodySize ?? 0),
+    }).catch((error: Error) => error);
     if (fn.generation !== generation) {
       if (!(replica instanceof Error)) replica.process.kill();
       return;
     }
     if (replica instanceof Error) {
-      log("Function failed to become ready", "error", { functionName: name });
-      // Nuclio replaces the message with a brief error taken from the processor's logs.
-      return fail(fn, "error", `Failed to deploy function: function did not become ready: ${replica.message}`);
+      // kube/client/deployer.go:147-155 and 208-268: on a readiness failure the pod log becomes a
+      // brief error (through FixEscapeChars) and the deploy log's warning carries the whole log.
+      const { formatted, brief } = processorLogsAndBriefError(replica instanceof ReplicaFailed ? replica.output : []);
+      const stack = `Failed to wait for function readiness.\n\nPod logs:\n\n* ${service}-0\n${formatted}`;
+      // kube/platform.go:302-307, then :272-274 (clearCallStack) for the message itself
+      log("Function creation failed, setting state to error", "warn", { err: stack });
+      return fail(fn, brief.split("\nCall stack:\n")[0] || `Failed to deploy function: ${replica.message}`, false);
     }
     const old = fn.replica;
     fn.replica = replica;
     if (old) stopReplica(old);
     log("Function deploy complete", "info", { httpPort: 0 });
     fn.spec.image = `localhost:5000/nuclio/processor-${name}:latest`;
+    // kube/controller/nucliofunction.go:316-333 with :460-515: the internal URL always; an external
+    // "ip:nodeport" only for a NodePort service (the trigger's serviceType, default ClusterIP:
+    // kube/platform.go:1922-1940); httpPort is the node port, 0 otherwise.
+    const nodePort = trigger?.attributes?.serviceType === "NodePort";
     fn.status = {
       state: "ready",
       containerImage: `localhost:5000/nuclio/processor-${name}:latest`,
       scaleToZero: { lastScaleEvent: "resourceUpdated", lastScaleEventTime: new Date().toISOString() },
-      internalInvocationUrls: [`nuclio-${name}.${fn.namespace}.svc.cluster.local:8080`],
-      externalInvocationUrls: [`127.0.0.1:${replica.port}`],
+      internalInvocationUrls: [`${service}.${fn.namespace}.svc.cluster.local:8080`],
+      ...(nodePort ? { externalInvocationUrls: [`127.0.0.1:${replica.port}`], httpPort: replica.port } : {}),
     };
   }
 
-  function fail(fn: Fn, state: string, message: string): void {
-    fn.logs.push({ level: "error", time: Date.now(), name: "deployer", message: "Failed to deploy function", error: message });
-    fn.status = { state, message };
-  }
-
-  /** One virtualenv per distinct list of build commands (Nuclio's image layer cache, more or less). */
-  function venvFor(commands: string[]): Promise<string> {
-    const id = createHash("sha256").update(JSON.stringify(commands)).digest("hex").slice(0, 12);
-    let made = venvs.get(id);
-    if (!made) {
-      const path = join(work, `venv-${id}-${venvs.size}`);
-      made = execa("python3", ["-m", "venv", path]).then(() => path);
-      venvs.set(id, made);
-      made.catch(() => venvs.delete(id));
-    }
-    return made;
-  }
-
-  async function startReplica(fn: Fn, dir: string, python: string, generation: number): Promise<Replica> {
-    const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, LANG: "C.UTF-8", PYTHONUNBUFFERED: "1" };
-    for (const { name, value } of (fn.spec.env ?? []) as Array<{ name: string; value: string }>) env[name] = value;
-    const workers = Number(fn.spec.triggers?.http?.numWorkers ?? 1);
-    const proc = execa(python, [HARNESS, "--dir", dir, "--handler", String(fn.spec.handler), "--workers", String(workers)], {
-      env,
-      extendEnv: false,
-      reject: false,
-      buffer: false,
-      cwd: dir,
-    });
-    const replica: Replica = { name: `nuclio-${fn.metadata.name}-${generation}-${createHash("sha1").update(dir).digest("hex").slice(0, 5)}`, port: 0, process: proc, output: [], followers: new Set() };
-    const record = (line: string) => {
-      replica.output.push(line);
-      if (replica.output.length > OUTPUT_KEPT) replica.output.shift();
-      for (const follower of replica.followers) follower.write(`${line}\n`);
-    };
-    return new Promise<Replica>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("readiness timeout")), 30_000);
-      const split = (stream: NodeJS.ReadableStream, onLine: (line: string) => void) => {
-        let partial = "";
-        stream.setEncoding("utf8");
-        stream.on("data", (chunk: string) => {
-          const lines = (partial + chunk).split("\n");
-          partial = lines.pop() ?? "";
-          lines.forEach(onLine);
-        });
-      };
-      split(proc.stdout!, (line) => {
-        const ready = /^HARNESS_READY (\d+)$/.exec(line);
-        if (ready) {
-          replica.port = Number(ready[1]);
-          clearTimeout(timer);
-          resolve(replica);
-          return;
-        }
-        record(line);
-      });
-      split(proc.stderr!, record);
-      void proc.then((r) => {
-        clearTimeout(timer);
-        for (const follower of replica.followers) follower.end();
-        for (const line of replica.output.slice(-30)) fn.logs.push({ level: "error", time: Date.now(), name: "processor", message: line });
-        reject(new Error(`processor exited with code ${r.exitCode}:\n${replica.output.slice(-15).join("\n")}`));
-      });
-    });
-  }
-
-  function stopReplica(replica: Replica): void {
-    replica.process.kill();
-    for (const follower of replica.followers) follower.end();
+  /**
+   * A failed deploy: state error with `message`. kube/platform.go:284-290: a function that existed
+   * keeps its invocation URLs and HTTP port (and, for the stand-in, its running replica: the old
+   * pods stay up while the new ones never became ready), so calls keep reaching the old version.
+   */
+  function fail(fn: Fn, message: string, logIt = true): void {
+    if (logIt) fn.logs.push({ level: "error", time: Date.now(), name: "deployer", message: "Failed to deploy function", error: message });
+    fn.status = { state: "error", message, ...(fn.replica ? invocationStatus(fn.status) : {}) };
   }
 
   async function remove(req: IncomingMessage, res: ServerResponse, ns: string): Promise<void> {
@@ -359,38 +368,6 @@ export async function startNuclioStandIn(): Promise<NuclioStandIn> {
     res.on("close", () => replica.followers.delete(res));
   }
 
-  /** Reads and checks a create/update body the way the dashboard and platform do. */
-  async function readConfig(req: IncomingMessage, res: ServerResponse): Promise<Record<string, any> | undefined> {
-    let body: Record<string, any>;
-    try {
-      body = JSON.parse(await readBody(req));
-    } catch {
-      sendError(res, 400, "Failed to parse JSON body");
-      return undefined;
-    }
-    const name = body?.metadata?.name;
-    if (typeof name !== "string" || name.length > 63 || !QUALIFIED_NAME.test(name)) {
-      sendError(res, 400, `Function name doesn't conform to k8s naming convention: ${JSON.stringify(name)}`);
-      return undefined;
-    }
-    if (RESERVED_NAMES.has(name)) {
-      sendError(res, 400, `Function name is reserved and cannot be used: ${name}`);
-      return undefined;
-    }
-    const spec = body.spec ?? {};
-    if (!RUNTIMES.has(String(spec.runtime ?? "python"))) {
-      sendError(res, 400, `Runtime not supported: ${spec.runtime}`);
-      return undefined;
-    }
-    const min = spec.minReplicas;
-    const max = spec.maxReplicas;
-    if (max === 0 || (min !== undefined && max !== undefined && min > max) || (min === 0 && max === undefined)) {
-      sendError(res, 400, "Invalid replicas: min must be at most max, max must be positive, and min 0 requires max");
-      return undefined;
-    }
-    return body;
-  }
-
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   const { port } = server.address() as AddressInfo;
@@ -398,6 +375,21 @@ export async function startNuclioStandIn(): Promise<NuclioStandIn> {
     url: `http://127.0.0.1:${port}`,
     builds: () => buildCount,
     storedSpec: (name) => functions.get(key(DEFAULT_NAMESPACE, name))?.spec,
+    storedMeta(name) {
+      const fn = functions.get(key(DEFAULT_NAMESPACE, name));
+      return fn && { labels: { ...fn.metadata.labels }, annotations: { ...fn.metadata.annotations } };
+    },
+    addProject: (name) => void projects.add(name),
+    async settled(name) {
+      const deadline = Date.now() + 50_000;
+      for (;;) {
+        const fn = functions.get(key(DEFAULT_NAMESPACE, name));
+        if (!fn) throw new Error(`no function ${name}`);
+        if (TERMINAL.has(fn.status.state)) return fn.status.state as string;
+        if (Date.now() > deadline) throw new Error(`${name} never settled`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
     holdBuilds() {
       let release!: () => void;
       gate = new Promise<void>((r) => (release = r));
@@ -421,44 +413,3 @@ export async function startNuclioStandIn(): Promise<NuclioStandIn> {
   };
 }
 
-/** Nuclio's defaults (abstract/platform.go): runtime alias, the default HTTP trigger, replicas copied. */
-function enrich(spec: Record<string, any>): Record<string, any> {
-  const out = { ...spec };
-  if (!out.runtime || out.runtime === "python") out.runtime = "python:3.9";
-  if (!out.triggers || !Object.values(out.triggers).some((t: any) => t?.kind === "http")) {
-    if (!out.disableDefaultHTTPTrigger) out.triggers = { ...out.triggers, "default-http": { class: "", kind: "http", name: "default-http", numWorkers: 1 } };
-  }
-  if (out.minReplicas !== undefined && out.maxReplicas === undefined) out.maxReplicas = out.minReplicas;
-  if (out.maxReplicas !== undefined && out.minReplicas === undefined) out.minReplicas = out.maxReplicas;
-  out.eventTimeout ??= "";
-  return out;
-}
-
-function header(req: IncomingMessage, name: string): string {
-  const value = req.headers[name];
-  return (Array.isArray(value) ? value[0] : value) ?? "";
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  if (res.headersSent) return void res.end();
-  const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) }).end(text);
-}
-
-function sendError(res: ServerResponse, status: number, message: string): void {
-  sendJson(res, status, { error: message, errorStackTrace: `${message}\n    /nuclio/pkg/dashboard/resource/function.go` });
-}
-
-/** A Go duration ("60s", "1m", "500ms") in milliseconds. */
-function goDuration(text: string): number {
-  let total = 0;
-  const re = /([0-9.]+)(ms|s|m|h)/g;
-  for (let m = re.exec(text); m; m = re.exec(text)) total += Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms"]!;
-  return total || 60_000;
-}

@@ -1,125 +1,113 @@
-"""A small Nuclio Python processor for the test stand-in: serves one function over HTTP the way
-Nuclio's Python runtime calls it (nuclio-sdk-py semantics, platform-apis.md §B3), in real Python.
+"""The Nuclio stand-in's processor: the HTTP trigger in front of one wrapper process per worker.
 
-  python3 harness.py --dir DIR --handler main:handler --workers N [--port 0]
+  python3 harness.py --dir DIR --handler main:handler --workers N [--max-request-body-size B]
 
-- event.body is bytes; when the content type is exactly application/json and the body parses, it
-  is the parsed value (nuclio_sdk/event.py _try_deserialize_json). event.path, method, headers,
-  fields, content_type are set as well.
-- context.logger.{debug,info,warn,error}[_with] print zap-style JSON lines to stdout;
-  context.Response(body, headers, content_type, status_code).
-- Return values (nuclio_sdk/response.py from_entrypoint_output): str -> 200 text/plain;
-  bytes -> 200 application/octet-stream; dict/list -> JSON; (status, body) tuples;
-  context.Response; None -> 200 with an empty body. A raised exception -> 500 text/plain.
-- One event at a time per worker; --workers workers (the HTTP trigger's numWorkers).
-- GET /__internal/health answers 200 without calling the handler (the readiness probe).
-- An import failure prints the traceback to stderr and exits 1. When listening, prints
-  "HARNESS_READY <port>" to stdout.
+Follows nuclio/nuclio 1.14.1 (commit f7573701a7cd7f093fe37481bd8e61d6979a3d14); files cited by
+path:line under pkg/processor/:
+  - one wrapper process per worker (runtime/python/runtime.go:64-121, run by
+    runtime/rpc/abstract.go:249-284), each with its own event socket; the processor waits for
+    each wrapper's 's' packet before it serves (rpc/connection/abstract.go:198-211, 256-258);
+  - one event at a time per worker; a request waits for a free worker;
+  - the event map of rpc/encoder/encode.go:27-53 (see wrapper.py for why it travels as JSON);
+  - wrapper packets are lines: 'r' response, 'm' metric, 'l' log, 's' started
+    (rpc/connection/abstract.go:185-211); a response's body is text or base64 by body_encoding
+    (rpc/result/result.go:55-88); 'l' records are written out again by the processor's logger at
+    the record's level (rpc/connection/abstract.go:232-254);
+  - a body longer than the trigger's maxRequestBodySize (default 4 MiB,
+    trigger/http/types.go:30, 88-89) is refused with 400 before any worker sees it
+    (trigger/http/trigger.go:128-135 hands the limit to fasthttp; the trigger's own test expects
+    400: trigger/http/test/suite/http_test.go:115-144);
+  - GET /__internal/health answers 200 without an event (trigger/http/types.go:31);
+  - a wrapper that exits ends the processor with a panic (rpc/abstract.go:287-330), so the pod
+    restarts; at start-up that is how an import failure fails the deploy.
+
+When every worker has started it prints "HARNESS_READY <port>" on stdout (the stand-in's readiness).
 """
 
 import argparse
-import importlib
+import base64
 import json
+import os
+import queue
+import socket
+import subprocess
 import sys
+import tempfile
 import threading
 import time
-import traceback
-import types
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-
-class Response:
-    def __init__(self, headers=None, body=None, content_type=None, status_code=200):
-        self.headers = headers or {}
-        self.body = body
-        self.status_code = status_code
-        self.content_type = content_type or "text/plain"
+HERE = os.path.dirname(os.path.abspath(__file__))
+SDK = os.path.join(HERE, "vendor", "nuclio-sdk-py")
+DEFAULT_MAX_REQUEST_BODY_SIZE = 4 * 1024 * 1024
+out_lock = threading.Lock()
 
 
-class Logger:
-    def __init__(self, name):
-        self.name = name
-        self.lock = threading.Lock()
-
-    def _log(self, level, message, *args, **kwargs):
-        entry = {"level": level, "time": int(time.time() * 1000), "name": self.name, "message": str(message) % args if args else str(message)}
-        entry.update({k: v if isinstance(v, (str, int, float, bool)) or v is None else repr(v) for k, v in kwargs.items()})
-        with self.lock:
-            sys.stdout.write(json.dumps(entry) + "\n")
-            sys.stdout.flush()
-
-    def debug(self, message, *args):
-        self._log("debug", message, *args)
-
-    def info(self, message, *args):
-        self._log("info", message, *args)
-
-    def warn(self, message, *args):
-        self._log("warn", message, *args)
-
-    def error(self, message, *args):
-        self._log("error", message, *args)
-
-    def debug_with(self, message, *args, **kwargs):
-        self._log("debug", message, *args, **kwargs)
-
-    def info_with(self, message, *args, **kwargs):
-        self._log("info", message, *args, **kwargs)
-
-    def warn_with(self, message, *args, **kwargs):
-        self._log("warn", message, *args, **kwargs)
-
-    def error_with(self, message, *args, **kwargs):
-        self._log("error", message, *args, **kwargs)
+def log(level, name, message, **fields):
+    """One zap-style JSON line on stdout, as the processor's logger writes them."""
+    entry = {"level": level, "time": int(time.time() * 1000), "name": name, "message": message}
+    entry.update(fields)
+    with out_lock:
+        sys.stdout.write(json.dumps(entry) + "\n")
+        sys.stdout.flush()
 
 
-class Context:
-    def __init__(self, worker_id):
-        self.logger = Logger("processor")
-        self.Response = Response
-        self.user_data = types.SimpleNamespace()
-        self.worker_id = worker_id
+def panic(message):
+    with out_lock:
+        sys.stdout.flush()
+        sys.stderr.write("panic: " + message + "\n")
+        sys.stderr.flush()
+    os._exit(2)
 
 
-class Event:
-    def __init__(self, body, content_type, headers, method, path, fields):
-        self.body = body
-        self.content_type = content_type
-        self.headers = headers
-        self.method = method
-        self.path = path
-        self.fields = fields
-        self.id = ""
-        self.trigger = types.SimpleNamespace(kind="http", name="http")
-
-
-def decode_body(raw, content_type):
-    if content_type == "application/json" and raw:
+class Worker:
+    def __init__(self, worker_id, args, sockets_dir):
+        self.id = worker_id
+        self.responses = queue.Queue()
+        self.started = threading.Event()
+        path = os.path.join(sockets_dir, "w%d.sock" % worker_id)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path)
+        listener.listen(1)
+        env = dict(os.environ)
+        # runtime.go:92-94: the function's directory and the SDK on PYTHONPATH
+        env["PYTHONPATH"] = os.pathsep.join([args.dir, SDK])
+        command = [sys.executable, "-u", os.path.join(HERE, "wrapper.py"), "--handler", args.handler, "--event-socket-path", path, "--worker-id", str(worker_id), "--trigger-kind", "http", "--trigger-name", "http"]
+        self.process = subprocess.Popen(command, cwd=args.dir, env=env)
+        threading.Thread(target=self._watch, daemon=True).start()
+        listener.settimeout(60)
         try:
-            return json.loads(raw)
-        except ValueError:
-            return raw
-    return raw
+            self.conn, _ = listener.accept()
+        except OSError:
+            panic("Wrapper process for worker %d never connected" % worker_id)
+        listener.close()
+        self.file = self.conn.makefile("rb")
+        threading.Thread(target=self._read, daemon=True).start()
 
+    def _watch(self):
+        # rpc/abstract.go:287-330
+        code = self.process.wait()
+        log("error", "processor.http.w%d.python" % self.id, "Unexpected termination of child process", exitCode=code, pid=self.process.pid)
+        panic("Wrapper process for worker %d exited unexpectedly with: exit status %d" % (self.id, code))
 
-def encode_output(output):
-    """(status, content_type, headers, body bytes) for what the handler returned."""
-    if isinstance(output, Response):
-        status, content_type, headers, body = output.status_code, output.content_type, dict(output.headers), output.body
-    elif isinstance(output, tuple) and len(output) == 2 and isinstance(output[0], int):
-        status, content_type, headers, body = output[0], None, {}, output[1]
-    else:
-        status, content_type, headers, body = 200, None, {}, output
-    if body is None:
-        data, default_type = b"", "text/plain"
-    elif isinstance(body, (dict, list)):
-        data, default_type = json.dumps(body).encode(), "application/json"
-    elif isinstance(body, bytes):
-        data, default_type = body, "application/octet-stream"
-    else:
-        data, default_type = str(body).encode(), "text/plain"
-    return status, content_type or default_type, headers, data
+    def _read(self):
+        logger = "processor.http.w%d.python.logger" % self.id
+        for line in self.file:
+            kind, data = line[:1], line[1:]
+            if kind == b"r":
+                self.responses.put(json.loads(data))
+            elif kind == b"s":
+                self.started.set()
+            elif kind == b"l":
+                record = json.loads(data)
+                level = {"error": "error", "critical": "error", "fatal": "error", "warning": "warn", "info": "info"}.get(record.get("level"), "debug")
+                log(level, logger, record.get("message", ""), **{k: v if isinstance(v, str) else json.dumps(v) for k, v in (record.get("with") or {}).items()})
+
+    def process_event(self, event):
+        data = json.dumps(event).encode("utf-8")
+        self.conn.sendall(len(data).to_bytes(4, "big") + data)
+        return self.responses.get()
 
 
 def main():
@@ -127,22 +115,18 @@ def main():
     parser.add_argument("--dir", required=True)
     parser.add_argument("--handler", required=True)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--max-request-body-size", type=int, default=0)
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
-    module_name, _, function_name = args.handler.partition(":")
-    sys.path.insert(0, args.dir)
-    try:
-        entry = getattr(importlib.import_module(module_name), function_name)
-    except BaseException:
-        sys.stderr.write(traceback.format_exc())
-        sys.stderr.flush()
-        sys.stdout.flush()
-        sys.exit(1)
+    max_body = args.max_request_body_size or DEFAULT_MAX_REQUEST_BODY_SIZE
 
-    contexts = [Context(i) for i in range(max(1, args.workers))]
-    free = list(contexts)
-    available = threading.Semaphore(len(contexts))
-    lock = threading.Lock()
+    sockets_dir = tempfile.mkdtemp(prefix="nuclio-sockets-")
+    workers = [Worker(i, args, sockets_dir) for i in range(max(1, args.workers))]
+    for worker in workers:
+        worker.started.wait()
+    free = queue.Queue()
+    for worker in workers:
+        free.put(worker)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -152,32 +136,56 @@ def main():
 
         def _serve(self):
             length = int(self.headers.get("content-length") or 0)
+            if length > max_body:
+                # fasthttp refuses before reading the body; the connection is closed after it.
+                self.close_connection = True
+                return self._reply(400, "text/plain", {}, b"Error when parsing request")
             raw = self.rfile.read(length) if length else b""
             url = urlsplit(self.path)
             if self.command == "GET" and url.path == "/__internal/health":
                 return self._reply(200, "text/plain", {}, b"")
             content_type = self.headers.get("content-type", "")
-            event = Event(decode_body(raw, content_type), content_type, dict(self.headers), self.command, url.path, dict(parse_qsl(url.query)))
-            available.acquire()
-            with lock:
-                context = free.pop()
+            event = {
+                "content_type": content_type,
+                "content-type": content_type,
+                "trigger": {"kind": "http", "name": "http"},
+                "fields": dict(parse_qsl(url.query)),
+                "headers": {k: v for k, v in self.headers.items()},
+                "id": "",
+                "method": self.command,
+                "path": url.path,
+                "size": len(raw),
+                "timestamp": int(time.time()),
+                "url": "",
+                "shard_id": 0,
+                "num_shards": 0,
+                "type": "",
+                "type_version": "",
+                "version": "",
+                "offset": 0,
+                "topic": "",
+                "body": base64.b64encode(raw).decode("ascii"),
+            }
+            worker = free.get()
             try:
-                output = entry(context, event)
-                status, ctype, headers, data = encode_output(output)
-            except Exception as exc:
-                context.logger.error_with("Exception caught in handler", exc=repr(exc), traceback=traceback.format_exc())
-                status, ctype, headers, data = 500, "text/plain", {}, str(exc).encode()
+                result = worker.process_event(event)
             finally:
-                with lock:
-                    free.append(context)
-                available.release()
-            self._reply(status, ctype, headers, data)
+                free.put(worker)
+            if isinstance(result, list):
+                # a list returned by the handler is a batch of responses (wrapper.py:460-465); a
+                # single event answers with the first (rpc/abstract.go:80-92, result.go:70-87)
+                result = result[0] if result else {}
+            encoding = result.get("body_encoding", "text")
+            body = result.get("body") or ""
+            data = base64.b64decode(body) if encoding == "base64" else str(body).encode("utf-8")
+            headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
+            self._reply(int(result.get("status_code") or 200), result.get("content_type") or "text/plain", headers, data)
 
         def _reply(self, status, content_type, headers, data):
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             for key, value in headers.items():
-                self.send_header(key, str(value))
+                self.send_header(key, value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -186,7 +194,9 @@ def main():
 
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
-    print("HARNESS_READY %d" % server.server_address[1], flush=True)
+    log("info", "processor.http", "Starting", maxRequestBodySize=max_body, workers=len(workers))
+    with out_lock:
+        print("HARNESS_READY %d" % server.server_address[1], flush=True)
     server.serve_forever()
 
 

@@ -1,0 +1,21 @@
+# Copyright 2017 The Nuclio Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+from nuclio_sdk.logger import Logger
+from nuclio_sdk.context import Context
+from nuclio_sdk.event import Event, TriggerInfo, EventDeserializerKinds
+from nuclio_sdk.platform import Platform
+from nuclio_sdk.response import Response
+from nuclio_sdk.exceptions import ExceptionWithResponse
+from nuclio_sdk.qualified_offset import QualifiedOffset
