@@ -113,7 +113,14 @@ export async function waitHealthy(docker: Docker, containerId: string, port: num
         const output = await containerOutput(docker, containerId, 60);
         const marker = output.split("\n").find((line) => line.startsWith(CHECK_MARKER));
         if (marker) {
-          const check = JSON.parse(marker.slice(CHECK_MARKER.length)) as { type?: string; message?: string; traceback?: string };
+          // The marker says the import failed even if its JSON is damaged; then its text is the message.
+          const raw = marker.slice(CHECK_MARKER.length);
+          let check: { type?: string; message?: string; traceback?: string };
+          try {
+            check = JSON.parse(raw) as typeof check;
+          } catch {
+            check = { type: "ImportError", message: raw };
+          }
           throw new FaasError("invalid_argument", `handler failed to import: ${check.type}: ${check.message}\n${check.traceback ?? ""}`.trimEnd(), {
             reason: "HANDLER_INVALID",
             metadata: { exception_type: check.type ?? "", traceback: check.traceback ?? "" },
@@ -157,13 +164,18 @@ export async function containerOutput(docker: Docker, containerId: string, tail:
 /** Splits the engine's multiplexed log format (8-byte frame headers) held in one buffer into lines. */
 export function demuxBuffer(buffer: Buffer): Array<{ stream: "stdout" | "stderr"; line: string }> {
   const out: Array<{ stream: "stdout" | "stderr"; line: string }> = [];
+  // The engine frames writes, not lines: a long line can span frames, so a stream's unfinished
+  // line waits for its next frame.
+  const pending = { stdout: "", stderr: "" };
   let offset = 0;
   while (offset + 8 <= buffer.length) {
     const stream = buffer[offset] === 2 ? "stderr" : "stdout";
     const size = buffer.readUInt32BE(offset + 4);
-    const text = buffer.subarray(offset + 8, offset + 8 + size).toString("utf8");
+    const parts = (pending[stream] + buffer.subarray(offset + 8, offset + 8 + size).toString("utf8")).split("\n");
     offset += 8 + size;
-    for (const line of text.split("\n")) if (line !== "") out.push({ stream, line });
+    pending[stream] = parts.pop() ?? "";
+    for (const line of parts) if (line !== "") out.push({ stream, line });
   }
+  for (const stream of ["stdout", "stderr"] as const) if (pending[stream] !== "") out.push({ stream, line: pending[stream] });
   return out;
 }
