@@ -99,7 +99,11 @@ export class AgentCore {
       return;
     }
     yield { type: "phase", phase: "validating", time: new Date() };
-    const deploySignal = AbortSignal.any([signal, AbortSignal.timeout(this.options.deployTimeoutMs)]);
+    // A timer held here, not AbortSignal.timeout(): Node 20's AbortSignal.any keeps its sources only
+    // weakly, so a timeout signal nothing else references can be collected and never fire.
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(new DOMException("deploy timed out", "TimeoutError")), this.options.deployTimeoutMs);
+    const deploySignal = AbortSignal.any([signal, timeout.signal]);
     const queue: DeployEvent[] = [];
     const recent: string[] = [];
     let wake: (() => void) | undefined;
@@ -122,14 +126,18 @@ export class AgentCore {
         wake?.();
       },
     );
-    while (true) {
-      if (queue.length > 0) {
-        yield* queue.splice(0, queue.length);
-        continue;
+    try {
+      while (true) {
+        if (queue.length > 0) {
+          yield* queue.splice(0, queue.length);
+          continue;
+        }
+        if (outcome) break;
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
       }
-      if (outcome) break;
-      await new Promise<void>((resolve) => (wake = resolve));
-      wake = undefined;
+    } finally {
+      clearTimeout(timer);
     }
     if (!outcome.ok) throw withLogTail(deployError(outcome.error, deploySignal, this.options.deployTimeoutMs), recent);
     yield { type: "phase", phase: "ready", time: new Date() };
