@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import { NuclioPlatform } from "./adapters/nuclio/platform.ts";
@@ -14,6 +15,7 @@ import { registryAuth } from "./images/push.ts";
 import type { Config } from "./config.ts";
 import type { Platform } from "./domain/types.ts";
 import { AgentCore } from "./service/core.ts";
+import { SourceStore } from "./service/sources.ts";
 import { createAgentServer, type AgentServerOptions } from "./server/server.ts";
 
 /** The agent's version, from package.json. */
@@ -45,7 +47,14 @@ export async function startAgent(
   extra: Pick<AgentServerOptions, "extraRoutes"> & { platform?: Platform } = {},
 ): Promise<RunningAgent> {
   const platform = extra.platform ?? (await openPlatform(config, logger, env));
-  const core = new AgentCore({ platform, workflow: config.workflow, version: VERSION, deployTimeoutMs: config.deployTimeoutMs, maxResultBytes: config.maxResultBytes });
+  const core = new AgentCore({
+    platform,
+    workflow: config.workflow,
+    version: VERSION,
+    deployTimeoutMs: config.deployTimeoutMs,
+    maxResultBytes: config.maxResultBytes,
+    sources: new SourceStore(join(config.local.stateDir, "sources")),
+  });
   const server = createAgentServer({
     core,
     logger,
