@@ -43,7 +43,8 @@ export function createFaasAgentService(core: AgentCore): ServiceImpl<typeof Faas
     },
 
     async get(req, ctx) {
-      return create(GetResponseSchema, { function: toFunctionMessage(await core.get(req.id, ctx.signal)) });
+      const [fn, source] = await Promise.all([core.get(req.id, ctx.signal), core.source(req.id)]);
+      return create(GetResponseSchema, { function: toFunctionMessage(fn), source });
     },
 
     async delete(req, ctx) {

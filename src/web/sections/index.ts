@@ -2,3 +2,4 @@
 // (see registry.ts). A new section: add its file here, one import line.
 import "./overview.ts";
 import "./logs.ts";
+import "./source.ts";
