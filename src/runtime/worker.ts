@@ -1,12 +1,12 @@
 import { connect } from "node:net";
-import { fileURLToPath } from "node:url";
 import { execa, type Options, type ResultPromise } from "execa";
 import { FaasError } from "../domain/errors.ts";
+import { besideSource } from "../paths.ts";
 import { abortError, FrameChannel, protocolError } from "./frames.ts";
 
 
 /** The runtime shim every function runs under (see its docstring for the wire protocol). */
-export const RUNTIME_SHIM = fileURLToPath(new URL("./python/faas_runtime.py", import.meta.url));
+export const RUNTIME_SHIM = besideSource(import.meta.url, "python/faas_runtime.py");
 
 const STDERR_KEPT = 40;
 /** Longest output line kept; the rest of a longer line is cut and the cut marked. */

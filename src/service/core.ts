@@ -2,6 +2,7 @@ import { FaasError, invalidArgument, isFaasError, unsupported } from "../domain/
 import { checkResult, checkText } from "../domain/payload.ts";
 import { optionField, setOptionNames, validateTraffic } from "../domain/options.ts";
 import { validateDeployRequest, validateId, type RawDeployRequest } from "../domain/spec.ts";
+import { SourceStore, type FunctionSource } from "./sources.ts";
 import type {
   Capabilities,
   DeployEvent,
@@ -51,6 +52,8 @@ export interface AgentCoreOptions {
   deployTimeoutMs: number;
   /** Largest result returned (FAAS_MAX_RESULT_BYTES), whatever the platform or protocol. */
   maxResultBytes?: number;
+  /** Where each function's current source is recorded (Get's source, Deploy's keep_env); none: not recorded. */
+  sources?: SourceStore;
 }
 
 const ERROR_LOG_LINES = 15;
@@ -88,6 +91,7 @@ export class AgentCore {
    * message carries the cause and the last log lines.
    */
   async *deploy(raw: RawDeployRequest, signal: AbortSignal): AsyncGenerator<DeployProgress> {
+    if (raw.keepEnv?.length) raw = { ...raw, env: await this.sourceStore().keepEnv(raw.id, raw.env, raw.keepEnv) };
     checkText({ handler: raw.handler, requirements: raw.requirements, params: raw.params, env: raw.env });
     const spec = validateDeployRequest(raw);
     this.checkOptions(spec);
@@ -140,6 +144,10 @@ export class AgentCore {
       clearTimeout(timer);
     }
     if (!outcome.ok) throw withLogTail(deployError(outcome.error, deploySignal, this.options.deployTimeoutMs), recent);
+    // The platform serves the new version: record its source. A record that cannot be written is
+    // removed rather than left describing the old version (Get then reports no source).
+    const sources = this.options.sources;
+    await sources?.save(spec).catch(() => sources.remove(spec.id).catch(() => undefined));
     yield { type: "phase", phase: "ready", time: new Date() };
     yield { type: "function", function: outcome.fn, time: new Date() };
   }
@@ -186,8 +194,14 @@ export class AgentCore {
     return this.options.platform.get(validateId(id), signal);
   }
 
+  /** What the function's current deploy was made of (env names only), or undefined without a record. */
+  async source(id: string): Promise<FunctionSource | undefined> {
+    return this.options.sources?.describe(validateId(id));
+  }
+
   async remove(id: string, signal: AbortSignal): Promise<{ status: "deleted"; platform: PlatformName; functionId: string }> {
     await this.options.platform.remove(validateId(id), signal);
+    await this.options.sources?.remove(id);
     return { status: "deleted", platform: this.platformName, functionId: id };
   }
 
@@ -207,6 +221,11 @@ export class AgentCore {
       version: this.options.version,
       checks,
     };
+  }
+
+  private sourceStore(): SourceStore {
+    if (!this.options.sources) throw invalidArgument("keep_env", "keep_env is not available: this agent records no function sources");
+    return this.options.sources;
   }
 
   /** Marks the agent as shutting down: Health reports degraded from now on. */
