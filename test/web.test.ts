@@ -191,6 +191,25 @@ describe.skipIf(skipChromium)("web page", () => {
     await page.waitForSelector('#functions tr[data-id="web-hello"]');
   });
 
+  it("shows what functions print and contain as text, never as markup", async () => {
+    const markup = '<img src=x onerror="window.__pwned=1"><b id=injected>bold</b>';
+    const handler = `print(${JSON.stringify(markup)}, flush=True)\n# ${markup}\ndef handle(req):\n    print(${JSON.stringify(markup)}, flush=True)\n    raise ValueError(${JSON.stringify(markup)})\n`;
+    await deploy(agent, { id: "web-markup", handler, env: { HTML_NAME: "1" } });
+    await postJson(`${agent.url}/invoke`, { id: "web-markup", payload: {} });
+    await page.goto(`${agent.url}/#/functions/web-markup`);
+    await page.waitForFunction(() => document.getElementById("logs")?.textContent?.includes("onerror"));
+    await page.waitForSelector("#source-handler");
+    await page.fill("#invoke-id", "web-markup");
+    await page.fill("#invoke-payload", "{}");
+    await page.click("#invoke-button");
+    await page.waitForSelector("#invoke-error:not([hidden])");
+    expect(await page.textContent("#invoke-error")).toContain(markup);
+    expect(await page.textContent("#source-handler")).toContain(markup);
+    expect(await page.evaluate(() => ({ imgs: document.querySelectorAll("img").length, injected: document.getElementById("injected"), pwned: (window as { __pwned?: number }).__pwned }))).toEqual({ imgs: 0, injected: null, pwned: undefined });
+    await page.goto(`${agent.url}/#/functions/web-hello`);
+    await page.waitForSelector("#source-handler");
+  });
+
   it("shows a broken handler's error with its traceback", async () => {
     await submitDeploy("web-broken", "import json\ndef handle(req)\n    return 1\n");
     await page.waitForSelector("#deploy-error:not([hidden])");
