@@ -7,6 +7,8 @@ import type { Config } from "./config.ts";
 import type { Platform } from "./domain/types.ts";
 import { AgentCore } from "./service/core.ts";
 import { SourceStore } from "./service/sources.ts";
+import { openInvocations } from "./invocations/open.ts";
+import type { InvocationService } from "./invocations/service.ts";
 import { createAgentServer, type AgentServerOptions } from "./server/server.ts";
 import { besideSource, PACKAGE_ROOT } from "./paths.ts";
 
@@ -22,6 +24,8 @@ export interface RunningAgent {
   url: string;
   core: AgentCore;
   platform: Platform;
+  /** Durable async invocations (SQLite in the state dir, or JetStream with FAAS_QUEUE_URL). */
+  invocations: InvocationService;
   /** Re-reads the TLS certificates (main.ts calls it on SIGHUP). */
   reloadTls(): void;
   stop(): Promise<void>;
@@ -47,8 +51,16 @@ export async function startAgent(
     maxResultBytes: config.maxResultBytes,
     sources: new SourceStore(join(config.local.stateDir, "sources")),
   });
+  let invocations: InvocationService;
+  try {
+    invocations = await openInvocations(config.invocations, config.local.stateDir, core, logger);
+  } catch (error) {
+    await platform.close();
+    throw error;
+  }
   const server = createAgentServer({
     core,
+    invocations,
     logger,
     authTokens: config.authTokens,
     bindHost: config.host,
@@ -63,7 +75,9 @@ export async function startAgent(
   let address: AddressInfo;
   try {
     address = await server.listen(config.port, config.host);
+    await invocations.start();
   } catch (error) {
+    await invocations.close();
     await platform.close();
     throw error;
   }
@@ -75,9 +89,12 @@ export async function startAgent(
     reloadTls: () => server.reloadTls(),
     core,
     platform,
+    invocations,
     stop() {
       stopping ??= (async () => {
         core.markShuttingDown();
+        // Before the platform closes: an attempt cut short by the shutdown is queued again, not failed.
+        await invocations.close();
         await server.close(config.shutdownGraceMs);
         await platform.close();
       })();

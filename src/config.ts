@@ -3,6 +3,7 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseEnv } from "node:util";
 import type { PlatformName } from "./domain/types.ts";
+import type { InvocationsConfig } from "./invocations/types.ts";
 
 /** The agent's configuration, parsed and validated once at start-up from the environment. */
 export interface Config {
@@ -52,6 +53,8 @@ export interface Config {
     project: string;
     invokeVia: "dashboard" | "internal" | "external";
   };
+  /** Async invocations (docs/async.md): the queue, its retention and bounds, retries, concurrency, callbacks. */
+  invocations: InvocationsConfig;
   /** The docker platform (and image builds): DOCKER_TIMEOUT bounds a build; FAAS_DOCKER_NAMESPACE separates agents sharing an engine. */
   docker: { timeoutSeconds: number; namespace: string };
 }
@@ -150,6 +153,16 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       project: nonEmpty(env.NUCLIO_PROJECT) ?? "default",
       invokeVia: oneOf(env, "NUCLIO_INVOKE_VIA", ["dashboard", "internal", "external"] as const, "dashboard"),
     },
+    invocations: {
+      queueUrl: queueUrl(env),
+      retentionMs: seconds(env, "FAAS_INVOCATION_RETENTION", 86400),
+      maxRecords: int(env, "FAAS_INVOCATION_MAX", 100_000, 10, 10_000_000),
+      concurrency: int(env, "FAAS_ASYNC_CONCURRENCY", 8, 1, 1024),
+      maxAttempts: int(env, "FAAS_ASYNC_MAX_ATTEMPTS", 3, 1, 10),
+      retryBaseMs: seconds(env, "FAAS_ASYNC_RETRY_BASE", 1),
+      callbackSecret: nonEmpty(env.FAAS_CALLBACK_SECRET),
+      callbackTries: int(env, "FAAS_CALLBACK_TRIES", 4, 1, 20),
+    },
     docker: { timeoutSeconds: int(env, "DOCKER_TIMEOUT", 300, 1, 86400), namespace: dockerNamespace(env) },
   };
 }
@@ -194,6 +207,12 @@ function exposureConfig(env: NodeJS.ProcessEnv): ExposureConfig {
     allowedOrigins,
     allowInsecure: bool(env, "FAAS_ALLOW_INSECURE", false),
   };
+}
+
+function queueUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = nonEmpty(env.FAAS_QUEUE_URL);
+  if (raw?.split(",").some((u) => !URL.canParse(u.trim()) || !/^(nats|tls):$/.test(new URL(u.trim()).protocol))) throw new ConfigError(`FAAS_QUEUE_URL=${raw} is invalid; expected nats://host:port (several separated by commas)`);
+  return raw;
 }
 
 function list(value: string | undefined): string[] {

@@ -11,6 +11,7 @@ import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.ts"
 import { ServerReflection as ServerReflectionAlpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.ts";
 import { createFaasAgentService } from "../service/connect.ts";
 import type { AgentCore } from "../service/core.ts";
+import type { InvocationService } from "../invocations/service.ts";
 import { RequestValidation } from "../service/validation.ts";
 import { TokenAuth } from "./auth.ts";
 import { errorInterceptor } from "./errors.ts";
@@ -52,6 +53,8 @@ function drainInsteadOfDestroy(req: DrainableRequest): void {
 
 export interface AgentServerOptions {
   core: AgentCore;
+  /** Durable async invocations (the async RPCs and REST routes); they answer UNSUPPORTED without it. */
+  invocations?: InvocationService;
   logger: Logger;
   authTokens: string[];
   /** The address the server will listen on (FAAS_HOST): its name is one the Host check accepts. */
@@ -96,7 +99,7 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   const auth = new TokenAuth(options.authTokens);
   const validation = new RequestValidation();
   const fallback = options.webRoot ? createStaticHandler(options.webRoot) : undefined;
-  const rest = createRestHandler({ core: options.core, maxBodyBytes: options.maxBodyBytes, logger: options.logger, validation, fallback });
+  const rest = createRestHandler({ core: options.core, invocations: options.invocations, maxBodyBytes: options.maxBodyBytes, logger: options.logger, validation, fallback });
   const serving = new ServingStatus();
   const hosts = new HostPolicy({ bindHost: options.bindHost, allowedHosts: options.allowedHosts ?? [], allowedOrigins: options.allowedOrigins ?? [], tls: options.tls !== undefined });
   const tls = options.tls ? createReloadableTls(options.tls, options.logger) : undefined;
@@ -105,7 +108,7 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   // invalid UTF-8 with invalid_argument instead of replacing it without a word.
   const STRICT_UTF8_JSON = { ignoreUnknownFields: true, textDecoder: new TextDecoder("utf-8", { fatal: true }) };
   // One implementation and one interceptor chain for the Connect adapter and the gRPC fast path.
-  const agentService = createFaasAgentService(options.core);
+  const agentService = createFaasAgentService(options.core, options.invocations);
   // Outermost first: errors are converted last. Credentials are checked by the guard, before this.
   const interceptors = [errorInterceptor(options.logger), createValidateInterceptor({ validator: validation.validator })];
   const handler = connectNodeAdapter({
