@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deploy, postJson, startTestAgent, type TestAgent } from "./support/agent.ts";
@@ -206,6 +209,10 @@ describe.skipIf(skipChromium)("web page", () => {
     expect(await page.textContent("#invoke-error")).toContain(markup);
     expect(await page.textContent("#source-handler")).toContain(markup);
     expect(await page.evaluate(() => ({ imgs: document.querySelectorAll("img").length, injected: document.getElementById("injected"), pwned: (window as { __pwned?: number }).__pwned }))).toEqual({ imgs: 0, injected: null, pwned: undefined });
+    // Deleted while in view: the view says so and shows nothing of what it was.
+    expect((await postJson(`${agent.url}/delete`, { id: "web-markup" })).status).toBe(200);
+    await page.waitForFunction(() => document.getElementById("detail-error")?.textContent === "function web-markup is not deployed (deleted?)");
+    expect(await page.isHidden("#section-source")).toBe(true);
     await page.goto(`${agent.url}/#/functions/web-hello`);
     await page.waitForSelector("#source-handler");
   });
@@ -289,22 +296,36 @@ describe.skipIf(skipChromium)("web page", () => {
     }
   });
 
-  it("when the agent goes away, says it is unreachable and hides the old list", async () => {
-    const doomed = await startTestAgent();
-    const p = await browser.open(doomed.url);
+  it("when the agent goes away, says it is unreachable and hides the old view; when it is back, carries on", async () => {
+    const stateDir = await mkdtemp(join(tmpdir(), "faas-web-away-"));
+    let away: TestAgent | undefined = await startTestAgent({}, stateDir);
+    const port = String(away.address.port);
+    const p = await browser.open(`${away.url}/#/functions/web-away`);
     try {
-      await deploy(doomed, { id: "web-doomed", handler: "def handle(req):\n    return 1\n" });
-      await p.waitForSelector('#functions tr[data-id="web-doomed"]');
-      await doomed.dispose();
+      await deploy(away, { id: "web-away", handler: 'def handle(req):\n    print("call", req["n"], flush=True)\n    return req\n' });
+      await postJson(`${away.url}/invoke`, { id: "web-away", payload: { n: 1 } });
+      await p.waitForFunction(() => document.getElementById("logs")?.textContent?.includes("call 1"));
+      await away.stop();
+      away = undefined;
       await p.waitForSelector('#connection[data-state="unreachable"]');
       expect(await p.textContent("#connection h2")).toBe("Agent unreachable");
       expect(await p.textContent("#health")).toBe("agent unreachable");
+      expect(await p.isHidden("#detail")).toBe(true);
       expect(await p.isHidden("#functions-card")).toBe(true);
-      expect(await p.isHidden('#functions tr[data-id="web-doomed"]')).toBe(true);
-      expect(await visibleText(p)).not.toContain("web-doomed");
+      expect(await visibleText(p)).not.toContain("web-away");
       await browser.screenshot(p, "unreachable");
+
+      // The agent is back on the same port: the view shows again and the logs follow again.
+      away = await startTestAgent({ PORT: port }, stateDir);
+      await p.waitForSelector("#connection", { state: "hidden" });
+      await p.waitForSelector("#detail:not([hidden])");
+      await p.waitForFunction(() => document.getElementById("logs-status")?.textContent === "following…" && document.getElementById("logs")!.textContent!.includes("call 1"));
+      expect((await postJson(`${away.url}/invoke`, { id: "web-away", payload: { n: 2 } })).status).toBe(200);
+      await p.waitForFunction(() => document.getElementById("logs")?.textContent?.includes("call 2"));
     } finally {
       await p.close();
+      await away?.stop();
+      await rm(stateDir, { recursive: true, force: true });
     }
   });
 
