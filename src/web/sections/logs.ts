@@ -17,7 +17,7 @@ registerSection({
   mount(body, { app, id, signal }) {
     const status = h("span", { id: "logs-status", class: "muted" });
     const log = h("pre", { id: "logs", class: "log logs", "aria-live": "polite" });
-    const error = h("pre", { id: "logs-error", class: "error", hidden: true });
+    const error = h("div", { id: "logs-error", class: "error", hidden: true });
     const again = button("reconnect", () => void follow());
     again.hidden = true;
     body.append(h("p", { class: "toolbar" }, status, " ", again), log, error);
@@ -51,7 +51,7 @@ registerSection({
         if (signal.aborted) return;
         missing = ConnectError.from(e).code === Code.NotFound;
         status.textContent = "not following";
-        showError(error, e);
+        showError(error, e, { functionId: id });
       }
       if (!signal.aborted) {
         again.hidden = false;

@@ -32,7 +32,7 @@ export function mountDetail(app: App): (route: Route) => void {
       const gone = ConnectError.from(error).code === Code.NotFound;
       // A function that is gone shows nothing of what it was.
       if (gone) current.grid.hidden = true;
-      showError(byId("detail-error"), gone ? new Error(`function ${current.id} is not deployed (deleted?)`) : error);
+      showError(byId("detail-error"), gone ? new Error(`function ${current.id} is not deployed (deleted?)`) : error, { functionId: current.id });
     }
   };
   app.onRefresh(() => void load());
@@ -52,7 +52,7 @@ export function mountDetail(app: App): (route: Route) => void {
     open = current;
     view.replaceChildren(
       h("h2", {}, h("a", { href: "#/", class: "back", text: "← functions" }), " ", h("span", { class: "mono", id: "detail-id", text: route.id })),
-      h("pre", { id: "detail-error", class: "error", hidden: true }),
+      h("div", { id: "detail-error", class: "error", hidden: true }),
       grid,
     );
     for (const section of detailSections()) {
