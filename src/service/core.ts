@@ -1,3 +1,4 @@
+import { AsyncQueue } from "../adapters/kit/queue.ts";
 import { FaasError, invalidArgument, isFaasError, unsupported } from "../domain/errors.ts";
 import { checkResult, checkText } from "../domain/payload.ts";
 import { optionField, setOptionNames, validateTraffic } from "../domain/options.ts";
@@ -108,48 +109,35 @@ export class AgentCore {
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(new DOMException("deploy timed out", "TimeoutError")), this.options.deployTimeoutMs);
     const deploySignal = AbortSignal.any([signal, timeout.signal]);
-    const queue: DeployEvent[] = [];
+    // Unbounded, as a deploy's events are few (a build's lines, within the deploy timeout) and a
+    // phase must never be dropped.
+    const queue = new AsyncQueue<DeployEvent>({ maxItems: Number.POSITIVE_INFINITY });
     const recent: string[] = [];
-    let wake: (() => void) | undefined;
-    let outcome: { ok: true; fn: FunctionInfo } | { ok: false; error: unknown } | undefined;
+    let deployed: FunctionInfo | undefined;
     const emit = (event: DeployEvent) => {
       if (event.type === "log") {
         recent.push(event.line);
         if (recent.length > ERROR_LOG_LINES) recent.shift();
       }
       queue.push(event);
-      wake?.();
     };
     void this.options.platform.deploy(spec, emit, deploySignal).then(
       (fn) => {
-        outcome = { ok: true, fn };
-        wake?.();
+        deployed = fn;
+        queue.end();
       },
-      (error: unknown) => {
-        outcome = { ok: false, error };
-        wake?.();
-      },
+      (error: unknown) => queue.end(error ?? new Error("deploy failed")),
     );
     try {
-      while (true) {
-        if (queue.length > 0) {
-          yield* queue.splice(0, queue.length);
-          continue;
-        }
-        if (outcome) break;
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
-      }
+      yield* queue;
+    } catch (error) {
+      throw withLogTail(deployError(error, deploySignal, this.options.deployTimeoutMs), recent);
     } finally {
       clearTimeout(timer);
     }
-    if (!outcome.ok) throw withLogTail(deployError(outcome.error, deploySignal, this.options.deployTimeoutMs), recent);
-    // The platform serves the new version: record its source. A record that cannot be written is
-    // removed rather than left describing the old version (Get then reports no source).
-    const sources = this.options.sources;
-    await sources?.save(spec).catch(() => sources.remove(spec.id).catch(() => undefined));
+    if (!deployed) throw new Error("the platform's deploy resolved without a function");
     yield { type: "phase", phase: "ready", time: new Date() };
-    yield { type: "function", function: outcome.fn, time: new Date() };
+    yield { type: "function", function: deployed, time: new Date() };
   }
 
   /** Sets a function's traffic split between its revisions (platforms with revisions only). */
