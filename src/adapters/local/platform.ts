@@ -13,6 +13,7 @@ import type {
   FunctionInfo,
   HealthCheck,
   InvokeOutcome,
+  InvokeStream,
   LogLine,
   LogsOptions,
   Platform,
@@ -66,7 +67,7 @@ interface Entry {
 export class LocalPlatform implements Platform {
   readonly name = "local" as const;
   /** Functions here run as one process each, without scaling, resource or traffic settings. */
-  readonly capabilities: Capabilities = { options: new Set(), dryRun: false, traffic: false, logsFollow: true };
+  readonly capabilities: Capabilities = { options: new Set(), dryRun: false, traffic: false, logsFollow: true, streaming: "incremental" };
   private readonly store: StateStore;
   private readonly entries = new Map<string, Entry>();
   private readonly locks = new KeyedLock();
@@ -126,6 +127,29 @@ export class LocalPlatform implements Platform {
     } finally {
       entry.lastUsed = Date.now();
     }
+  }
+
+  async invokeStream(id: string, payloadJson: string, signal: AbortSignal): Promise<InvokeStream> {
+    const entry = this.entries.get(id);
+    if (!entry) throw functionNotFound(id);
+    let coldStart = false;
+    const chunks = async function* (this: LocalPlatform): AsyncGenerator<string> {
+      let worker = entry.worker;
+      if (worker === undefined || !worker.alive) {
+        worker = await this.ensureWorker(entry, signal);
+        coldStart = true;
+      }
+      entry.lastUsed = Date.now();
+      try {
+        for await (const chunk of worker.stream(payloadJson, this.options.invokeTimeoutMs, signal)) {
+          entry.lastUsed = Date.now();
+          yield chunk;
+        }
+      } finally {
+        entry.lastUsed = Date.now();
+      }
+    }.call(this);
+    return { chunks, get coldStart() { return coldStart; } };
   }
 
   async list(): Promise<FunctionInfo[]> {
