@@ -6,6 +6,7 @@ import type { ImageTarget } from "./images/docker.ts";
 import type { Config } from "./config.ts";
 import type { Platform } from "./domain/types.ts";
 import { AgentCore } from "./service/core.ts";
+import { SourceStore } from "./service/sources.ts";
 import { createAgentServer, type AgentServerOptions } from "./server/server.ts";
 import { besideSource, PACKAGE_ROOT } from "./paths.ts";
 
@@ -38,7 +39,14 @@ export async function startAgent(
   extra: Pick<AgentServerOptions, "extraRoutes"> & { platform?: Platform } = {},
 ): Promise<RunningAgent> {
   const platform = extra.platform ?? (await openPlatform(config, logger, env));
-  const core = new AgentCore({ platform, workflow: config.workflow, version: VERSION, deployTimeoutMs: config.deployTimeoutMs, maxResultBytes: config.maxResultBytes });
+  const core = new AgentCore({
+    platform,
+    workflow: config.workflow,
+    version: VERSION,
+    deployTimeoutMs: config.deployTimeoutMs,
+    maxResultBytes: config.maxResultBytes,
+    sources: new SourceStore(join(config.local.stateDir, "sources")),
+  });
   const server = createAgentServer({
     core,
     logger,

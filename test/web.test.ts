@@ -137,6 +137,46 @@ describe.skipIf(skipChromium)("web page", () => {
     await browser.screenshot(page, "detail");
   });
 
+  it("shows the handler source and env names, never env values", async () => {
+    await page.waitForSelector("#source-handler");
+    expect(await page.textContent("#source-handler")).toBe(HELLO);
+    expect(await page.$$eval("#source-env li", (lis) => lis.map((li) => li.textContent))).toEqual(["API_SECRET", "GREETING"]);
+    expect(await page.textContent("#source-params")).toBe("PYTHON_VERSION=3.11");
+    expect(await page.$eval("#detail", (el) => el.innerHTML)).not.toContain("s3cr3t-value");
+  });
+
+  it("edits and redeploys with the build log streaming; kept env values stay, removed ones go", async () => {
+    await page.click("#source-edit");
+    expect(await page.inputValue("#edit-handler")).toBe(HELLO);
+    expect(await page.inputValue("#edit-params")).toBe("PYTHON_VERSION=3.11");
+    // The current variables are listed by name with an empty value ("unchanged"): the page never had them.
+    expect(await page.$$eval("#edit-form li[data-env]", (lis) => lis.map((li) => li.getAttribute("data-env")))).toEqual(["API_SECRET", "GREETING"]);
+    expect(await page.inputValue('#edit-form li[data-env="API_SECRET"] input[type="password"]')).toBe("");
+    const edited = [
+      "import os, time",
+      'print("edited build", flush=True)',
+      "time.sleep(1.0)",
+      "def handle(req):",
+      '    print("handling", req.get("name"), flush=True)',
+      '    return {"edited": True, "secret": os.environ.get("API_SECRET"), "greeting": os.environ.get("GREETING"), "added": os.environ.get("ADDED")}',
+      "",
+    ].join("\n");
+    await page.fill("#edit-handler", edited);
+    await page.check('#edit-form li[data-env="GREETING"] input[type="checkbox"]');
+    await page.fill("#edit-env", "ADDED=yes");
+    await page.click("#edit-deploy");
+    await page.waitForFunction(() => document.getElementById("redeploy-log")?.textContent?.includes("edited build"));
+    expect(await page.getAttribute('#redeploy-phases li[data-phase="ready"]', "data-state")).toBe("pending");
+    await page.waitForFunction(() => document.getElementById("redeploy-status")!.textContent!.startsWith("deployed web-hello"));
+    await browser.screenshot(page, "redeploy");
+    const res = await postJson(`${agent.url}/invoke`, { id: "web-hello", payload: { name: "after-edit" } });
+    expect(res.body.result).toEqual({ edited: true, secret: "s3cr3t-value", greeting: null, added: "yes" });
+    // Closing the editor shows the new source.
+    await page.click("#edit-form button.small");
+    await page.waitForFunction(() => document.getElementById("source-handler")?.textContent?.includes("edited build"));
+    expect(await page.$$eval("#source-env li", (lis) => lis.map((li) => li.textContent))).toEqual(["ADDED", "API_SECRET"]);
+  });
+
   it("lists the functions, each linking to its detail view", async () => {
     await page.click("#detail .back");
     await page.waitForSelector('#functions tr[data-id="web-hello"]');
@@ -149,6 +189,25 @@ describe.skipIf(skipChromium)("web page", () => {
     await page.waitForSelector("#section-logs");
     await page.goBack();
     await page.waitForSelector('#functions tr[data-id="web-hello"]');
+  });
+
+  it("shows what functions print and contain as text, never as markup", async () => {
+    const markup = '<img src=x onerror="window.__pwned=1"><b id=injected>bold</b>';
+    const handler = `print(${JSON.stringify(markup)}, flush=True)\n# ${markup}\ndef handle(req):\n    print(${JSON.stringify(markup)}, flush=True)\n    raise ValueError(${JSON.stringify(markup)})\n`;
+    await deploy(agent, { id: "web-markup", handler, env: { HTML_NAME: "1" } });
+    await postJson(`${agent.url}/invoke`, { id: "web-markup", payload: {} });
+    await page.goto(`${agent.url}/#/functions/web-markup`);
+    await page.waitForFunction(() => document.getElementById("logs")?.textContent?.includes("onerror"));
+    await page.waitForSelector("#source-handler");
+    await page.fill("#invoke-id", "web-markup");
+    await page.fill("#invoke-payload", "{}");
+    await page.click("#invoke-button");
+    await page.waitForSelector("#invoke-error:not([hidden])");
+    expect(await page.textContent("#invoke-error")).toContain(markup);
+    expect(await page.textContent("#source-handler")).toContain(markup);
+    expect(await page.evaluate(() => ({ imgs: document.querySelectorAll("img").length, injected: document.getElementById("injected"), pwned: (window as { __pwned?: number }).__pwned }))).toEqual({ imgs: 0, injected: null, pwned: undefined });
+    await page.goto(`${agent.url}/#/functions/web-hello`);
+    await page.waitForSelector("#source-handler");
   });
 
   it("shows a broken handler's error with its traceback", async () => {
