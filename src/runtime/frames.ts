@@ -25,7 +25,7 @@ const KIND_CREDIT = 4;
 const STATUS_OK = 0;
 const STATUS_CHUNK = 5;
 const STATUS_END = 6;
-/** Failure statuses are runtime/reasons.ts FRAME_STATUS (e.g. RESULT_TOO_LARGE: the body is {"size": N}). */
+/** Failure statuses 1-4 are runtime/reasons.ts FRAME_STATUS (RESULT_TOO_LARGE: the body is {"size": N}). */
 const MAX_STATUS = STATUS_END;
 const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
 /** Bytes of chunks a stream's runtime may send ahead of its reader (the agent's memory per stream). */
@@ -130,11 +130,8 @@ export class FrameChannel {
       (error) => this.abandonStream(id, error),
       () => timeoutError(timeoutMs),
     );
-    let onAbort: (() => void) | undefined;
-    if (signal) {
-      onAbort = () => this.abandonStream(id, abortError(signal));
-      signal.addEventListener("abort", onAbort, { once: true });
-    }
+    const onAbort = signal && (() => this.abandonStream(id, abortError(signal)));
+    if (onAbort) signal.addEventListener("abort", onAbort, { once: true });
     this.streams.set(id, { sink, signal, onAbort });
     this.write(frame);
     if (signal?.aborted) this.abandonStream(id, abortError(signal));
