@@ -258,7 +258,7 @@ async function logLines(id: string, tail: number): Promise<string[]> {
   const res = await fetch(`${agent.url}/faas.v1.FaasAgent/Logs`, {
     method: "POST",
     headers: { "content-type": "application/connect+json" },
-    body: envelope({ id, tail, follow: false }),
+    body: envelope({ id, tail, follow: false }) as unknown as BodyInit,
   });
   const bytes = Buffer.from(await res.arrayBuffer());
   const out: string[] = [];
