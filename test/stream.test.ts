@@ -8,7 +8,13 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FaasAgent, StreamingMode } from "../gen/faas/v1/agent_pb.ts";
+import { fileURLToPath } from "node:url";
 import { deploy, postJson, startTestAgent, type TestAgent } from "./support/agent.ts";
+import { requirePart } from "./support/requires.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const pythonEnv = { PYTHONPATH: join(ROOT, "gen"), PATH: "/usr/bin:/bin", LANG: "C.UTF-8", PYTHONDONTWRITEBYTECODE: "1" };
+const noGrpcio = await requirePart("python-grpc");
 
 /**
  * Streaming results on the local platform, end to end with real Python workers: generator and
@@ -114,6 +120,76 @@ describe("streaming results (local platform, real Python)", () => {
     await rm(go);
   });
 
+  /** The barrier run through one protocol: `open` starts the call and yields its messages' kinds. */
+  async function barrier(open: (payload: unknown) => AsyncIterator<string>): Promise<string[]> {
+    const go = join(dir, "go");
+    await mkfifo(go);
+    try {
+      const messages = open({ n: 2, barrier: true, dir });
+      const first = await messages.next();
+      expect(first.value).toBe("chunk");
+      await writeFile(go, "go"); // only now can the generator go on
+      const rest = [];
+      for (let step = await messages.next(); !step.done; step = await messages.next()) rest.push(step.value);
+      return rest;
+    } finally {
+      await rm(go, { force: true });
+    }
+  }
+
+  it("REST NDJSON: one line per chunk as it comes, then the status line", async () => {
+    const lines: any[] = [];
+    const rest = await barrier((payload) =>
+      (async function* () {
+        for await (const line of restLines(agent.url, { id: "streamer", payload }, "application/x-ndjson", "\n")) {
+          lines.push(JSON.parse(line));
+          yield lines.at(-1).type as string;
+        }
+      })(),
+    );
+    expect(rest).toEqual(["chunk", "done"]);
+    expect(lines[0]).toEqual({ type: "chunk", result: { i: 0 } });
+    expect(lines[2]).toMatchObject({ type: "done", status: "success", platform: "local", chunks: 2, cold_start: false });
+    expect(lines[2].execution_time).toBeGreaterThan(0);
+  });
+
+  it("REST SSE: events chunk and done", async () => {
+    const events: string[] = [];
+    const rest = await barrier((payload) =>
+      (async function* () {
+        for await (const event of restLines(agent.url, { id: "streamer", payload }, "text/event-stream", "\n\n")) {
+          events.push(event);
+          yield /^event: (\w+)/.exec(event)![1]!;
+        }
+      })(),
+    );
+    expect(rest).toEqual(["chunk", "done"]);
+    expect(events[0]).toBe('event: chunk\ndata: {"i":0}');
+    expect(JSON.parse(events[2]!.split("data: ")[1]!)).toMatchObject({ status: "success", chunks: 2 });
+  });
+
+  it.skipIf(noGrpcio)("gRPC from Python (grpcio, generated client): messages as they come", async () => {
+    const rest = await barrier((payload) =>
+      (async function* () {
+        const run = execa("/usr/bin/python3", [join(ROOT, "test", "python", "stream_client.py"), `127.0.0.1:${agent.address.port}`, "streamer", JSON.stringify(payload)], { env: pythonEnv, extendEnv: false });
+        for await (const line of run) yield Object.keys(JSON.parse(String(line)))[0]!;
+      })(),
+    );
+    expect(rest).toEqual(["chunk", "end"]);
+  });
+
+  it("REST: a failure before the first chunk is a plain error answer; one after it is the status line", async () => {
+    const missing = await fetch(`${agent.url}/invoke`, { method: "POST", headers: { accept: "application/x-ndjson", "content-type": "application/json" }, body: JSON.stringify({ id: "nope" }) });
+    expect(missing.status).toBe(404);
+    expect((await missing.json()).reason).toBe("FUNCTION_NOT_FOUND");
+    const lines = [];
+    for await (const line of restLines(agent.url, { id: "streamer", payload: { n: 5, boom: 1 } }, "application/x-ndjson", "\n")) lines.push(JSON.parse(line));
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toEqual({ type: "chunk", result: { i: 0 } });
+    expect(lines[1]).toMatchObject({ type: "done", status: "error", code: 500, reason: "FUNCTION_ERROR" });
+    expect(lines[1].error).toContain("ValueError: boom after 1");
+  });
+
   it("a client that cancels reaches the generator as GeneratorExit", async () => {
     const closed = join(dir, "closed");
     await mkfifo(closed);
@@ -185,6 +261,23 @@ describe("streaming results (local platform, real Python)", () => {
     expect(maxRss - rssBefore).toBeLessThan(64 * 1024 * 1024);
   });
 });
+
+/** POSTs `body` with `accept` and yields the answer's pieces split by `separator`, as they arrive. */
+async function* restLines(url: string, body: unknown, accept: string, separator: string): AsyncGenerator<string> {
+  const res = await fetch(`${url}/invoke`, { method: "POST", headers: { accept, "content-type": "application/json" }, body: JSON.stringify(body) });
+  expect(res.status).toBe(200);
+  expect(res.headers.get("content-type")).toContain(accept);
+  const decoder = new TextDecoder();
+  let text = "";
+  for await (const bytes of res.body as unknown as AsyncIterable<Uint8Array>) {
+    text += decoder.decode(bytes, { stream: true });
+    for (let at = text.indexOf(separator); at >= 0; at = text.indexOf(separator)) {
+      yield text.slice(0, at);
+      text = text.slice(at + separator.length);
+    }
+  }
+  expect(text).toBe("");
+}
 
 /** A google.protobuf.Value message (init form) of a plain JSON value. */
 function jsonValue(value: unknown): any {
