@@ -3,6 +3,7 @@ import { FaasError, invalidArgument, isFaasError, unsupported } from "../domain/
 import { checkResult, checkText } from "../domain/payload.ts";
 import { optionField, setOptionNames, validateTraffic } from "../domain/options.ts";
 import { validateDeployRequest, validateId, type RawDeployRequest } from "../domain/spec.ts";
+import { DeployRegistry } from "./deploy-control.ts";
 import { SourceStore, type FunctionSource } from "./sources.ts";
 import type {
   Capabilities,
@@ -38,6 +39,11 @@ export interface InvokeResult {
   platform: PlatformName;
 }
 
+/** One event of a stream call: a chunk as the handler yielded it, then the end. */
+export type StreamEvent =
+  | { type: "chunk"; resultJson: string; result: unknown }
+  | { type: "end"; executionTime: number; coldStart: boolean; platform: PlatformName; chunks: number };
+
 export interface HealthReport {
   status: "healthy" | "degraded";
   platform: PlatformName;
@@ -68,6 +74,7 @@ const DEFAULT_MAX_RESULT_BYTES = 8 * 1024 * 1024;
 export class AgentCore {
   readonly platformName: PlatformName;
   private shuttingDown = false;
+  private readonly deploys = new DeployRegistry();
 
   /** What the platform supports; every request for something else is answered here. */
   readonly capabilities: Capabilities;
@@ -104,11 +111,9 @@ export class AgentCore {
       return;
     }
     yield { type: "phase", phase: "validating", time: new Date() };
-    // A timer held here, not AbortSignal.timeout(): Node 20's AbortSignal.any keeps its sources only
-    // weakly, so a timeout signal nothing else references can be collected and never fire.
-    const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(new DOMException("deploy timed out", "TimeoutError")), this.options.deployTimeoutMs);
-    const deploySignal = AbortSignal.any([signal, timeout.signal]);
+    // Bounded by FAAS_DEPLOY_TIMEOUT, and cancelled by a delete of the same id (deploy-control.ts).
+    const control = this.deploys.start(spec.id, this.options.deployTimeoutMs, signal);
+    const deploySignal = control.signal;
     // Unbounded, as a deploy's events are few (a build's lines, within the deploy timeout) and a
     // phase must never be dropped.
     const queue = new AsyncQueue<DeployEvent>({ maxItems: Number.POSITIVE_INFINITY });
@@ -131,9 +136,9 @@ export class AgentCore {
     try {
       yield* queue;
     } catch (error) {
-      throw withLogTail(deployError(error, deploySignal, this.options.deployTimeoutMs), recent);
+      throw withLogTail(control.error(error), recent);
     } finally {
-      clearTimeout(timer);
+      control.done();
     }
     if (!deployed) throw new Error("the platform's deploy resolved without a function");
     // The platform serves the new version: record its source. A record that cannot be written is
@@ -178,6 +183,25 @@ export class AgentCore {
     };
   }
 
+  /**
+   * Calls a function as a stream: each chunk (checked like an invoke result: one JSON value within
+   * the result limit) as the platform delivers it, then the end. A failure ends the iteration with
+   * the error a plain invoke gives; leaving the iteration early cancels the call.
+   */
+  async *invokeStream(id: string, payloadJson: string, signal: AbortSignal): AsyncGenerator<StreamEvent> {
+    validateId(id);
+    const start = performance.now();
+    const max = this.options.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES;
+    const stream = await this.options.platform.invokeStream(id, payloadJson, signal);
+    let chunks = 0;
+    for await (const resultJson of stream.chunks) {
+      const result = checkResult(resultJson, max);
+      chunks++;
+      yield { type: "chunk", resultJson, result };
+    }
+    yield { type: "end", executionTime: (performance.now() - start) / 1000, coldStart: stream.coldStart, platform: this.platformName, chunks };
+  }
+
   list(signal: AbortSignal): Promise<FunctionInfo[]> {
     return this.options.platform.list(signal);
   }
@@ -192,7 +216,14 @@ export class AgentCore {
   }
 
   async remove(id: string, signal: AbortSignal): Promise<{ status: "deleted"; platform: PlatformName; functionId: string }> {
-    await this.options.platform.remove(validateId(id), signal);
+    // A deploy of the same id would hold the platform's lock until it ends: cancel it instead.
+    const cancelled = this.deploys.cancel(validateId(id));
+    try {
+      await this.options.platform.remove(id, signal);
+    } catch (error) {
+      // A first deploy cancelled here leaves nothing to remove: the delete did what was asked.
+      if (!(cancelled > 0 && isFaasError(error) && error.kind === "not_found")) throw error;
+    }
     await this.options.sources?.remove(id);
     return { status: "deleted", platform: this.platformName, functionId: id };
   }
@@ -226,13 +257,6 @@ export class AgentCore {
   }
 }
 
-function deployError(error: unknown, signal: AbortSignal, timeoutMs: number): unknown {
-  if (isFaasError(error)) return error;
-  if (signal.aborted && (signal.reason as Error | undefined)?.name === "TimeoutError") {
-    return new FaasError("deadline_exceeded", `deploy did not finish within ${timeoutMs / 1000} s`, { reason: "DEPLOY_TIMEOUT", cause: error });
-  }
-  return error;
-}
 
 /** Appends the last log lines to a deploy error unless its message already ends with them. */
 function withLogTail(error: unknown, recent: string[]): unknown {
