@@ -14,6 +14,8 @@ import { registryAuth } from "./images/push.ts";
 import type { Config } from "./config.ts";
 import type { Platform } from "./domain/types.ts";
 import { AgentCore } from "./service/core.ts";
+import { AgentMetrics } from "./metrics/agent-metrics.ts";
+import { asFaasError, httpStatusOf } from "./server/errors.ts";
 import { createAgentServer, type AgentServerOptions } from "./server/server.ts";
 
 /** The agent's version, from package.json. */
@@ -28,6 +30,7 @@ export interface RunningAgent {
   url: string;
   core: AgentCore;
   platform: Platform;
+  metrics: AgentMetrics;
   /** Re-reads the TLS certificates (main.ts calls it on SIGHUP). */
   reloadTls(): void;
   stop(): Promise<void>;
@@ -44,10 +47,25 @@ export async function startAgent(
   env: NodeJS.ProcessEnv,
   extra: Pick<AgentServerOptions, "extraRoutes"> & { platform?: Platform } = {},
 ): Promise<RunningAgent> {
-  const platform = extra.platform ?? (await openPlatform(config, logger, env));
-  const core = new AgentCore({ platform, workflow: config.workflow, version: VERSION, deployTimeoutMs: config.deployTimeoutMs, maxResultBytes: config.maxResultBytes });
+  // A failed call is labelled with the REST status it is answered with, whatever protocol carried it.
+  const metrics: AgentMetrics = new AgentMetrics({
+    platform: extra.platform?.name ?? config.platform,
+    statusOf: (error) => httpStatusOf(asFaasError(error)),
+    listFunctions: (signal) => platform.list(signal),
+  });
+  const platform: Platform = extra.platform ?? (await openPlatform(config, logger, env, metrics));
+  const core = new AgentCore({
+    platform,
+    workflow: config.workflow,
+    version: VERSION,
+    deployTimeoutMs: config.deployTimeoutMs,
+    maxResultBytes: config.maxResultBytes,
+    metrics,
+    logger,
+  });
   const server = createAgentServer({
     core,
+    metrics,
     logger,
     authTokens: config.authTokens,
     bindHost: config.host,
@@ -74,6 +92,7 @@ export async function startAgent(
     reloadTls: () => server.reloadTls(),
     core,
     platform,
+    metrics,
     stop() {
       stopping ??= (async () => {
         core.markShuttingDown();
@@ -85,7 +104,7 @@ export async function startAgent(
   };
 }
 
-async function openPlatform(config: Config, logger: Logger, env: NodeJS.ProcessEnv): Promise<Platform> {
+async function openPlatform(config: Config, logger: Logger, env: NodeJS.ProcessEnv, metrics: AgentMetrics): Promise<Platform> {
   switch (config.platform) {
     case "local":
       return LocalPlatform.open({
@@ -99,6 +118,7 @@ async function openPlatform(config: Config, logger: Logger, env: NodeJS.ProcessE
         maxResultBytes: config.maxResultBytes,
         hostEnv: env,
         logger: logger.child({ adapter: "local" }),
+        onWorkerLost: (id, reason) => metrics.workerRestarted(id, reason),
       });
     case "nuclio":
       return new NuclioPlatform({

@@ -8,6 +8,8 @@ import { checkPayload, checkUtf8 } from "../domain/payload.ts";
 import type { DeployOptions, FunctionInfo, TrafficTarget } from "../domain/types.ts";
 import { fromOptionsMessage, fromTrafficMessage, toCapabilitiesResponse } from "../service/messages.ts";
 import type { AgentCore, DeployProgress } from "../service/core.ts";
+import type { AgentMetrics } from "../metrics/agent-metrics.ts";
+import { metricsRoute } from "./metrics-route.ts";
 import type { RequestValidation } from "../service/validation.ts";
 import { unauthenticated, type TokenAuth } from "./auth.ts";
 import { asFaasError, httpStatusOf } from "./errors.ts";
@@ -18,6 +20,8 @@ type Response = Parameters<NodeHandler>[1];
 
 export interface RestOptions {
   core: AgentCore;
+  /** Served at GET /metrics in the Prometheus text format; no such route when absent. */
+  metrics?: AgentMetrics;
   auth: TokenAuth;
   /** Largest body accepted; larger ones get 413. */
   maxBodyBytes: number;
@@ -45,6 +49,7 @@ export function createRestHandler(options: RestOptions): (req: Request, res: Res
         send(res, 200, report);
       },
     },
+    ...(options.metrics ? { "/metrics": { GET: metricsRoute(options.metrics) } } : {}),
     "/capabilities": {
       GET: async (_req, res) => {
         const caps = toCapabilitiesResponse(core.platformName, core.capabilities);

@@ -2,12 +2,16 @@ import { FaasError, invalidArgument, isFaasError, unsupported } from "../domain/
 import { checkResult, checkText } from "../domain/payload.ts";
 import { optionField, setOptionNames, validateTraffic } from "../domain/options.ts";
 import { validateDeployRequest, validateId, type RawDeployRequest } from "../domain/spec.ts";
+import type { AgentMetrics } from "../metrics/agent-metrics.ts";
+import type { Logger } from "pino";
+import { markReported, reportFailure } from "./failures.ts";
 import type {
   Capabilities,
   DeployEvent,
   DeploySpec,
   FunctionInfo,
   HealthCheck,
+  InvokeOutcome,
   LogLine,
   LogsOptions,
   Platform,
@@ -51,6 +55,10 @@ export interface AgentCoreOptions {
   deployTimeoutMs: number;
   /** Largest result returned (FAAS_MAX_RESULT_BYTES), whatever the platform or protocol. */
   maxResultBytes?: number;
+  /** Where calls and deploys are counted, once for every protocol; nothing is counted without it. */
+  metrics?: AgentMetrics;
+  /** Failed calls and deploys are logged here (one line each); silent without it. */
+  logger?: Logger;
 }
 
 const ERROR_LOG_LINES = 15;
@@ -87,7 +95,7 @@ export class AgentCore {
    * an invalid request fails without any event. A failure ends the iteration with a FaasError whose
    * message carries the cause and the last log lines.
    */
-  async *deploy(raw: RawDeployRequest, signal: AbortSignal): AsyncGenerator<DeployProgress> {
+  async *deploy(raw: RawDeployRequest, signal: AbortSignal, requestId = ""): AsyncGenerator<DeployProgress> {
     checkText({ handler: raw.handler, requirements: raw.requirements, params: raw.params, env: raw.env });
     const spec = validateDeployRequest(raw);
     this.checkOptions(spec);
@@ -116,13 +124,22 @@ export class AgentCore {
       queue.push(event);
       wake?.();
     };
+    const started = performance.now();
+    // Counted and logged here, not where the stream is read: a deploy whose caller went away still ends.
     void this.options.platform.deploy(spec, emit, deploySignal).then(
       (fn) => {
         outcome = { ok: true, fn };
+        this.options.metrics?.deployFinished("success", (performance.now() - started) / 1000);
         wake?.();
       },
       (error: unknown) => {
-        outcome = { ok: false, error };
+        const failure = deployError(error, deploySignal, this.options.deployTimeoutMs);
+        outcome = { ok: false, error: failure };
+        const seconds = (performance.now() - started) / 1000;
+        const cancelled = signal.aborted && !timeout.signal.aborted;
+        this.options.metrics?.deployFinished(cancelled ? "cancelled" : "failure", seconds);
+        if (cancelled) this.options.logger?.info({ function: spec.id, requestId, seconds }, "deploy cancelled");
+        else reportFailure(this.options.logger, failure, "deploy failed", { function: spec.id, requestId, seconds });
         wake?.();
       },
     );
@@ -139,7 +156,7 @@ export class AgentCore {
     } finally {
       clearTimeout(timer);
     }
-    if (!outcome.ok) throw withLogTail(deployError(outcome.error, deploySignal, this.options.deployTimeoutMs), recent);
+    if (!outcome.ok) throw markReported(withLogTail(outcome.error, recent));
     yield { type: "phase", phase: "ready", time: new Date() };
     yield { type: "function", function: outcome.fn, time: new Date() };
   }
@@ -163,19 +180,36 @@ export class AgentCore {
     }
   }
 
-  /** Calls a function with a JSON payload (text). */
-  async invoke(id: string, payloadJson: string, signal: AbortSignal): Promise<InvokeResult> {
+  /**
+   * Calls a function with a JSON payload (text). Every call that reaches a function is counted
+   * (metrics and stats); a failed one is also logged, with `requestId`.
+   */
+  async invoke(id: string, payloadJson: string, signal: AbortSignal, requestId = ""): Promise<InvokeResult> {
     validateId(id);
+    const metrics = this.options.metrics;
     const start = performance.now();
-    const outcome = await this.options.platform.invoke(id, payloadJson, signal);
-    const result = checkResult(outcome.resultJson, this.options.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES);
-    return {
-      resultJson: outcome.resultJson,
-      result,
-      executionTime: (performance.now() - start) / 1000,
-      coldStart: outcome.coldStart,
-      platform: this.platformName,
-    };
+    const calls = metrics?.invocations.begin(id);
+    let outcome: InvokeOutcome;
+    let result: unknown;
+    try {
+      outcome = await this.options.platform.invoke(id, payloadJson, signal);
+      result = checkResult(outcome.resultJson, this.options.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES);
+    } catch (error) {
+      const seconds = (performance.now() - start) / 1000;
+      const status = metrics?.statusOf(error);
+      if (calls && metrics) {
+        if (isFaasError(error) && error.reason === "FUNCTION_NOT_FOUND") metrics.invocations.unknown(calls);
+        else metrics.invocations.failed(calls, status!, seconds);
+      }
+      reportFailure(this.options.logger, error, "invoke failed", { function: id, requestId, status, seconds });
+      throw error;
+    }
+    const executionTime = (performance.now() - start) / 1000;
+    if (calls && metrics) {
+      metrics.invocations.succeeded(calls, executionTime, outcome.coldStart);
+      if (outcome.coldStart) metrics.coldStart(calls);
+    }
+    return { resultJson: outcome.resultJson, result, executionTime, coldStart: outcome.coldStart, platform: this.platformName };
   }
 
   list(signal: AbortSignal): Promise<FunctionInfo[]> {
@@ -188,6 +222,7 @@ export class AgentCore {
 
   async remove(id: string, signal: AbortSignal): Promise<{ status: "deleted"; platform: PlatformName; functionId: string }> {
     await this.options.platform.remove(validateId(id), signal);
+    this.options.metrics?.forget(id);
     return { status: "deleted", platform: this.platformName, functionId: id };
   }
 

@@ -45,6 +45,8 @@ export interface LocalPlatformOptions {
   /** The agent's environment: only PATH, HOME, locale, proxy and PIP_* settings pass to pip. */
   hostEnv: NodeJS.ProcessEnv;
   logger: Logger;
+  /** Told when a serving worker goes away: it exited (crashed, killed) or was retired after a timed-out call. */
+  onWorkerLost?: (functionId: string, reason: "exited" | "retired") => void;
 }
 
 /** The shim's source: part of every revision, so a new runtime means a new revision. */
@@ -325,14 +327,14 @@ export class LocalPlatform implements Platform {
         startTimeoutMs: this.options.deployTimeoutMs,
         maxResultBytes: this.options.maxResultBytes,
         drainMs: this.options.drainMs,
-        onRetire: (worker) => this.forget(worker, "worker retired after a call timed out"),
+        onRetire: (worker) => this.forget(worker, "retired", "worker retired after a call timed out"),
         onOutput: (stream, line) => {
           log.append(stream, line);
           if (starting) during?.(stream, line);
         },
         onExit: (worker) => {
           void rm(socketPath, { force: true });
-          this.forget(worker, "worker exited");
+          this.forget(worker, "exited", "worker exited");
         },
       },
       signal,
@@ -342,11 +344,12 @@ export class LocalPlatform implements Platform {
   }
 
   /** Routes no more calls to `worker` (it exited or retired): the next call starts a fresh one. */
-  private forget(worker: Worker, why: string): void {
+  private forget(worker: Worker, reason: "exited" | "retired", why: string): void {
     for (const entry of this.entries.values()) {
       if (entry.worker === worker) {
         entry.worker = undefined;
-        this.options.logger.warn({ function: entry.record.id, pid: worker.pid }, why);
+        this.options.logger.warn({ function: entry.record.id, pid: worker.pid, reason: `WORKER_${reason.toUpperCase()}` }, why);
+        this.options.onWorkerLost?.(entry.record.id, reason);
       }
     }
   }
