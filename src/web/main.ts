@@ -26,5 +26,10 @@ mountDeployCard(app, (id) => {
   window.location.hash = detailHref(id);
 });
 mountInvokeCard(app);
-onRoute(route);
+const invokeId = byId<HTMLInputElement>("invoke-id");
+onRoute((r) => {
+  route(r);
+  // The invoke card calls the function on view, unless another id was typed in.
+  if (r.view === "detail" && !invokeId.value) invokeId.value = r.id;
+});
 app.start();
