@@ -3,6 +3,7 @@ import { FaasError, invalidArgument, isFaasError, unsupported } from "../domain/
 import { checkResult, checkText } from "../domain/payload.ts";
 import { optionField, setOptionNames, validateTraffic } from "../domain/options.ts";
 import { validateDeployRequest, validateId, type RawDeployRequest } from "../domain/spec.ts";
+import { DeployRegistry } from "./deploy-control.ts";
 import { SourceStore, type FunctionSource } from "./sources.ts";
 import type { AgentMetrics } from "../metrics/agent-metrics.ts";
 import type { Logger } from "pino";
@@ -42,6 +43,11 @@ export interface InvokeResult {
   platform: PlatformName;
 }
 
+/** One event of a stream call: a chunk as the handler yielded it, then the end. */
+export type StreamEvent =
+  | { type: "chunk"; resultJson: string; result: unknown }
+  | { type: "end"; executionTime: number; coldStart: boolean; platform: PlatformName; chunks: number };
+
 export interface HealthReport {
   status: "healthy" | "degraded";
   platform: PlatformName;
@@ -76,6 +82,7 @@ const DEFAULT_MAX_RESULT_BYTES = 8 * 1024 * 1024;
 export class AgentCore {
   readonly platformName: PlatformName;
   private shuttingDown = false;
+  private readonly deploys = new DeployRegistry();
 
   /** What the platform supports; every request for something else is answered here. */
   readonly capabilities: Capabilities;
@@ -112,11 +119,9 @@ export class AgentCore {
       return;
     }
     yield { type: "phase", phase: "validating", time: new Date() };
-    // A timer held here, not AbortSignal.timeout(): Node 20's AbortSignal.any keeps its sources only
-    // weakly, so a timeout signal nothing else references can be collected and never fire.
-    const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(new DOMException("deploy timed out", "TimeoutError")), this.options.deployTimeoutMs);
-    const deploySignal = AbortSignal.any([signal, timeout.signal]);
+    // Bounded by FAAS_DEPLOY_TIMEOUT, and cancelled by a delete of the same id (deploy-control.ts).
+    const control = this.deploys.start(spec.id, this.options.deployTimeoutMs, signal);
+    const deploySignal = control.signal;
     // Unbounded, as a deploy's events are few (a build's lines, within the deploy timeout) and a
     // phase must never be dropped.
     const queue = new AsyncQueue<DeployEvent>({ maxItems: Number.POSITIVE_INFINITY });
@@ -138,9 +143,9 @@ export class AgentCore {
         queue.end();
       },
       (error: unknown) => {
-        const failure = deployError(error ?? new Error("deploy failed"), deploySignal, this.options.deployTimeoutMs);
+        const failure = control.error(error ?? new Error("deploy failed"));
         const seconds = (performance.now() - started) / 1000;
-        const cancelled = signal.aborted && !timeout.signal.aborted;
+        const cancelled = signal.aborted || (isFaasError(failure) && failure.reason === "CANCELLED");
         this.options.metrics?.deployFinished(cancelled ? "cancelled" : "failure", seconds);
         if (cancelled) this.options.logger?.info({ function: spec.id, requestId, seconds }, "deploy cancelled");
         else reportFailure(this.options.logger, failure, "deploy failed", { function: spec.id, requestId, seconds });
@@ -150,9 +155,10 @@ export class AgentCore {
     try {
       yield* queue;
     } catch (error) {
+      // Already the precise error (control.error, in the platform's rejection above).
       throw markReported(withLogTail(error, recent));
     } finally {
-      clearTimeout(timer);
+      control.done();
     }
     if (!deployed) throw new Error("the platform's deploy resolved without a function");
     // The platform serves the new version: record its source. A record that cannot be written is
@@ -214,6 +220,25 @@ export class AgentCore {
     return { resultJson: outcome.resultJson, result, executionTime, coldStart: outcome.coldStart, platform: this.platformName };
   }
 
+  /**
+   * Calls a function as a stream: each chunk (checked like an invoke result: one JSON value within
+   * the result limit) as the platform delivers it, then the end. A failure ends the iteration with
+   * the error a plain invoke gives; leaving the iteration early cancels the call.
+   */
+  async *invokeStream(id: string, payloadJson: string, signal: AbortSignal): AsyncGenerator<StreamEvent> {
+    validateId(id);
+    const start = performance.now();
+    const max = this.options.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES;
+    const stream = await this.options.platform.invokeStream(id, payloadJson, signal);
+    let chunks = 0;
+    for await (const resultJson of stream.chunks) {
+      const result = checkResult(resultJson, max);
+      chunks++;
+      yield { type: "chunk", resultJson, result };
+    }
+    yield { type: "end", executionTime: (performance.now() - start) / 1000, coldStart: stream.coldStart, platform: this.platformName, chunks };
+  }
+
   list(signal: AbortSignal): Promise<FunctionInfo[]> {
     return this.options.platform.list(signal);
   }
@@ -228,7 +253,14 @@ export class AgentCore {
   }
 
   async remove(id: string, signal: AbortSignal): Promise<{ status: "deleted"; platform: PlatformName; functionId: string }> {
-    await this.options.platform.remove(validateId(id), signal);
+    // A deploy of the same id would hold the platform's lock until it ends: cancel it instead.
+    const cancelled = this.deploys.cancel(validateId(id));
+    try {
+      await this.options.platform.remove(id, signal);
+    } catch (error) {
+      // A first deploy cancelled here leaves nothing to remove: the delete did what was asked.
+      if (!(cancelled > 0 && isFaasError(error) && error.kind === "not_found")) throw error;
+    }
     this.options.metrics?.forget(id);
     await this.options.sources?.remove(id);
     return { status: "deleted", platform: this.platformName, functionId: id };
@@ -263,13 +295,6 @@ export class AgentCore {
   }
 }
 
-function deployError(error: unknown, signal: AbortSignal, timeoutMs: number): unknown {
-  if (isFaasError(error)) return error;
-  if (signal.aborted && (signal.reason as Error | undefined)?.name === "TimeoutError") {
-    return new FaasError("deadline_exceeded", `deploy did not finish within ${timeoutMs / 1000} s`, { reason: "DEPLOY_TIMEOUT", cause: error });
-  }
-  return error;
-}
 
 /** Appends the last log lines to a deploy error unless its message already ends with them. */
 function withLogTail(error: unknown, recent: string[]): unknown {

@@ -1,10 +1,9 @@
 import { functionNotFound } from "../../domain/errors.ts";
-import type { Capabilities, DeployEmitter, DeploySpec, FunctionInfo, HealthCheck, InvokeOutcome, LogLine, LogsOptions, Platform } from "../../domain/types.ts";
+import type { Capabilities, DeployEmitter, DeploySpec, FunctionInfo, HealthCheck, InvokeOutcome, InvokeStream, LogLine, LogsOptions, Platform } from "../../domain/types.ts";
 import { PythonFinder } from "../../runtime/python.ts";
-import { callRoute } from "../kit/endpoint.ts";
+import { callRoute, streamRoute } from "../kit/endpoint.ts";
 import { KeyedLock } from "../kit/keyed-lock.ts";
 import { runDeploy } from "../kit/pipeline.ts";
-import { AsyncQueue } from "../kit/queue.ts";
 import { startSweeper, type Sweeper } from "../kit/sweeper.ts";
 import { applyRevision, collectVenv, revisionOf } from "./apply.ts";
 import { toolEnvOf, type Entry, type LocalContext, type LocalPlatformOptions } from "./context.ts";
@@ -24,7 +23,7 @@ export type { LocalPlatformOptions } from "./context.ts";
 export class LocalPlatform implements Platform {
   readonly name = "local" as const;
   /** Functions here run as one process each, without scaling, resource or traffic settings. */
-  readonly capabilities: Capabilities = { options: new Set(), dryRun: false, traffic: false, logsFollow: true };
+  readonly capabilities: Capabilities = { options: new Set(), dryRun: false, traffic: false, logsFollow: true, streaming: "incremental" };
   private readonly ctx: LocalContext;
   private readonly workers: LocalWorkers;
   private readonly python: PythonFinder;
@@ -79,6 +78,13 @@ export class LocalPlatform implements Platform {
     }
   }
 
+  async invokeStream(id: string, payloadJson: string, signal: AbortSignal): Promise<InvokeStream> {
+    const entry = this.ctx.entries.get(id);
+    if (!entry) throw functionNotFound(id);
+    entry.lastUsed = Date.now();
+    return streamRoute(this.workers.routes(entry), id, payloadJson, signal);
+  }
+
   async list(): Promise<FunctionInfo[]> {
     return [...this.ctx.entries.values()].map(describe).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
@@ -106,16 +112,16 @@ export class LocalPlatform implements Platform {
   async *logs(id: string, options: LogsOptions, signal: AbortSignal): AsyncIterable<LogLine> {
     const entry = this.ctx.entries.get(id);
     if (!entry) throw functionNotFound(id);
-    const queue = new AsyncQueue<LogLine>({ signal });
-    const unfollow = options.follow ? entry.log.follow((line) => queue.push(line)) : undefined;
+    // Followed from before the backlog is taken, so no line falls between the two.
+    const follow = options.follow ? entry.log.follow(signal) : undefined;
     // Re-check deletion and shutdown now and then: either ends the follow.
-    const check = unfollow ? setInterval(() => (this.ctx.closed || this.ctx.entries.get(id) !== entry) && queue.end(), 1000).unref() : undefined;
+    const check = follow ? setInterval(() => (this.ctx.closed || this.ctx.entries.get(id) !== entry) && follow.unfollow(), 1000).unref() : undefined;
     try {
       yield* entry.log.tail(options.tail);
-      if (unfollow && !signal.aborted) yield* queue;
+      if (follow && !signal.aborted) yield* follow.lines;
     } finally {
       clearInterval(check);
-      unfollow?.();
+      follow?.unfollow();
     }
   }
 
