@@ -9,19 +9,11 @@ import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { FaasAgent } from "../gen/faas/v1/agent_pb.ts";
 import { deploy, postJson } from "./support/agent.ts";
+import { processesMentioning } from "./support/agent-process.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 // The tsx loader by path: the agent runs in a scratch directory (no .env of the developer's).
 const MAIN = ["--import", pathToFileURL(join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href, join(ROOT, "src", "main.ts")];
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe("the agent process (npm start)", () => {
   it("refuses an unknown or unavailable platform with one clear line", async () => {
@@ -63,8 +55,10 @@ describe("the agent process (npm start)", () => {
         void agent.then(() => reject(new Error(`agent exited: ${out}`)));
       });
       await deploy({ url }, { id: "lingers", handler: "import os\ndef handle(req):\n    return os.getpid()" });
-      const workerPid = (await postJson(`${url}/invoke`, { id: "lingers", payload: {} })).body.result as number;
-      expect(isAlive(workerPid)).toBe(true);
+      expect((await postJson(`${url}/invoke`, { id: "lingers", payload: {} })).body.result).toEqual(expect.any(Number));
+      // The worker's pid as this machine sees it (inside its sandbox it has a pid of its own).
+      const workers = (await processesMentioning(state)).filter((p) => p.cmdline.includes(join(state, "functions", "lingers")));
+      expect(workers.length).toBeGreaterThan(0);
 
       // An open server stream (Logs follow over gRPC) must be ended by the shutdown, not hang it.
       const client = createClient(FaasAgent, createGrpcTransport({ baseUrl: url }));
@@ -81,7 +75,7 @@ describe("the agent process (npm start)", () => {
       expect(result.exitCode).toBe(0);
       expect(Date.now() - start).toBeLessThan(5000);
       await follow; // settles (ended or errored), does not hang
-      expect(isAlive(workerPid)).toBe(false);
+      expect(await processesMentioning(join(state, "functions", "lingers"))).toEqual([]);
     } finally {
       agent.kill("SIGKILL");
       await rm(state, { recursive: true, force: true });

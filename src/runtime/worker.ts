@@ -9,6 +9,10 @@ import { abortError, FrameChannel, protocolError } from "./frames.ts";
 export const RUNTIME_SHIM = fileURLToPath(new URL("./python/faas_runtime.py", import.meta.url));
 
 const STDERR_KEPT = 40;
+/** How long the output pipes of an exited worker may still deliver what it wrote. */
+const OUTPUT_GRACE_MS = 500;
+/** How long a worker whose socket closed may take to exit by itself before it is killed. */
+const EXIT_GRACE_MS = 500;
 /** Longest output line kept; the rest of a longer line is cut and the cut marked. */
 export const MAX_LINE_BYTES = 64 * 1024;
 /** Largest readiness report accepted on the control pipe (an import traceback fits easily). */
@@ -40,6 +44,8 @@ export interface WorkerOptions {
   onRetire?: (worker: Worker) => void;
   /** How long a retiring worker may finish its other calls, in milliseconds. */
   drainMs?: number;
+  /** Turns the worker's argv into the one spawned (the local platform's sandbox); default: as is. */
+  launch?: (argv: string[]) => string[];
 }
 
 /** How every worker process is spawned (the env and cwd are added per worker). */
@@ -71,10 +77,17 @@ export class Worker {
   private constructor(proc: WorkerProcess, private readonly options: WorkerOptions) {
     this.process = proc;
     this.pid = proc.pid ?? -1;
-    this.exitPromise = proc.then(
-      (r) => this.onProcessExit(r.exitCode, r.signal),
-      (e: { exitCode?: number; signal?: string }) => this.onProcessExit(e.exitCode, e.signal),
-    );
+    // The process's own exit, not execa's promise: that one also waits for the pipes to close,
+    // which a grandchild that left the process group can hold open for ever.
+    this.exitPromise = new Promise<void>((resolve) => {
+      proc.once("exit", (code, signal) => {
+        this.exited = true;
+        // Whatever it started in its process group goes with it.
+        this.signalGroup("SIGKILL");
+        void closeOutput(proc).then(() => resolve(this.onProcessExit(code ?? undefined, signal ?? undefined)));
+      });
+    });
+    void proc.catch(() => {});
   }
 
   /**
@@ -83,24 +96,22 @@ export class Worker {
    * the Python traceback.
    */
   static async start(options: WorkerOptions, signal?: AbortSignal): Promise<Worker> {
-    const proc = execa(
+    const [file, ...args] = (options.launch ?? ((argv: string[]) => argv))([
       options.python,
-      [
-        "-u",
-        RUNTIME_SHIM,
-        "--handler",
-        options.handlerPath,
-        "--listen",
-        `unix:${options.socketPath}`,
-        "--protocol",
-        "frame",
-        "--ready-fd",
-        "3",
-        "--exit-on-stdin-eof",
-      ],
-      // detached: the worker leads a process group, so stop/kill reach whatever it started.
-      { ...SPAWN_OPTIONS, cwd: options.cwd, env: options.env, detached: true },
-    );
+      "-u",
+      RUNTIME_SHIM,
+      "--handler",
+      options.handlerPath,
+      "--listen",
+      `unix:${options.socketPath}`,
+      "--protocol",
+      "frame",
+      "--ready-fd",
+      "3",
+      "--exit-on-stdin-eof",
+    ]);
+    // detached: the worker leads a process group, so stop/kill reach whatever it started.
+    const proc = execa(file, args, { ...SPAWN_OPTIONS, cwd: options.cwd, env: options.env, detached: true });
     const worker = new Worker(proc, options);
     worker.pipeOutput();
     try {
@@ -172,7 +183,9 @@ export class Worker {
       await new Promise((r) => setTimeout(r, 10));
     }
     if (!this.exited) {
-      this.signalGroup("SIGTERM");
+      // The shim stops when its stdin ends, which reaches it through a sandbox too (a signal to
+      // the sandbox's outer process would orphan what runs inside instead of ending it in order).
+      this.process.stdin?.end();
       const timer = setTimeout(() => this.kill(), Math.max(1000, deadline - Date.now()));
       await this.exitPromise;
       clearTimeout(timer);
@@ -209,8 +222,9 @@ export class Worker {
       this.channel = new FrameChannel(socket, {
         maxFrameBytes: this.options.maxResultBytes,
         onClose: (pending) => {
-          // A worker we cannot talk to is of no use; its calls fail with how it ended.
-          if (!this.exited) this.kill();
+          // A worker we cannot talk to is of no use; its calls fail with how it ended. The socket
+          // closes as the process ends: give it a moment to report its own exit status first.
+          if (!this.exited) setTimeout(() => this.kill(), EXIT_GRACE_MS).unref();
           void this.exitPromise.then(() => {
             for (const call of pending) call.reject(this.crashError());
           });
@@ -301,6 +315,27 @@ export class Worker {
       metadata: { exit: this.exitDescription, last_output: tail },
     });
   }
+}
+
+/**
+ * After the process exited: lets its output pipes deliver what it wrote, but for at most a moment,
+ * then closes them (a process that escaped the group may be holding them).
+ */
+function closeOutput(proc: WorkerProcess): Promise<void> {
+  const streams = [proc.stdout, proc.stderr].filter((s): s is NonNullable<typeof s> => s !== null && !s.destroyed && !s.readableEnded);
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(finish, OUTPUT_GRACE_MS);
+    let open = streams.length;
+    function finish(): void {
+      clearTimeout(timer);
+      for (const s of streams) s.destroy();
+      for (const s of proc.stdio.slice(3)) (s as NodeJS.ReadableStream & { destroy?: () => void } | null)?.destroy?.();
+      proc.stdin?.destroy();
+      resolve();
+    }
+    if (open === 0) return finish();
+    for (const s of streams) s.once("close", () => --open === 0 && finish());
+  });
 }
 
 interface ReadyMessage {

@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { functionNotFound } from "../../domain/errors.ts";
@@ -20,6 +19,8 @@ import type {
 import { PythonFinder, type PythonInfo } from "../../runtime/python.ts";
 import { RUNTIME_SHIM, Worker } from "../../runtime/worker.ts";
 import { FunctionLog } from "./logs.ts";
+import { Sandbox, type SandboxOptions, type WorkerPaths } from "./sandbox.ts";
+import { openSocketDir, sweepState } from "./sweep.ts";
 import { StateStore, type FunctionRecord } from "./store.ts";
 import { ensureVenv } from "./venv.ts";
 import { canonicalJson, contentHash } from "../kit/hash.ts";
@@ -44,6 +45,8 @@ export interface LocalPlatformOptions {
   maxResultBytes?: number;
   /** The agent's environment: only PATH, HOME, locale, proxy and PIP_* settings pass to pip. */
   hostEnv: NodeJS.ProcessEnv;
+  /** How workers and pip are sandboxed (bubblewrap). */
+  sandbox: SandboxOptions;
   logger: Logger;
 }
 
@@ -56,6 +59,8 @@ interface Entry {
   worker: Worker | undefined;
   starting: Promise<Worker> | undefined;
   lastUsed: number;
+  /** Aborted when the function is deleted: a worker still starting for it is killed at once. */
+  gone: AbortController;
 }
 
 /**
@@ -73,6 +78,12 @@ export class LocalPlatform implements Platform {
   private readonly python: PythonFinder;
   private readonly toolEnv: Record<string, string>;
   private socketDir = "";
+  private sandbox!: Sandbox;
+
+  /** Whether workers run in bubblewrap sandboxes ("bwrap") or as plain processes ("none"). */
+  get isolation(): "bwrap" | "none" {
+    return this.sandbox.isolation;
+  }
   private sweeper: Sweeper | undefined;
   private closed = false;
 
@@ -85,13 +96,15 @@ export class LocalPlatform implements Platform {
   /** Opens the state directory and registers every function deployed before (as idle). */
   static async open(options: LocalPlatformOptions): Promise<LocalPlatform> {
     const platform = new LocalPlatform(options);
+    platform.sandbox = await Sandbox.open(options.sandbox, options.logger);
     await platform.store.init();
-    // Unix socket paths are limited to ~100 bytes, so they live in a short private directory.
-    platform.socketDir = await mkdtemp(join(tmpdir(), "rfaas-"));
+    // What a crash left behind goes first: half-written revisions, partial venvs, sockets, deletes.
+    await sweepState(platform.store, options.logger);
+    platform.socketDir = await openSocketDir(platform.store.root);
     for (const record of await platform.store.loadAll()) {
       const log = new FunctionLog(platform.store.logPath(record.id));
       await log.load();
-      platform.entries.set(record.id, { record, log, worker: undefined, starting: undefined, lastUsed: Date.now() });
+      platform.entries.set(record.id, { record, log, worker: undefined, starting: undefined, lastUsed: Date.now(), gone: new AbortController() });
     }
     platform.sweeper = startSweeper(options.idleTimeoutMs, (now) => platform.stopIdle(now));
     return platform;
@@ -142,12 +155,15 @@ export class LocalPlatform implements Platform {
     await this.locks.run(id, async () => {
       const entry = this.entries.get(id);
       if (!entry) throw functionNotFound(id);
+      // Recorded before anything slow: once its directory is renamed away, no restart brings it back.
+      const doomed = await this.store.markDeleted(id);
       this.entries.delete(id);
+      entry.gone.abort(functionNotFound(id));
       const worker = entry.worker;
       entry.worker = undefined;
       await worker?.stop(this.options.drainMs);
       await entry.log.close();
-      await this.store.remove(id);
+      await rm(doomed, { recursive: true, force: true });
       await this.collectVenv(entry.record.venv);
       this.options.logger.info({ function: id }, "function deleted");
     });
@@ -183,6 +199,7 @@ export class LocalPlatform implements Platform {
     } catch (error) {
       checks.push({ name: "state_dir", ok: false, message: `${this.store.root}: ${(error as Error).message}` });
     }
+    checks.push(this.sandbox.health());
     return checks;
   }
 
@@ -214,7 +231,8 @@ export class LocalPlatform implements Platform {
     let interpreter = python.executable;
     let venvKey = "";
     if (spec.requirements.trim()) {
-      venvKey = contentHash(["radical-faas venv v1", python.executable, python.fullVersion, spec.requirements]);
+      // The index is part of the key: a venv from another index must not be shared with this deploy.
+      venvKey = contentHash(["radical-faas venv v2", python.executable, python.fullVersion, spec.requirements, spec.params.PIP_INDEX_URL ?? ""]);
       const venv = await this.locks.run(`venv:${venvKey}`, () =>
         ensureVenv({
           dir: this.store.venvDir(venvKey),
@@ -222,6 +240,7 @@ export class LocalPlatform implements Platform {
           requirements: spec.requirements,
           indexUrl: spec.params.PIP_INDEX_URL,
           env: this.toolEnv,
+          sandbox: this.sandbox,
           timeoutMs: this.options.deployTimeoutMs,
           onLine: (source, line) => log("building", source, line),
           signal,
@@ -261,7 +280,7 @@ export class LocalPlatform implements Platform {
     log("deploying", "agent", `handler imported; worker ${worker.pid} is serving`);
 
     await this.store.save(record);
-    const entry: Entry = previous ?? { record, log: entryLog, worker: undefined, starting: undefined, lastUsed: Date.now() };
+    const entry: Entry = previous ?? { record, log: entryLog, worker: undefined, starting: undefined, lastUsed: Date.now(), gone: new AbortController() };
     const old = entry.worker;
     const oldVenv = previous?.record.venv;
     // The swap: new calls go to the new worker from here on; the old one finishes what it has.
@@ -286,7 +305,7 @@ export class LocalPlatform implements Platform {
   private ensureWorker(entry: Entry, signal: AbortSignal): Promise<Worker> {
     if (entry.starting) return entry.starting;
     const record = entry.record;
-    const starting = this.startWorker(record, entry.log, signal).then(
+    const starting = this.startWorker(record, entry.log, AbortSignal.any([signal, entry.gone.signal])).then(
       (worker) => {
         entry.starting = undefined;
         if (entry.record !== record || this.entries.get(record.id) !== entry || this.closed) {
@@ -307,21 +326,34 @@ export class LocalPlatform implements Platform {
     return starting;
   }
 
-  private startWorker(
+  private async startWorker(
     record: FunctionRecord,
     log: FunctionLog,
     signal: AbortSignal,
     during?: (stream: "stdout" | "stderr", line: string) => void,
   ): Promise<Worker> {
     let starting = true;
-    const socketPath = join(this.socketDir, `${record.id}-${randomBytes(4).toString("hex")}.sock`);
+    // Each worker's socket lives in a directory of its own: its sandbox sees that one only.
+    const socketDir = join(this.socketDir, `${record.id}-${randomBytes(4).toString("hex")}`);
+    const paths: WorkerPaths = {
+      python: record.python,
+      runtime: RUNTIME_SHIM,
+      revisionDir: this.store.revisionDir(record.id, record.revision),
+      venvDir: record.venv ? this.store.venvDir(record.venv) : undefined,
+      scratchDir: this.store.scratchDir(record.id),
+      socketDir,
+    };
+    await mkdir(socketDir, { mode: 0o700 });
+    await mkdir(paths.scratchDir, { recursive: true, mode: 0o700 });
+    await Promise.all([this.sandbox.hand(socketDir), this.sandbox.hand(paths.scratchDir)]);
     return Worker.start(
       {
         python: record.python,
         handlerPath: this.store.handlerPath(record.id, record.revision),
-        socketPath,
-        cwd: this.store.revisionDir(record.id, record.revision),
-        env: this.workerEnv(record),
+        socketPath: join(socketDir, "w.sock"),
+        cwd: paths.revisionDir,
+        env: this.workerEnv(record, paths),
+        launch: (argv) => this.sandbox.workerCommand(argv, paths),
         startTimeoutMs: this.options.deployTimeoutMs,
         maxResultBytes: this.options.maxResultBytes,
         drainMs: this.options.drainMs,
@@ -331,7 +363,7 @@ export class LocalPlatform implements Platform {
           if (starting) during?.(stream, line);
         },
         onExit: (worker) => {
-          void rm(socketPath, { force: true });
+          void rm(socketDir, { recursive: true, force: true });
           this.forget(worker, "worker exited");
         },
       },
@@ -352,10 +384,12 @@ export class LocalPlatform implements Platform {
   }
 
   /** A worker's whole environment: its own env plus what the runtime needs, nothing of the agent's. */
-  private workerEnv(record: FunctionRecord): Record<string, string> {
+  private workerEnv(record: FunctionRecord, paths: WorkerPaths): Record<string, string> {
+    const sandboxed = this.sandbox.isolation !== "none";
     const env: Record<string, string> = {
       PATH: this.toolEnv.PATH ?? "/usr/local/bin:/usr/bin:/bin",
       LANG: this.toolEnv.LANG ?? "C.UTF-8",
+      ...(sandboxed ? this.sandbox.workerEnv(paths) : {}),
       PYTHONUNBUFFERED: "1",
       PYTHONDONTWRITEBYTECODE: "1",
       FAAS_WORKER_THREADS: String(this.options.workerThreads),
@@ -364,8 +398,8 @@ export class LocalPlatform implements Platform {
       FAAS_REVISION: record.revision,
       ...record.env,
     };
-    if (this.toolEnv.HOME) env.HOME = this.toolEnv.HOME;
-    if (this.toolEnv.PYENV_ROOT) env.PYENV_ROOT = this.toolEnv.PYENV_ROOT;
+    if (this.toolEnv.HOME && !sandboxed) env.HOME = this.toolEnv.HOME;
+    if (this.toolEnv.PYENV_ROOT && !sandboxed) env.PYENV_ROOT = this.toolEnv.PYENV_ROOT;
     if (record.venv) env.VIRTUAL_ENV = this.store.venvDir(record.venv);
     return env;
   }
