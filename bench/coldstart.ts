@@ -74,7 +74,7 @@ async function main(): Promise<number> {
   try {
     const sandboxed = await openSide("sandboxed", dir, { FAAS_REQUIRE_ISOLATION: "1" });
     sides.push(sandboxed);
-    const plain = await openSide("plain", dir, { FAAS_BWRAP: "/nonexistent/bwrap" });
+    const plain = await openSide("plain", dir, { FAAS_BWRAP: "/nonexistent/bwrap", FAAS_REQUIRE_ISOLATION: "0" });
     sides.push(plain);
     if (plain.agent.platform.isolation !== "none" || sandboxed.agent.platform.isolation !== "bwrap") throw new Error("the two agents do not differ in isolation");
     // Warm the page cache and the interpreters once each, then alternate.
