@@ -1,26 +1,20 @@
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import type { Logger } from "pino";
-import { NuclioPlatform } from "./adapters/nuclio/platform.ts";
-import { DockerPlatform } from "./adapters/docker/platform.ts";
-import { LocalPlatform } from "./adapters/local/platform.ts";
-import { ServingApi } from "./adapters/knative/api.ts";
-import { loadKubeConfig } from "./adapters/knative/kube.ts";
-import { KnativePlatform } from "./adapters/knative/platform.ts";
-import { dockerImages, type ImageTarget } from "./images/docker.ts";
-import { dockerFromEnv } from "./images/engine.ts";
-import { registryAuth } from "./images/push.ts";
+import type { ImageTarget } from "./images/docker.ts";
 import type { Config } from "./config.ts";
 import type { Platform } from "./domain/types.ts";
 import { AgentCore } from "./service/core.ts";
+import { SourceStore } from "./service/sources.ts";
 import { createAgentServer, type AgentServerOptions } from "./server/server.ts";
+import { besideSource, PACKAGE_ROOT } from "./paths.ts";
 
 /** The agent's version, from package.json. */
-export const VERSION: string = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+export const VERSION: string = (JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string }).version;
 
 /** Where `npm run build:web` (src/web/vite.config.ts) puts the web page the agent serves at `/`. */
-export const WEB_ROOT: string = fileURLToPath(new URL("./web/dist", import.meta.url));
+export const WEB_ROOT: string = besideSource(import.meta.url, "web/dist");
 
 /** A started agent: its address and a graceful `stop`. */
 export interface RunningAgent {
@@ -45,7 +39,14 @@ export async function startAgent(
   extra: Pick<AgentServerOptions, "extraRoutes"> & { platform?: Platform } = {},
 ): Promise<RunningAgent> {
   const platform = extra.platform ?? (await openPlatform(config, logger, env));
-  const core = new AgentCore({ platform, workflow: config.workflow, version: VERSION, deployTimeoutMs: config.deployTimeoutMs, maxResultBytes: config.maxResultBytes });
+  const core = new AgentCore({
+    platform,
+    workflow: config.workflow,
+    version: VERSION,
+    deployTimeoutMs: config.deployTimeoutMs,
+    maxResultBytes: config.maxResultBytes,
+    sources: new SourceStore(join(config.local.stateDir, "sources")),
+  });
   const server = createAgentServer({
     core,
     logger,
@@ -85,9 +86,15 @@ export async function startAgent(
   };
 }
 
+/**
+ * Opens the configured platform. Each platform's module (and the libraries it needs: dockerode,
+ * @kubernetes/client-node, tar-stream) is imported only when that platform is configured, so the
+ * default local agent neither loads nor holds them.
+ */
 async function openPlatform(config: Config, logger: Logger, env: NodeJS.ProcessEnv): Promise<Platform> {
   switch (config.platform) {
-    case "local":
+    case "local": {
+      const { LocalPlatform } = await import("./adapters/local/platform.ts");
       return LocalPlatform.open({
         stateDir: config.local.stateDir,
         python: config.local.python,
@@ -101,7 +108,9 @@ async function openPlatform(config: Config, logger: Logger, env: NodeJS.ProcessE
         sandbox: { ...config.local.sandbox, path: env.PATH ?? "/usr/local/bin:/usr/bin:/bin" },
         logger: logger.child({ adapter: "local" }),
       });
-    case "nuclio":
+    }
+    case "nuclio": {
+      const { NuclioPlatform } = await import("./adapters/nuclio/platform.ts");
       return new NuclioPlatform({
         dashboardUrl: config.nuclio.dashboardUrl,
         namespace: config.nuclio.namespace,
@@ -112,12 +121,19 @@ async function openPlatform(config: Config, logger: Logger, env: NodeJS.ProcessE
         maxRequestBodyBytes: config.maxBodyBytes,
         logger: logger.child({ adapter: "nuclio" }),
       });
+    }
     case "docker": {
+      const [{ DockerPlatform }, { dockerImages }, { dockerFromEnv }, { registryAuth }] = await Promise.all([
+        import("./adapters/docker/platform.ts"),
+        import("./images/docker.ts"),
+        import("./images/engine.ts"),
+        import("./images/push.ts"),
+      ]);
       const docker = dockerFromEnv(env);
       return new DockerPlatform({
         docker,
         namespace: config.docker.namespace,
-        images: dockerImages({ docker, target: imageTarget(config, env, config.dockerRepoPrefix), buildTimeoutMs: config.docker.timeoutSeconds * 1000 }),
+        images: dockerImages({ docker, target: imageTarget(config, env, config.dockerRepoPrefix, registryAuth), buildTimeoutMs: config.docker.timeoutSeconds * 1000 }),
         startTimeoutMs: Math.min(config.deployTimeoutMs, 60_000),
         invokeTimeoutMs: config.invokeTimeoutMs,
         idleTimeoutMs: config.idleTimeoutMs,
@@ -125,16 +141,25 @@ async function openPlatform(config: Config, logger: Logger, env: NodeJS.ProcessE
         logger: logger.child({ adapter: "docker" }),
       });
     }
-    case "knative":
+    case "knative": {
+      const [{ KnativePlatform }, { ServingApi }, { loadKubeConfig }, { dockerImages }, { dockerFromEnv }, { registryAuth }] = await Promise.all([
+        import("./adapters/knative/platform.ts"),
+        import("./adapters/knative/api.ts"),
+        import("./adapters/knative/kube.ts"),
+        import("./images/docker.ts"),
+        import("./images/engine.ts"),
+        import("./images/push.ts"),
+      ]);
       return new KnativePlatform({
         api: new ServingApi(loadKubeConfig(env), config.knative.namespace),
         // Knative skips tag resolution for dev.local images, so one built into the cluster's engine runs as is.
-        images: dockerImages({ docker: dockerFromEnv(env), target: imageTarget(config, env, "dev.local"), buildTimeoutMs: config.docker.timeoutSeconds * 1000 }),
+        images: dockerImages({ docker: dockerFromEnv(env), target: imageTarget(config, env, "dev.local", registryAuth), buildTimeoutMs: config.docker.timeoutSeconds * 1000 }),
         rolloutTimeoutMs: config.knative.timeoutSeconds * 1000,
         invokeTimeoutMs: config.invokeTimeoutMs,
         ingressUrl: config.knative.ingressUrl,
         logger: logger.child({ adapter: "knative" }),
       });
+    }
     default:
       // loadConfig refuses platforms this build does not have; this is the compiler's guard.
       throw new Error(`platform ${config.platform} is not available`);
@@ -142,7 +167,7 @@ async function openPlatform(config: Config, logger: Logger, env: NodeJS.ProcessE
 }
 
 /** The registry workflow pushes to FAAS_REGISTRY; the local one keeps images in the engine under `repoPrefix`. */
-function imageTarget(config: Config, env: NodeJS.ProcessEnv, repoPrefix: string): ImageTarget {
+function imageTarget(config: Config, env: NodeJS.ProcessEnv, repoPrefix: string, registryAuth: typeof import("./images/push.ts").registryAuth): ImageTarget {
   return config.workflow === "registry" && config.registry
     ? { workflow: "registry", registry: config.registry, auth: registryAuth(config.registry, env) }
     : { workflow: "local", repoPrefix };

@@ -37,7 +37,7 @@ describe("deploy/kubernetes", () => {
   it("the Dockerfile runs the agent on Node 20 and the e2e script is valid bash", async () => {
     const dockerfile = readFileSync(new URL("Dockerfile", dir), "utf8");
     expect(dockerfile.match(/^FROM .*/gm)).toEqual(["FROM node:20-bookworm-slim AS build", "FROM node:20-bookworm-slim"]);
-    expect(dockerfile).toContain('CMD ["node", "--import", "tsx", "src/main.ts"]');
+    expect(dockerfile).toContain('CMD ["node", "dist/src/main.js"]');
     const check = await execa("bash", ["-n", new URL("e2e-knative.sh", dir).pathname], { reject: false });
     expect(check.exitCode, check.stderr).toBe(0);
   });

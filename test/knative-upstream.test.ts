@@ -129,6 +129,12 @@ describe.skipIf(skipDocker)("knative platform against upstream behaviour", () =>
     kn.api.watchTimeoutMs = 150;
     kn.api.store.keepHistory = false;
     const expiredBefore = kn.api.store.expired;
+    // Every watch the server ends is followed by a write before the client resumes, and the revision
+    // becomes ready only after a resume has been answered 410: the test no longer depends on timing.
+    const churn = { apiVersion: "v1", kind: "Pod", metadata: { name: "s6-churn", namespace: "default" }, status: {} };
+    kn.api.store.onWatchTimeout = () => void kn.api.store.put("pods", structuredClone(churn));
+    const expired = kn.api.store.whenExpired();
+    kn.controller.readyGate = () => expired;
     try {
       const res = await postJson(`${agent.url}/deploy`, { id: "kn-up-watch", handler: version("w") });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
@@ -137,6 +143,9 @@ describe.skipIf(skipDocker)("knative platform against upstream behaviour", () =>
     } finally {
       kn.api.watchTimeoutMs = undefined;
       kn.api.store.keepHistory = true;
+      kn.api.store.onWatchTimeout = undefined;
+      kn.controller.readyGate = undefined;
+      kn.api.store.remove("pods", "default", "s6-churn");
     }
   }, 60_000);
 

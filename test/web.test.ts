@@ -1,55 +1,53 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestAgent, type TestAgent } from "./support/agent.ts";
-import { chromiumPath, requirePart } from "./support/requires.ts";
+import { deploy, postJson, startTestAgent, type TestAgent } from "./support/agent.ts";
+import { launchBrowser, type TestBrowser } from "./support/browser.ts";
+import { requirePart } from "./support/requires.ts";
 
 // The web page the agent serves at `/`, driven in real Chromium (Debian's package; .ci/run installs
-// it). The page is built by `npm run build:web`, which `npm test` runs first (pretest).
-const CHROMIUM = chromiumPath();
+// it). The page is built by `npm run build:web`, which `npm test` runs first (pretest). Each state
+// is asserted by what the page shows and saved as a screenshot (test/artifacts/web/web-*.png;
+// docs/images/ holds copies for docs/web.md).
 const skipChromium = await requirePart("chromium");
-const SCREENSHOT = process.env.FAAS_UI_SCREENSHOT ?? join(tmpdir(), "faas-ui.png");
+
+const HELLO = [
+  "import os, sys, time",
+  'print("warming up", flush=True)',
+  "time.sleep(1.5)",
+  'print("warm", flush=True)',
+  "def handle(req):",
+  '    print("handling", req.get("name"), flush=True)',
+  '    print("to stderr", req.get("name"), file=sys.stderr, flush=True)',
+  '    return {"hello": req.get("name", "world"), "greeting": os.environ.get("GREETING")}',
+  "",
+].join("\n");
 
 let agent: TestAgent;
-let browser: BrowserContext;
-let profile: string;
+let browser: TestBrowser;
 let page: Page;
 beforeAll(async () => {
   agent = await startTestAgent();
   if (skipChromium) return; // "static files" below needs no browser
-  profile = await mkdtemp(join(tmpdir(), "faas-chromium-"));
-  // A fresh profile each run (playwright passes it as --user-data-dir).
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    viewport: { width: 1280, height: 1100 },
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-      "--disable-quic",
-    ],
-  });
-  page = browser.pages()[0] ?? (await browser.newPage());
-  await page.goto(agent.url);
+  browser = await launchBrowser();
+  page = await browser.open(agent.url);
 });
 afterAll(async () => {
   await browser?.close();
   await agent?.dispose();
-  if (profile) await rm(profile, { recursive: true, force: true });
 });
 
 /** Fills the deploy form and submits it. */
-async function submitDeploy(id: string, handler: string, params = ""): Promise<void> {
+async function submitDeploy(id: string, handler: string, params = "", env = ""): Promise<void> {
   await page.fill("#deploy-id", id);
   await page.fill("#deploy-handler", handler);
   await page.fill("#deploy-params", params);
+  await page.fill("#deploy-env", env);
   await page.click("#deploy-button");
+}
+
+/** The page's visible text (what a person sees, hidden elements left out). */
+function visibleText(p: Page): Promise<string> {
+  return p.evaluate(() => document.body.innerText);
 }
 
 describe.skipIf(skipChromium)("web page", () => {
@@ -57,10 +55,12 @@ describe.skipIf(skipChromium)("web page", () => {
     const res = await fetch(`${agent.url}/`);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    expect(res.headers.get("content-security-policy")).toMatch(/^default-src 'self'/);
     const html = await res.text();
     const assets = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]);
     expect(assets.some((a) => a.endsWith(".js"))).toBe(true);
     expect(html).not.toMatch(/(src|href)="https?:/);
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)|\sstyle=/); // nothing inline: the CSP would block it
     for (const asset of assets) {
       const a = await fetch(`${agent.url}${asset}`);
       expect(a.status).toBe(200);
@@ -69,11 +69,18 @@ describe.skipIf(skipChromium)("web page", () => {
     await expect.poll(() => page.textContent("#health"), { timeout: 10_000 }).toMatch(/^healthy · local · v\d/);
   });
 
-  it("streams a deploy's build log into the page while it runs", async () => {
+  it("says 'No functions yet' when the agent answers with none", async () => {
+    await page.waitForSelector("#functions-empty:not([hidden])");
+    expect(await page.textContent("#functions-empty")).toBe("No functions yet: deploy one below.");
+    expect(await page.isHidden("#functions")).toBe(true);
+    expect(await page.isHidden("#connection")).toBe(true);
+    await browser.screenshot(page, "empty");
+  });
+
+  it("streams a deploy's build log into the page while it runs, then opens the function", async () => {
     // The import prints a line, then takes 1.5 s: the line must show before the deploy is ready.
-    const handler = 'import sys, time\nprint("warming up", flush=True)\ntime.sleep(1.5)\nprint("warm", flush=True)\ndef handle(req):\n    return {"hello": req.get("name", "world")}\n';
-    await submitDeploy("web-hello", handler, "PYTHON_VERSION=3.11");
-    await page.waitForFunction(() => document.getElementById("deploy-log")!.textContent!.includes("stdout: warming up"));
+    await submitDeploy("web-hello", HELLO, "PYTHON_VERSION=3.11", "GREETING=hi there\nAPI_SECRET=s3cr3t-value");
+    await page.waitForFunction(() => document.getElementById("deploy-log")!.textContent!.includes("warming up"));
     const whileStreaming = await page.evaluate(() => ({
       ready: document.querySelector('#deploy-phases li[data-phase="ready"]')!.getAttribute("data-state"),
       deploying: document.querySelector('#deploy-phases li[data-phase="deploying"]')!.getAttribute("data-state"),
@@ -89,28 +96,118 @@ describe.skipIf(skipChromium)("web page", () => {
     await page.waitForFunction(() => document.getElementById("deploy-status")!.textContent!.startsWith("deployed web-hello"));
     const states = await page.$$eval("#deploy-phases li", (lis) => lis.map((li) => li.getAttribute("data-state")));
     expect(states).toEqual(["done", "done", "done", "done", "done"]);
-    expect(await page.textContent("#deploy-log")).toContain("stdout: warm");
-    // The function list picks it up.
-    await page.waitForSelector('#functions tr[data-id="web-hello"]');
-    expect(await page.textContent('#functions tr[data-id="web-hello"]')).toMatch(/web-hello(running|idle)yes3\.11/);
+    expect(await page.textContent("#deploy-log")).toContain("warm");
+    // The deployed function opens in the detail view.
+    await page.waitForURL(/#\/functions\/web-hello$/);
+    await page.waitForSelector('#detail-meta dd[data-field="state"]');
+    expect(await page.isHidden("#functions-card")).toBe(true);
+    await browser.screenshot(page, "deploy");
   });
 
-  it("invokes with a JSON payload and shows result, time and cold start", async () => {
+  it("invokes with a JSON payload and shows result, time and cold start; env reaches the function", async () => {
     await page.fill("#invoke-id", "web-hello");
     await page.fill("#invoke-payload", '{"name": "chromium"}');
     await page.click("#invoke-button");
     await page.waitForSelector("#invoke-result:not([hidden])");
-    expect(JSON.parse((await page.textContent("#invoke-result"))!)).toEqual({ hello: "chromium" });
+    expect(JSON.parse((await page.textContent("#invoke-result"))!)).toEqual({ hello: "chromium", greeting: "hi there" });
     expect(await page.textContent("#invoke-time")).toMatch(/^\d+\.\d ms$/);
     expect(await page.textContent("#invoke-cold")).toMatch(/^(yes|no)$/);
     expect(await page.textContent("#invoke-platform")).toBe("local");
     expect(await page.isHidden("#invoke-error")).toBe(true);
-    await page.screenshot({ path: SCREENSHOT, fullPage: true }); // streamed deploy and a successful call
 
     await page.fill("#invoke-payload", "{not json");
     await page.click("#invoke-button");
     await expect.poll(() => page.textContent("#invoke-error")).toMatch(/^the payload is not valid JSON/);
     expect(await page.isHidden("#invoke-result")).toBe(true); // no stale result beside the error
+  });
+
+  it("shows the function's detail and follows its logs live", async () => {
+    expect(await page.textContent('#detail-meta dd[data-field="state"]')).toMatch(/^(running|idle)$/);
+    expect(await page.textContent('#detail-meta dd[data-field="python"]')).toBe("3.11");
+    expect(await page.textContent('#detail-meta dd[data-field="platform"]')).toBe("local");
+    // The call above is in the backlog the stream sends first...
+    await page.waitForFunction(() => document.getElementById("logs")!.textContent!.includes("handling chromium"));
+    expect(await page.textContent("#logs")).toContain("to stderr chromium");
+    expect(await page.$$eval("#logs .stderr", (lines) => lines.map((l) => l.textContent))).toEqual([expect.stringContaining("to stderr chromium")]);
+    // ...and a call made now arrives on the open stream (follow), without a reload.
+    const res = await postJson(`${agent.url}/invoke`, { id: "web-hello", payload: { name: "followed-live" } });
+    expect(res.status).toBe(200);
+    await page.waitForFunction(() => document.getElementById("logs")!.textContent!.includes("handling followed-live"));
+    expect(await page.textContent("#logs-status")).toBe("following…");
+    await browser.screenshot(page, "detail");
+  });
+
+  it("shows the handler source and env names, never env values", async () => {
+    await page.waitForSelector("#source-handler");
+    expect(await page.textContent("#source-handler")).toBe(HELLO);
+    expect(await page.$$eval("#source-env li", (lis) => lis.map((li) => li.textContent))).toEqual(["API_SECRET", "GREETING"]);
+    expect(await page.textContent("#source-params")).toBe("PYTHON_VERSION=3.11");
+    expect(await page.$eval("#detail", (el) => el.innerHTML)).not.toContain("s3cr3t-value");
+  });
+
+  it("edits and redeploys with the build log streaming; kept env values stay, removed ones go", async () => {
+    await page.click("#source-edit");
+    expect(await page.inputValue("#edit-handler")).toBe(HELLO);
+    expect(await page.inputValue("#edit-params")).toBe("PYTHON_VERSION=3.11");
+    // The current variables are listed by name with an empty value ("unchanged"): the page never had them.
+    expect(await page.$$eval("#edit-form li[data-env]", (lis) => lis.map((li) => li.getAttribute("data-env")))).toEqual(["API_SECRET", "GREETING"]);
+    expect(await page.inputValue('#edit-form li[data-env="API_SECRET"] input[type="password"]')).toBe("");
+    const edited = [
+      "import os, time",
+      'print("edited build", flush=True)',
+      "time.sleep(1.0)",
+      "def handle(req):",
+      '    print("handling", req.get("name"), flush=True)',
+      '    return {"edited": True, "secret": os.environ.get("API_SECRET"), "greeting": os.environ.get("GREETING"), "added": os.environ.get("ADDED")}',
+      "",
+    ].join("\n");
+    await page.fill("#edit-handler", edited);
+    await page.check('#edit-form li[data-env="GREETING"] input[type="checkbox"]');
+    await page.fill("#edit-env", "ADDED=yes");
+    await page.click("#edit-deploy");
+    await page.waitForFunction(() => document.getElementById("redeploy-log")?.textContent?.includes("edited build"));
+    expect(await page.getAttribute('#redeploy-phases li[data-phase="ready"]', "data-state")).toBe("pending");
+    await page.waitForFunction(() => document.getElementById("redeploy-status")!.textContent!.startsWith("deployed web-hello"));
+    await browser.screenshot(page, "redeploy");
+    const res = await postJson(`${agent.url}/invoke`, { id: "web-hello", payload: { name: "after-edit" } });
+    expect(res.body.result).toEqual({ edited: true, secret: "s3cr3t-value", greeting: null, added: "yes" });
+    // Closing the editor shows the new source.
+    await page.click("#edit-form button.small");
+    await page.waitForFunction(() => document.getElementById("source-handler")?.textContent?.includes("edited build"));
+    expect(await page.$$eval("#source-env li", (lis) => lis.map((li) => li.textContent))).toEqual(["ADDED", "API_SECRET"]);
+  });
+
+  it("lists the functions, each linking to its detail view", async () => {
+    await page.click("#detail .back");
+    await page.waitForSelector('#functions tr[data-id="web-hello"]');
+    expect(await page.textContent('#functions tr[data-id="web-hello"]')).toMatch(/^web-hello(running|idle)yes3\.11[0-9a-f]{12}(just now|\d+s ago)/);
+    expect(await page.isHidden("#detail")).toBe(true);
+    expect(await page.isHidden("#functions-empty")).toBe(true);
+    await browser.screenshot(page, "list");
+    await page.click('#functions tr[data-id="web-hello"] a');
+    await page.waitForURL(/#\/functions\/web-hello$/);
+    await page.waitForSelector("#section-logs");
+    await page.goBack();
+    await page.waitForSelector('#functions tr[data-id="web-hello"]');
+  });
+
+  it("shows what functions print and contain as text, never as markup", async () => {
+    const markup = '<img src=x onerror="window.__pwned=1"><b id=injected>bold</b>';
+    const handler = `print(${JSON.stringify(markup)}, flush=True)\n# ${markup}\ndef handle(req):\n    print(${JSON.stringify(markup)}, flush=True)\n    raise ValueError(${JSON.stringify(markup)})\n`;
+    await deploy(agent, { id: "web-markup", handler, env: { HTML_NAME: "1" } });
+    await postJson(`${agent.url}/invoke`, { id: "web-markup", payload: {} });
+    await page.goto(`${agent.url}/#/functions/web-markup`);
+    await page.waitForFunction(() => document.getElementById("logs")?.textContent?.includes("onerror"));
+    await page.waitForSelector("#source-handler");
+    await page.fill("#invoke-id", "web-markup");
+    await page.fill("#invoke-payload", "{}");
+    await page.click("#invoke-button");
+    await page.waitForSelector("#invoke-error:not([hidden])");
+    expect(await page.textContent("#invoke-error")).toContain(markup);
+    expect(await page.textContent("#source-handler")).toContain(markup);
+    expect(await page.evaluate(() => ({ imgs: document.querySelectorAll("img").length, injected: document.getElementById("injected"), pwned: (window as { __pwned?: number }).__pwned }))).toEqual({ imgs: 0, injected: null, pwned: undefined });
+    await page.goto(`${agent.url}/#/functions/web-hello`);
+    await page.waitForSelector("#source-handler");
   });
 
   it("shows a broken handler's error with its traceback", async () => {
@@ -122,7 +219,11 @@ describe.skipIf(skipChromium)("web page", () => {
     expect(error).toContain('handler.py", line 2');
     expect(await page.textContent("#deploy-status")).toBe("deploy failed");
     expect(await page.getAttribute('#deploy-phases li[data-phase="deploying"]', "data-state")).toBe("failed");
-    await page.screenshot({ path: SCREENSHOT.replace(/\.png$/, "-deploy-error.png"), fullPage: true });
+    await browser.screenshot(page, "deploy-error");
+
+    // A malformed env line fails before anything is sent.
+    await submitDeploy("web-env", "def handle(req):\n    return 1\n", "", "NOEQUALS");
+    await expect.poll(() => page.textContent("#deploy-error")).toBe('env take KEY=VALUE per line, got "NOEQUALS"');
 
     // A handler that raises: the invoke error shows the exception and traceback.
     await submitDeploy("web-raises", 'def handle(req):\n    raise RuntimeError("boom: " + str(req))\n');
@@ -137,7 +238,78 @@ describe.skipIf(skipChromium)("web page", () => {
     expect(invokeError).toContain("RuntimeError");
     expect(invokeError).toContain("boom: 42");
     expect(await page.isHidden("#invoke-result")).toBe(true);
-    await page.screenshot({ path: SCREENSHOT.replace(/\.png$/, "-invoke-error.png"), fullPage: true });
+    await browser.screenshot(page, "invoke-error");
+  });
+
+  it("fits a 400 px wide screen: nothing scrolls sideways, in the list and in the detail view", async () => {
+    const narrow = await browser.open(agent.url, 400, 900);
+    try {
+      await narrow.waitForSelector('#functions tr[data-id="web-hello"]');
+      const width = () => narrow.evaluate(() => document.documentElement.scrollWidth);
+      expect(await width()).toBeLessThanOrEqual(400);
+      // Rows are cards: each cell carries its column name.
+      expect(await narrow.$eval('#functions tr[data-id="web-hello"] td[data-label="state"]', (td) => getComputedStyle(td, "::before").content)).toBe('"state"');
+      await browser.screenshot(narrow, "narrow-list");
+      await narrow.click('#functions tr[data-id="web-hello"] a');
+      await narrow.waitForFunction(() => document.getElementById("logs")?.textContent?.includes("handling followed-live"));
+      expect(await width()).toBeLessThanOrEqual(400);
+      await browser.screenshot(narrow, "narrow-detail");
+    } finally {
+      await narrow.close();
+    }
+  });
+
+  it("with a token required and none entered, says so (never 'No functions yet'), then works with the token", async () => {
+    const locked = await startTestAgent({ FAAS_AUTH_TOKEN: "tok-web-123" });
+    const p = await browser.open(locked.url);
+    try {
+      await p.waitForSelector('#connection[data-state="token-required"]');
+      expect(await p.textContent("#connection h2")).toBe("Token required");
+      const text = await visibleText(p);
+      expect(text).toContain("This agent answers only with a bearer token");
+      expect(text).not.toContain("No functions yet");
+      expect(await p.isHidden("#functions-card")).toBe(true);
+      expect(await p.evaluate(() => document.activeElement?.id)).toBe("token");
+      await browser.screenshot(p, "token-required");
+
+      await p.fill("#token", "wrong-token");
+      await p.press("#token", "Enter");
+      await p.dispatchEvent("#token", "change");
+      await p.waitForFunction(() => document.querySelector("#connection h2")?.textContent === "Token refused");
+      expect(await visibleText(p)).not.toContain("No functions yet");
+
+      await p.fill("#token", "tok-web-123");
+      await p.dispatchEvent("#token", "change");
+      await p.waitForSelector("#functions-empty:not([hidden])");
+      expect(await p.isHidden("#connection")).toBe(true);
+    } finally {
+      await p.evaluate(() => localStorage.removeItem("faas-token"));
+      await p.close();
+      await locked.dispose();
+    }
+  });
+
+  it("when the agent goes away, says it is unreachable and hides the old list", async () => {
+    const doomed = await startTestAgent();
+    const p = await browser.open(doomed.url);
+    try {
+      await deploy(doomed, { id: "web-doomed", handler: "def handle(req):\n    return 1\n" });
+      await p.waitForSelector('#functions tr[data-id="web-doomed"]');
+      await doomed.dispose();
+      await p.waitForSelector('#connection[data-state="unreachable"]');
+      expect(await p.textContent("#connection h2")).toBe("Agent unreachable");
+      expect(await p.textContent("#health")).toBe("agent unreachable");
+      expect(await p.isHidden("#functions-card")).toBe(true);
+      expect(await p.isHidden('#functions tr[data-id="web-doomed"]')).toBe(true);
+      expect(await visibleText(p)).not.toContain("web-doomed");
+      await browser.screenshot(p, "unreachable");
+    } finally {
+      await p.close();
+    }
+  });
+
+  it("broke no rule of the agent's Content Security Policy", () => {
+    expect(browser.cspViolations).toEqual([]);
   });
 });
 

@@ -175,8 +175,8 @@ describe("a function cannot hurt the agent", { timeout: 60_000 }, () => {
 
 /** The pid of a function's running worker (its endpoint names a socket the worker owns). */
 async function workerPid(agent: TestAgent, id: string): Promise<number> {
-  const platform = agent.platform as unknown as { entries: Map<string, { worker?: { pid: number } }> };
-  const pid = platform.entries.get(id)?.worker?.pid;
+  const platform = agent.platform as unknown as { ctx: { entries: Map<string, { worker?: { pid: number } }> } };
+  const pid = platform.ctx.entries.get(id)?.worker?.pid;
   if (!pid) throw new Error(`no worker for ${id}`);
   return pid;
 }

@@ -1,9 +1,13 @@
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError } from "@connectrpc/connect";
-import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.ts";
+import { relativeTime } from "../clients/time.ts";
 
 /** Output format chosen with `-o`: human-readable text, or JSON for scripts. */
 export type OutputFormat = "text" | "json";
+
+/** Exit code of a command that ran and failed (an RPC error, a degraded agent). */
+export const EXIT_FAILED = 1;
+/** Exit code of a usage error: unknown command or option, missing argument, unreadable file. */
+export const EXIT_USAGE = 2;
 
 /** Where a command writes: stdout for results, stderr for progress and errors. */
 export interface Io {
@@ -17,62 +21,20 @@ export class CliError extends Error {
   override readonly name = "CliError";
   constructor(
     message: string,
-    readonly exitCode = 1,
+    readonly exitCode = EXIT_FAILED,
   ) {
     super(message);
   }
 }
 
-/** A Connect error as the CLI shows it: code, message and ErrorInfo (reason and metadata). */
-export interface ErrorReport {
-  code: string;
-  message: string;
-  reason?: string;
-  domain?: string;
-  metadata?: Record<string, string>;
-}
-
-/** Describes any error the CLI can meet: Connect errors with their details, anything else by message. */
-export function describeError(error: unknown): ErrorReport {
-  if (error instanceof CliError) return { code: error.exitCode === 2 ? "usage" : "failed", message: error.message };
-  const connect = ConnectError.from(error);
-  const report: ErrorReport = { code: codeName(connect.code), message: connect.rawMessage };
-  const [info] = connect.findDetails(ErrorInfoSchema);
-  if (info) {
-    report.reason = info.reason;
-    report.domain = info.domain;
-    if (Object.keys(info.metadata).length > 0) report.metadata = { ...info.metadata };
-  }
-  if (connect.code === Code.Unavailable && /ECONNREFUSED|fetch failed|connect/i.test(connect.rawMessage)) {
-    report.message += " (is the agent running? set --agent or FAAS_AGENT_URL)";
-  }
-  return report;
-}
-
-/** Connect's code name in snake case, as on the wire: `not_found`, `invalid_argument`. */
-export function codeName(code: Code): string {
-  return Code[code].replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
-}
-
-/** Writes an error report to stderr, as text or as one JSON object. */
-export function printError(io: Io, report: ErrorReport, format: OutputFormat): void {
-  if (format === "json") {
-    io.stderr.write(`${JSON.stringify({ error: report })}\n`);
-    return;
-  }
-  let text = report.code === "usage" || report.code === "failed" ? `error: ${report.message}\n` : `error: ${report.code}: ${report.message}\n`;
-  if (report.reason) text += `  reason: ${report.reason}\n`;
-  for (const [key, value] of Object.entries(report.metadata ?? {})) {
-    if (value.includes("\n") && report.message.includes(value.trim())) continue; // a traceback the message already shows
-    // Tracebacks are multi-line: indent them under their key.
-    text += value.includes("\n") ? `  ${key}:\n${indent(value, "    ")}\n` : `  ${key}: ${value}\n`;
-  }
-  io.stderr.write(text);
-}
-
 /** A protobuf Timestamp as an ISO 8601 string, or "" when unset. */
 export function isoTime(time: Timestamp | undefined): string {
   return time ? timestampDate(time).toISOString() : "";
+}
+
+/** A protobuf Timestamp as "3m ago" ("-" when unset). */
+export function agoTime(time: Timestamp | undefined, now = new Date()): string {
+  return relativeTime(time ? timestampDate(time) : undefined, now);
 }
 
 /** Prints rows as a left-aligned table with a header. */
@@ -87,10 +49,19 @@ export function prettyJson(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
 }
 
-function indent(text: string, prefix: string): string {
-  return text
-    .replace(/\n$/, "")
-    .split("\n")
-    .map((l) => prefix + l)
-    .join("\n");
+/** What went wrong reading a file, in words ("no such file") rather than an errno code. */
+export function fileProblem(error: unknown): string {
+  switch ((error as NodeJS.ErrnoException).code) {
+    case "ENOENT":
+      return "no such file";
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+    case "EISDIR":
+      return "it is a directory";
+    case "ENOTDIR":
+      return "a part of the path is not a directory";
+    default:
+      return (error as Error).message;
+  }
 }

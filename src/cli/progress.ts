@@ -1,8 +1,9 @@
 import { DeployPhase, type DeployResponse } from "../../gen/faas/v1/agent_pb.ts";
+import { isErrorLine } from "../clients/explain.ts";
 import { isoTime } from "./format.ts";
 
-/** How many of the last build-log lines a failed deploy prints. */
-export const LAST_LINES = 15;
+/** How many build-log lines a display remembers as shown (so that a failure does not repeat them). */
+export const SHOWN_LINES = 20_000;
 
 const PHASE_NAMES: Record<DeployPhase, string> = {
   [DeployPhase.UNSPECIFIED]: "unspecified",
@@ -25,8 +26,8 @@ export interface ProgressDisplay {
   fail(): void;
   /** Ends the display of a successful deploy. */
   done(): void;
-  /** The last build-log lines seen, oldest first, at most LAST_LINES. */
-  lastLines(): string[];
+  /** The build-log lines shown (their text, without the source), at most SHOWN_LINES. */
+  shown(): ReadonlySet<string>;
 }
 
 type Out = NodeJS.WritableStream & { columns?: number };
@@ -36,7 +37,7 @@ type Out = NodeJS.WritableStream & { columns?: number };
  * `2026-01-01T00:00:00.000Z phase building` and `2026-01-01T00:00:00.000Z log pip: Collecting x`.
  */
 export function plainProgress(out: Out): ProgressDisplay {
-  const last = lastLineBuffer();
+  const shown = new Set<string>();
   return {
     event(event) {
       const time = isoTime(event.time);
@@ -45,7 +46,7 @@ export function plainProgress(out: Out): ProgressDisplay {
           out.write(`${time} phase ${phaseName(event.event.value)}\n`);
           break;
         case "log":
-          last.push(`${event.event.value.source}: ${event.event.value.line}`);
+          remember(shown, event.event.value.line);
           out.write(`${time} log ${event.event.value.source}: ${event.event.value.line}\n`);
           break;
         case "function":
@@ -55,17 +56,17 @@ export function plainProgress(out: Out): ProgressDisplay {
     },
     fail() {},
     done() {},
-    lastLines: last.lines,
+    shown: () => shown,
   };
 }
 
 /**
  * A progress display for a terminal: one line per phase with its number and elapsed time (✓ once
- * passed), the build log scrolling above the current phase, and the current phase line redrawn in
- * place as lines arrive.
+ * passed), the build log scrolling above the current phase (dim; the lines saying what went wrong,
+ * such as pip's ERROR lines, in red), and the current phase line redrawn in place as lines arrive.
  */
 export function terminalProgress(out: Out, now: () => number = Date.now): ProgressDisplay {
-  const last = lastLineBuffer();
+  const shown = new Set<string>();
   const total = DeployPhase.READY;
   let current: { phase: DeployPhase; started: number } | undefined;
   let statusShown = false;
@@ -100,11 +101,12 @@ export function terminalProgress(out: Out, now: () => number = Date.now): Progre
           break;
         case "log": {
           const line = `${event.event.value.source}: ${event.event.value.line}`;
-          last.push(line);
+          remember(shown, event.event.value.line);
           clearStatus();
           // One screen line each, so the status line below stays in place; a narrow or unknown width: no cut.
           const width = out.columns && out.columns >= 40 ? out.columns : Infinity;
-          out.write(`  \x1b[2m${line.length > width - 3 ? `${line.slice(0, width - 4)}…` : line}\x1b[0m\n`);
+          const style = isErrorLine(event.event.value.line) ? "\x1b[1;31m" : "\x1b[2m";
+          out.write(`  ${style}${line.length > width - 3 ? `${line.slice(0, width - 4)}…` : line}\x1b[0m\n`);
           drawStatus();
           break;
         }
@@ -124,17 +126,10 @@ export function terminalProgress(out: Out, now: () => number = Date.now): Progre
       clearInterval(timer);
       clearStatus();
     },
-    lastLines: last.lines,
+    shown: () => shown,
   };
 }
 
-function lastLineBuffer(): { push(line: string): void; lines(): string[] } {
-  const lines: string[] = [];
-  return {
-    push(line) {
-      lines.push(line);
-      if (lines.length > LAST_LINES) lines.shift();
-    },
-    lines: () => [...lines],
-  };
+function remember(shown: Set<string>, line: string): void {
+  if (shown.size < SHOWN_LINES) shown.add(line);
 }

@@ -11,6 +11,15 @@ import { FaasError } from "./errors.ts";
 export const MAX_PAYLOAD_DEPTH = 100;
 
 /**
+ * The JSON text of the payload a client sent, parsed (undefined: none was sent, which is an empty
+ * object), after checkPayload: every protocol produces the text a function gets here.
+ */
+export function payloadJson(value: unknown): string {
+  checkPayload(value);
+  return value === undefined ? "{}" : JSON.stringify(value);
+}
+
+/**
  * Checks a payload already parsed from JSON: nested at most MAX_PAYLOAD_DEPTH deep, every number
  * finite (JSON.parse turns 1e400 into Infinity without a word), every string and key well-formed
  * UTF-16 (no lone surrogates, which cannot be encoded as UTF-8). Throws invalid_argument

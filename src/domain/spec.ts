@@ -30,6 +30,8 @@ export interface RawDeployRequest {
   options?: DeployOptions;
   /** Render the platform object instead of deploying. */
   dryRun?: boolean;
+  /** Env names whose values carry over from the current deploy (the core resolves them first). */
+  keepEnv?: string[];
 }
 
 /** Checks a function id; throws invalid_argument naming `field`. */

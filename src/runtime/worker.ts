@@ -1,22 +1,21 @@
 import { connect } from "node:net";
-import { fileURLToPath } from "node:url";
 import { execa, type Options, type ResultPromise } from "execa";
 import { FaasError } from "../domain/errors.ts";
-import { abortError, FrameChannel, protocolError } from "./frames.ts";
-
+import { besideSource } from "../paths.ts";
+import { BoundedLines } from "./bounded-lines.ts";
+import { FrameChannel } from "./frames.ts";
+import { closePipes, OUTPUT_GRACE_MS } from "./pipes.ts";
+import { ConnectionError } from "./http-client.ts";
+import { handlerInvalid, readReady } from "./worker-ready.ts";
 
 /** The runtime shim every function runs under (see its docstring for the wire protocol). */
-export const RUNTIME_SHIM = fileURLToPath(new URL("./python/faas_runtime.py", import.meta.url));
+export const RUNTIME_SHIM = besideSource(import.meta.url, "python/faas_runtime.py");
 
 const STDERR_KEPT = 40;
-/** How long the output pipes of an exited worker may still deliver what it wrote. */
-const OUTPUT_GRACE_MS = 500;
 /** How long a worker whose socket closed may take to exit by itself before it is killed. */
 const EXIT_GRACE_MS = 500;
 /** Longest output line kept; the rest of a longer line is cut and the cut marked. */
 export const MAX_LINE_BYTES = 64 * 1024;
-/** Largest readiness report accepted on the control pipe (an import traceback fits easily). */
-const MAX_READY_BYTES = 1024 * 1024;
 
 export interface WorkerOptions {
   /** Interpreter to run the shim with (a virtualenv's python when there are requirements). */
@@ -34,6 +33,8 @@ export interface WorkerOptions {
   onExit?: (worker: Worker) => void;
   /** Bound on import + listen, in milliseconds. */
   startTimeoutMs: number;
+  /** Longest a call may take (FAAS_INVOKE_TIMEOUT), in milliseconds. */
+  callTimeoutMs: number;
   /** Largest result accepted (FAAS_MAX_RESULT_BYTES); larger ones fail with RESULT_TOO_LARGE. */
   maxResultBytes?: number;
   /**
@@ -62,7 +63,8 @@ type WorkerProcess = ResultPromise<typeof SPAWN_OPTIONS & { cwd: string; env: Re
 /**
  * One Python worker process serving one revision of a function over the shim's framed protocol:
  * one unix-socket connection, calls multiplexed by id, no per-call allocation beyond the frame.
- * Start with `Worker.start`; the caller owns it and must `stop` it.
+ * It is the local platform's kit Endpoint (adapters/kit/endpoint.ts: `call`, `close`). Start with
+ * `Worker.start`; the caller owns it and must `stop` (or `close`) it.
  */
 export class Worker {
   readonly pid: number;
@@ -71,6 +73,7 @@ export class Worker {
   private readonly recentStderr: string[] = [];
   private exited = false;
   private retiring = false;
+  private closed = false;
   private exitDescription = "";
   private readonly exitPromise: Promise<void>;
 
@@ -84,7 +87,7 @@ export class Worker {
         this.exited = true;
         // Whatever it started in its process group goes with it.
         this.signalGroup("SIGKILL");
-        void closeOutput(proc).then(() => resolve(this.onProcessExit(code ?? undefined, signal ?? undefined)));
+        void closePipes(proc, OUTPUT_GRACE_MS).then(() => resolve(this.onProcessExit(code ?? undefined, signal ?? undefined)));
       });
     });
     void proc.catch(() => {});
@@ -115,18 +118,17 @@ export class Worker {
     const worker = new Worker(proc, options);
     worker.pipeOutput();
     try {
-      const ready = await worker.readReady(signal);
+      const ready = await readReady({
+        pipe: proc.stdio[3] as NodeJS.ReadableStream,
+        exited: worker.exitPromise,
+        timeoutMs: options.startTimeoutMs,
+        crashed: () => worker.crashError("worker exited before it was ready"),
+        signal,
+      });
       if (!ready.ok) {
         // The shim exits right after its report; its traceback is in the report either way.
         await Promise.race([worker.exitPromise, new Promise((r) => setTimeout(r, 1000).unref())]);
-        throw new FaasError(
-          "invalid_argument",
-          `handler failed to import: ${ready.type}: ${ready.message}\n${ready.traceback ?? ""}`.trimEnd(),
-          {
-            reason: "HANDLER_INVALID",
-            metadata: { exception_type: ready.type ?? "", exception_message: ready.message ?? "", traceback: ready.traceback ?? "" },
-          },
-        );
+        throw handlerInvalid(ready);
       }
       await worker.connect();
       return worker;
@@ -148,17 +150,19 @@ export class Worker {
 
   /** Whether the process is running and takes new calls (false once it retires). */
   get alive(): boolean {
-    return !this.exited && !this.retiring && this.channel?.isClosed !== true;
+    return !this.exited && !this.retiring && !this.closed && this.channel?.isClosed !== true;
   }
 
   /**
-   * Sends one call. Resolves with the result's JSON text; rejects with FaasError FUNCTION_ERROR,
-   * RESULT_NOT_SERIALIZABLE, RESULT_TOO_LARGE, WORKER_PROTOCOL_ERROR, WORKER_CRASHED or
-   * INVOKE_TIMEOUT. A timeout retires the worker (see `onRetire`).
+   * Sends one call, bounded by `callTimeoutMs`. Resolves with the result's JSON text; rejects with
+   * FaasError FUNCTION_ERROR, RESULT_NOT_SERIALIZABLE, RESULT_TOO_LARGE, WORKER_PROTOCOL_ERROR,
+   * WORKER_CRASHED or INVOKE_TIMEOUT, or ConnectionError once the worker was closed (the call was
+   * never sent). A timeout retires the worker (see `onRetire`).
    */
-  call(payloadJson: string, timeoutMs: number, signal?: AbortSignal): Promise<string> {
+  call(payloadJson: string, signal?: AbortSignal): Promise<string> {
+    if (this.closed) return Promise.reject(new ConnectionError(new Error("the worker was closed")));
     if (this.exited || !this.channel) return Promise.reject(this.crashError());
-    return this.channel.call(payloadJson, timeoutMs, signal).catch((error: unknown) => {
+    return this.channel.call(payloadJson, this.options.callTimeoutMs, signal).catch((error: unknown) => {
       if ((error as { reason?: string }).reason === "INVOKE_TIMEOUT") this.retire();
       throw error;
     });
@@ -172,6 +176,12 @@ export class Worker {
     if (this.retiring || this.exited) return;
     this.retiring = true;
     this.options.onRetire?.(this);
+    void this.stop(this.options.drainMs ?? 0);
+  }
+
+  /** Takes no more calls and stops the process once its calls have finished (at most `drainMs`). */
+  close(): void {
+    this.closed = true;
     void this.stop(this.options.drainMs ?? 0);
   }
 
@@ -233,54 +243,6 @@ export class Worker {
     });
   }
 
-  private readReady(signal?: AbortSignal): Promise<ReadyMessage> {
-    const readyPipe = this.process.stdio[3] as NodeJS.ReadableStream;
-    return new Promise<ReadyMessage>((resolve, reject) => {
-      let text = "";
-      const timer = setTimeout(() => fail(new FaasError("deadline_exceeded", `worker did not start within ${this.options.startTimeoutMs} ms`, { reason: "INVOKE_TIMEOUT" })), this.options.startTimeoutMs);
-      const onAbort = () => fail(signal ? abortError(signal) : new Error("aborted"));
-      signal?.addEventListener("abort", onAbort, { once: true });
-      const finish = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
-      };
-      const fail = (e: unknown) => {
-        finish();
-        reject(e);
-      };
-      let settled = false;
-      const done = (outcome: () => void) => {
-        if (settled) return;
-        settled = true;
-        // Nothing more is read from the control pipe: a function cannot make the agent buffer it.
-        readyPipe.removeAllListeners("data");
-        (readyPipe as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
-        outcome();
-      };
-      readyPipe.setEncoding("utf8");
-      readyPipe.on("data", (d: string) => {
-        text += d;
-        const nl = text.indexOf("\n");
-        if (nl < 0) {
-          if (text.length > MAX_READY_BYTES) done(() => fail(protocolError(`the worker wrote more than ${MAX_READY_BYTES} bytes to its control pipe without a report`)));
-          return;
-        }
-        done(() => {
-          const report = parseReady(text.slice(0, nl));
-          if (typeof report === "string") fail(protocolError(report));
-          else {
-            finish();
-            resolve(report);
-          }
-        });
-      });
-      readyPipe.on("error", () => {});
-      // A closed control pipe means no report is coming, whether or not the process lives on.
-      readyPipe.on("end", () => done(() => fail(protocolError("the worker closed its control pipe before reporting that it was ready"))));
-      this.exitPromise.then(() => done(() => fail(this.crashError("worker exited before it was ready"))));
-    });
-  }
-
   private pipeOutput(): void {
     for (const stream of ["stdout", "stderr"] as const) {
       const readable = this.process[stream];
@@ -308,6 +270,7 @@ export class Worker {
     this.options.onExit?.(this);
   }
 
+  /** How the worker ended, as unavailable WORKER_CRASHED with its last stderr lines. */
   private crashError(what = "worker process died while the call was running"): FaasError {
     const tail = this.recentStderr.slice(-10).join("\n");
     return new FaasError("unavailable", `${what} (${this.exitDescription || "not running"})${tail ? `; last output:\n${tail}` : ""}`, {
@@ -317,90 +280,3 @@ export class Worker {
   }
 }
 
-/**
- * After the process exited: lets its output pipes deliver what it wrote, but for at most a moment,
- * then closes them (a process that escaped the group may be holding them).
- */
-function closeOutput(proc: WorkerProcess): Promise<void> {
-  const streams = [proc.stdout, proc.stderr].filter((s): s is NonNullable<typeof s> => s !== null && !s.destroyed && !s.readableEnded);
-  return new Promise<void>((resolve) => {
-    const timer = setTimeout(finish, OUTPUT_GRACE_MS);
-    let open = streams.length;
-    function finish(): void {
-      clearTimeout(timer);
-      for (const s of streams) s.destroy();
-      for (const s of proc.stdio.slice(3)) (s as NodeJS.ReadableStream & { destroy?: () => void } | null)?.destroy?.();
-      proc.stdin?.destroy();
-      resolve();
-    }
-    if (open === 0) return finish();
-    for (const s of streams) s.once("close", () => --open === 0 && finish());
-  });
-}
-
-interface ReadyMessage {
-  ok: boolean;
-  type?: string;
-  message?: string;
-  traceback?: string;
-  python?: string;
-}
-
-function parseReady(line: string): ReadyMessage | string {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    return `the worker wrote something that is not its readiness report to its control pipe: ${JSON.stringify(line.slice(0, 200))}`;
-  }
-  if (value === null || typeof value !== "object" || typeof (value as ReadyMessage).ok !== "boolean") {
-    return `the worker's readiness report is not an object with "ok": ${JSON.stringify(line.slice(0, 200))}`;
-  }
-  const report = value as Record<string, unknown>;
-  const text = (key: string) => (typeof report[key] === "string" ? (report[key] as string) : undefined);
-  return { ok: report.ok as boolean, type: text("type"), message: text("message"), traceback: text("traceback"), python: text("python") };
-}
-
-/**
- * Splits a stream of text into lines, cutting any line longer than `max` characters: the cut part
- * is dropped as it arrives (never buffered) and the line ends with a marker saying how much went.
- */
-class BoundedLines {
-  private partial = "";
-  private dropped = 0;
-
-  constructor(
-    private readonly max: number,
-    private readonly onLine: (line: string) => void,
-  ) {}
-
-  push(chunk: string): void {
-    let start = 0;
-    for (let nl = chunk.indexOf("\n"); nl >= 0; nl = chunk.indexOf("\n", start)) {
-      this.add(chunk.slice(start, nl));
-      this.emit();
-      start = nl + 1;
-    }
-    if (start < chunk.length) this.add(chunk.slice(start));
-  }
-
-  end(): void {
-    if (this.partial || this.dropped) this.emit();
-  }
-
-  private add(piece: string): void {
-    const room = this.max - this.partial.length;
-    if (piece.length <= room) this.partial += piece;
-    else {
-      if (room > 0) this.partial += piece.slice(0, room);
-      this.dropped += piece.length - Math.max(room, 0);
-    }
-  }
-
-  private emit(): void {
-    const line = this.dropped ? `${this.partial} [line cut: ${this.dropped} more characters dropped]` : this.partial;
-    this.partial = "";
-    this.dropped = 0;
-    this.onLine(line);
-  }
-}

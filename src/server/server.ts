@@ -96,7 +96,7 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   const auth = new TokenAuth(options.authTokens);
   const validation = new RequestValidation();
   const fallback = options.webRoot ? createStaticHandler(options.webRoot) : undefined;
-  const rest = createRestHandler({ core: options.core, auth, maxBodyBytes: options.maxBodyBytes, logger: options.logger, validation, fallback });
+  const rest = createRestHandler({ core: options.core, maxBodyBytes: options.maxBodyBytes, logger: options.logger, validation, fallback });
   const serving = new ServingStatus();
   const hosts = new HostPolicy({ bindHost: options.bindHost, allowedHosts: options.allowedHosts ?? [], allowedOrigins: options.allowedOrigins ?? [], tls: options.tls !== undefined });
   const tls = options.tls ? createReloadableTls(options.tls, options.logger) : undefined;

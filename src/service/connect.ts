@@ -11,7 +11,7 @@ import {
   LogsResponseSchema,
   SetTrafficResponseSchema,
 } from "../../gen/faas/v1/agent_pb.ts";
-import { checkPayload, invalidPayload } from "../domain/payload.ts";
+import { invalidPayload, payloadJson } from "../domain/payload.ts";
 import type { AgentCore } from "./core.ts";
 import { fromDeployRequest, fromTrafficMessage, toCapabilitiesResponse, toDeployResponse, toFunctionMessage } from "./messages.ts";
 
@@ -27,10 +27,7 @@ export function createFaasAgentService(core: AgentCore): ServiceImpl<typeof Faas
     },
 
     async invoke(req, ctx) {
-      const payload = req.payload ? payloadToJson(req.payload) : undefined;
-      checkPayload(payload);
-      const payloadJson = payload === undefined ? "{}" : JSON.stringify(payload);
-      const out = await core.invoke(req.id, payloadJson, ctx.signal);
+      const out = await core.invoke(req.id, payloadJson(req.payload ? payloadToJson(req.payload) : undefined), ctx.signal);
       return create(InvokeResponseSchema, {
         result: fromJson(ValueSchema, out.result as JsonValue),
         status: "success",
@@ -46,7 +43,8 @@ export function createFaasAgentService(core: AgentCore): ServiceImpl<typeof Faas
     },
 
     async get(req, ctx) {
-      return create(GetResponseSchema, { function: toFunctionMessage(await core.get(req.id, ctx.signal)) });
+      const [fn, source] = await Promise.all([core.get(req.id, ctx.signal), core.source(req.id)]);
+      return create(GetResponseSchema, { function: toFunctionMessage(fn), source });
     },
 
     async delete(req, ctx) {

@@ -1,7 +1,9 @@
+import { AsyncQueue } from "../adapters/kit/queue.ts";
 import { FaasError, invalidArgument, isFaasError, unsupported } from "../domain/errors.ts";
 import { checkResult, checkText } from "../domain/payload.ts";
 import { optionField, setOptionNames, validateTraffic } from "../domain/options.ts";
 import { validateDeployRequest, validateId, type RawDeployRequest } from "../domain/spec.ts";
+import { SourceStore, type FunctionSource } from "./sources.ts";
 import type {
   Capabilities,
   DeployEvent,
@@ -53,6 +55,8 @@ export interface AgentCoreOptions {
   deployTimeoutMs: number;
   /** Largest result returned (FAAS_MAX_RESULT_BYTES), whatever the platform or protocol. */
   maxResultBytes?: number;
+  /** Where each function's current source is recorded (Get's source, Deploy's keep_env); none: not recorded. */
+  sources?: SourceStore;
 }
 
 const ERROR_LOG_LINES = 15;
@@ -90,6 +94,7 @@ export class AgentCore {
    * message carries the cause and the last log lines.
    */
   async *deploy(raw: RawDeployRequest, signal: AbortSignal): AsyncGenerator<DeployProgress> {
+    if (raw.keepEnv?.length) raw = { ...raw, env: await this.sourceStore().keepEnv(raw.id, raw.env, raw.keepEnv) };
     checkText({ handler: raw.handler, requirements: raw.requirements, params: raw.params, env: raw.env });
     const spec = validateDeployRequest(raw);
     this.checkOptions(spec);
@@ -106,44 +111,35 @@ export class AgentCore {
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(new DOMException("deploy timed out", "TimeoutError")), this.options.deployTimeoutMs);
     const deploySignal = AbortSignal.any([signal, timeout.signal]);
-    const queue: DeployEvent[] = [];
+    // Unbounded, as a deploy's events are few (a build's lines, within the deploy timeout) and a
+    // phase must never be dropped.
+    const queue = new AsyncQueue<DeployEvent>({ maxItems: Number.POSITIVE_INFINITY });
     const recent: string[] = [];
-    let wake: (() => void) | undefined;
-    let outcome: { ok: true; fn: FunctionInfo } | { ok: false; error: unknown } | undefined;
+    let deployed: FunctionInfo | undefined;
     const emit = (event: DeployEvent) => {
       if (event.type === "log") {
         recent.push(event.line);
         if (recent.length > ERROR_LOG_LINES) recent.shift();
       }
       queue.push(event);
-      wake?.();
     };
     void this.options.platform.deploy(spec, emit, deploySignal).then(
       (fn) => {
-        outcome = { ok: true, fn };
-        wake?.();
+        deployed = fn;
+        queue.end();
       },
-      (error: unknown) => {
-        outcome = { ok: false, error };
-        wake?.();
-      },
+      (error: unknown) => queue.end(error ?? new Error("deploy failed")),
     );
     try {
-      while (true) {
-        if (queue.length > 0) {
-          yield* queue.splice(0, queue.length);
-          continue;
-        }
-        if (outcome) break;
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
-      }
+      yield* queue;
+    } catch (error) {
+      throw withLogTail(deployError(error, deploySignal, this.options.deployTimeoutMs), recent);
     } finally {
       clearTimeout(timer);
     }
-    if (!outcome.ok) throw withLogTail(deployError(outcome.error, deploySignal, this.options.deployTimeoutMs), recent);
+    if (!deployed) throw new Error("the platform's deploy resolved without a function");
     yield { type: "phase", phase: "ready", time: new Date() };
-    yield { type: "function", function: outcome.fn, time: new Date() };
+    yield { type: "function", function: deployed, time: new Date() };
   }
 
   /** Sets a function's traffic split between its revisions (platforms with revisions only). */
@@ -188,8 +184,14 @@ export class AgentCore {
     return this.options.platform.get(validateId(id), signal);
   }
 
+  /** What the function's current deploy was made of (env names only), or undefined without a record. */
+  async source(id: string): Promise<FunctionSource | undefined> {
+    return this.options.sources?.describe(validateId(id));
+  }
+
   async remove(id: string, signal: AbortSignal): Promise<{ status: "deleted"; platform: PlatformName; functionId: string }> {
     await this.options.platform.remove(validateId(id), signal);
+    await this.options.sources?.remove(id);
     return { status: "deleted", platform: this.platformName, functionId: id };
   }
 
@@ -210,6 +212,11 @@ export class AgentCore {
       checks,
       isolation: this.options.platform.isolation ?? "container",
     };
+  }
+
+  private sourceStore(): SourceStore {
+    if (!this.options.sources) throw invalidArgument("keep_env", "keep_env is not available: this agent records no function sources");
+    return this.options.sources;
   }
 
   /** Marks the agent as shutting down: Health reports degraded from now on. */

@@ -40,6 +40,7 @@ export function fromDeployRequest(req: DeployRequest): RawDeployRequest {
     env: req.env,
     options: fromOptionsMessage(req.options),
     dryRun: req.dryRun,
+    keepEnv: req.keepEnv,
   };
 }
 

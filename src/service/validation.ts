@@ -1,4 +1,4 @@
-import { create, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { createValidator, type Validator, type Violation } from "@bufbuild/protovalidate";
 import { DeleteRequestSchema, DeployRequestSchema, InvokeRequestSchema } from "../../gen/faas/v1/agent_pb.ts";
 import { invalidArgument, type FaasError } from "../domain/errors.ts";
@@ -6,33 +6,40 @@ import type { RawDeployRequest } from "../domain/spec.ts";
 
 /**
  * The request rules declared in proto/faas/v1/agent.proto (protovalidate annotations), for the
- * callers that do not go through the Connect validate interceptor: the REST routes build the same
- * request message and check it here, so every client sees the same rules and the same errors.
- * Throws a FaasError (invalid_argument, INVALID_REQUEST, metadata.field) for the first violation.
+ * callers that do not go through the Connect validate interceptor: the REST routes decode their
+ * body into the same request message and check it here, with the interceptor's own validator, so
+ * every client sees the same rules and the same errors. Throws a FaasError (invalid_argument,
+ * INVALID_REQUEST, metadata.field) for the first violation.
  */
 export class RequestValidation {
   /** The protovalidate validator; shared with the RPC interceptor (it caches compiled rules). */
   readonly validator: Validator = createValidator();
 
-  /** Checks a deploy request as DeployRequest. */
+  /** Checks a request message against its rules; returns it when it holds. */
+  check<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): MessageShape<Desc> {
+    const result = this.validator.validate(schema, message);
+    if (result.kind === "invalid") throw violationError(result.violations);
+    if (result.kind === "error") throw result.error;
+    return message;
+  }
+
+  /** Checks a domain deploy request as DeployRequest (the rules' tests compare it with spec.ts). */
   deploy(raw: RawDeployRequest): void {
-    this.check(DeployRequestSchema, { ...raw });
+    this.checkInit(DeployRequestSchema, { ...raw });
   }
 
   /** Checks the id of an invoke (as InvokeRequest; the payload has no rules). */
   invokeId(id: string): void {
-    this.check(InvokeRequestSchema, { id });
+    this.checkInit(InvokeRequestSchema, { id });
   }
 
   /** Checks the id of a delete (as DeleteRequest). */
   deleteId(id: string): void {
-    this.check(DeleteRequestSchema, { id });
+    this.checkInit(DeleteRequestSchema, { id });
   }
 
-  private check<Desc extends DescMessage>(schema: Desc, init: MessageInitShape<Desc>): void {
-    const result = this.validator.validate(schema, create(schema, init));
-    if (result.kind === "invalid") throw violationError(result.violations);
-    if (result.kind === "error") throw result.error;
+  private checkInit<Desc extends DescMessage>(schema: Desc, init: MessageInitShape<Desc>): void {
+    this.check(schema, create(schema, init));
   }
 }
 

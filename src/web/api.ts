@@ -12,11 +12,14 @@ export const PHASES: Array<[DeployPhase, string]> = [
   [DeployPhase.READY, "ready"],
 ];
 
+/** The FaasAgent client the page uses. */
+export type AgentClient = Client<typeof FaasAgent>;
+
 /**
  * A FaasAgent client over Connect (JSON, fetch) against the page's own origin; `token()` is read
  * on every call and, when not empty, sent as a bearer token.
  */
-export function createAgentClient(token: () => string): Client<typeof FaasAgent> {
+export function createAgentClient(token: () => string): AgentClient {
   const transport = createConnectTransport({
     baseUrl: window.location.origin,
     interceptors: [
@@ -53,13 +56,13 @@ export function describeError(error: unknown): string {
 }
 
 /** Parses `KEY=VALUE` lines (blank lines ignored) into a map; throws on a malformed line. */
-export function parseKeyValues(text: string): Record<string, string> {
+export function parseKeyValues(text: string, what = "params"): Record<string, string> {
   const out: Record<string, string> = {};
   for (const raw of text.split("\n")) {
     const line = raw.trim();
     if (!line) continue;
     const eq = line.indexOf("=");
-    if (eq <= 0) throw new Error(`params take KEY=VALUE per line, got "${line}"`);
+    if (eq <= 0) throw new Error(`${what} take KEY=VALUE per line, got "${line}"`);
     out[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
   }
   return out;

@@ -82,7 +82,7 @@ class DeployOptions(_message.Message):
     def __init__(self, min_scale: _Optional[int] = ..., max_scale: _Optional[int] = ..., target: _Optional[float] = ..., scale_to_zero_retention: _Optional[str] = ..., container_concurrency: _Optional[int] = ..., timeout_seconds: _Optional[int] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., workers: _Optional[int] = ..., traffic: _Optional[_Iterable[_Union[TrafficTarget, _Mapping]]] = ...) -> None: ...
 
 class DeployRequest(_message.Message):
-    __slots__ = ["dry_run", "env", "handler", "id", "options", "params", "requirements"]
+    __slots__ = ["dry_run", "env", "handler", "id", "keep_env", "options", "params", "requirements"]
     class EnvEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -101,6 +101,7 @@ class DeployRequest(_message.Message):
     ENV_FIELD_NUMBER: _ClassVar[int]
     HANDLER_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
+    KEEP_ENV_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
     REQUIREMENTS_FIELD_NUMBER: _ClassVar[int]
@@ -108,10 +109,11 @@ class DeployRequest(_message.Message):
     env: _containers.ScalarMap[str, str]
     handler: str
     id: str
+    keep_env: _containers.RepeatedScalarFieldContainer[str]
     options: DeployOptions
     params: _containers.ScalarMap[str, str]
     requirements: str
-    def __init__(self, id: _Optional[str] = ..., handler: _Optional[str] = ..., requirements: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ..., env: _Optional[_Mapping[str, str]] = ..., options: _Optional[_Union[DeployOptions, _Mapping]] = ..., dry_run: bool = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., handler: _Optional[str] = ..., requirements: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ..., env: _Optional[_Mapping[str, str]] = ..., options: _Optional[_Union[DeployOptions, _Mapping]] = ..., dry_run: bool = ..., keep_env: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class DeployResponse(_message.Message):
     __slots__ = ["dry_run", "function", "log", "phase", "time"]
@@ -169,6 +171,25 @@ class Function(_message.Message):
     updated_at: _timestamp_pb2.Timestamp
     def __init__(self, id: _Optional[str] = ..., image: _Optional[str] = ..., status: _Optional[str] = ..., ready: bool = ..., state: _Optional[str] = ..., platform: _Optional[str] = ..., endpoint: _Optional[str] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[str] = ..., python_version: _Optional[str] = ..., message: _Optional[str] = ..., revisions: _Optional[_Iterable[_Union[Revision, _Mapping]]] = ..., traffic: _Optional[_Iterable[_Union[TrafficTarget, _Mapping]]] = ...) -> None: ...
 
+class FunctionSource(_message.Message):
+    __slots__ = ["env_names", "handler", "params", "requirements"]
+    class ParamsEntry(_message.Message):
+        __slots__ = ["key", "value"]
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    ENV_NAMES_FIELD_NUMBER: _ClassVar[int]
+    HANDLER_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    REQUIREMENTS_FIELD_NUMBER: _ClassVar[int]
+    env_names: _containers.RepeatedScalarFieldContainer[str]
+    handler: str
+    params: _containers.ScalarMap[str, str]
+    requirements: str
+    def __init__(self, handler: _Optional[str] = ..., requirements: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ..., env_names: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class GetRequest(_message.Message):
     __slots__ = ["id"]
     ID_FIELD_NUMBER: _ClassVar[int]
@@ -176,10 +197,12 @@ class GetRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ...) -> None: ...
 
 class GetResponse(_message.Message):
-    __slots__ = ["function"]
+    __slots__ = ["function", "source"]
     FUNCTION_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
     function: Function
-    def __init__(self, function: _Optional[_Union[Function, _Mapping]] = ...) -> None: ...
+    source: FunctionSource
+    def __init__(self, function: _Optional[_Union[Function, _Mapping]] = ..., source: _Optional[_Union[FunctionSource, _Mapping]] = ...) -> None: ...
 
 class HealthCheck(_message.Message):
     __slots__ = ["message", "name", "ok"]

@@ -4,9 +4,10 @@ import type { DeploySpec } from "../../domain/types.ts";
 import { canonicalJson, contentHash as hashOf } from "../kit/hash.ts";
 import { renderResources } from "../kit/kube-resources.ts";
 import { LABELS, MANAGED_BY } from "../kit/labels.ts";
+import { besideSource } from "../../paths.ts";
 
 /** The entry module template (entry.py beside this file); only FUNCTION_SOURCE is filled in. */
-export const ENTRY_TEMPLATE = readFileSync(new URL("./entry.py", import.meta.url), "utf8");
+export const ENTRY_TEMPLATE = readFileSync(besideSource(import.meta.url, "entry.py"), "utf8");
 const SOURCE_SLOT = "{{FUNCTION_SOURCE_BASE64}}";
 
 /** Nuclio's Python runtimes (platform-apis.md §B1); others are refused before anything is sent. */

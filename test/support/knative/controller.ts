@@ -57,6 +57,11 @@ export class ControllerSim implements ControllerHooks {
    * node's engine): the kubelet backs off until the progress deadline.
    */
   unpullable: (image: string) => boolean = () => false;
+  /**
+   * Test hook: awaited before a revision whose container answers is reported ready, so that a test
+   * can hold a rollout until the client has been through a given interleaving.
+   */
+  readyGate: (() => Promise<void>) | undefined;
   private readonly stopped = new AbortController();
   /** Services for which a Ready=False state after an update was produced (and seen by a watch). */
   readonly transients: string[] = [];
@@ -213,7 +218,10 @@ export class ControllerSim implements ControllerHooks {
         return { phase: "failed", reason: `ExitCode${code}`, message: await this.exitMessage(c, container, code) };
       }
       const ok = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
-      if (ok) return { phase: "ready" };
+      if (ok) {
+        await this.readyGate?.();
+        return { phase: "ready" };
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
     return { phase: "failed", reason: "ProgressDeadlineExceeded", message: "Initial scale was never achieved" };

@@ -32,6 +32,13 @@ export class ObjectStore {
   keepHistory = true;
   /** Watches answered 410 Expired. */
   expired = 0;
+  /**
+   * Test hook: runs when the server ends a watch at its timeout, just before the stream ends. A write
+   * made here lands between the client's last event and its resume, the interleaving a busy cluster
+   * produces, so that (with `keepHistory` false) the resume is certain to get 410.
+   */
+  onWatchTimeout: (() => void) | undefined;
+  private readonly expiredWaiters: (() => void)[] = [];
   private readonly objects = new Map<string, Obj>();
   private readonly history: HistoryEntry[] = [];
   private readonly watchers = new Set<Watcher>();
@@ -96,6 +103,7 @@ export class ObjectStore {
       for (const o of this.list(resource, namespace, match)) send("ADDED", o);
     } else if (fromRv < this.floor) {
       this.expired++;
+      for (const wake of this.expiredWaiters.splice(0)) wake();
       const message = `too old resource version: ${fromRv} (${this.floor})`;
       res.write(`${JSON.stringify({ type: "ERROR", object: { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason: "Expired", code: 410 } })}\n`);
       return void res.end();
@@ -106,11 +114,16 @@ export class ObjectStore {
     }
     const watcher: Watcher = { resource, namespace, match, res };
     this.watchers.add(watcher);
-    const timer = timeoutMs !== undefined ? setTimeout(() => res.end(), timeoutMs) : undefined;
+    const timer = timeoutMs !== undefined ? setTimeout(() => (this.onWatchTimeout?.(), res.end()), timeoutMs) : undefined;
     res.on("close", () => {
       clearTimeout(timer);
       this.watchers.delete(watcher);
     });
+  }
+
+  /** Resolves at the next watch answered 410 Expired. */
+  whenExpired(): Promise<void> {
+    return new Promise((resolve) => this.expiredWaiters.push(resolve));
   }
 
   /** Forgets the event history (etcd compaction): a watch from an older resourceVersion gets 410. */

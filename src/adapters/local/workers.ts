@@ -1,0 +1,177 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { RUNTIME_SHIM, Worker } from "../../runtime/worker.ts";
+import type { Endpoint, Routes } from "../kit/endpoint.ts";
+import type { Entry, LocalContext } from "./context.ts";
+import type { FunctionLog } from "./logs.ts";
+import type { WorkerPaths } from "./sandbox.ts";
+import type { FunctionRecord } from "./store.ts";
+import { openSocketDir, sweepState } from "./sweep.ts";
+
+/** A worker is the local platform's kit Endpoint (checked here, where it is used as one). */
+type WorkerEndpoint = Worker & Endpoint;
+
+/**
+ * The local platform's worker processes: where they are spawned (the one spawn site), started on
+ * demand for a call, forgotten when they exit or retire, and stopped when idle. Each runs in the
+ * sandbox (sandbox.ts) and gets its own unix socket in a directory of its own (the only one its
+ * sandbox sees) under a short private directory (socket paths are limited to ~100 bytes).
+ */
+export class LocalWorkers {
+  private socketDir = "";
+
+  constructor(private readonly ctx: LocalContext) {}
+
+  /**
+   * Sweeps what a crash left in the state directory (sweep.ts) and makes this run's socket
+   * directory; call once, before loading functions or starting any worker.
+   */
+  async open(): Promise<void> {
+    await sweepState(this.ctx.store, this.ctx.options.logger);
+    this.socketDir = await openSocketDir(this.ctx.store.root);
+  }
+
+  /**
+   * The entry's worker as the kit's Routes for callRoute: the cached endpoint is the running
+   * worker, resolving starts one (a cold start), dropping forgets it.
+   */
+  routes(entry: Entry): Routes {
+    return {
+      cached: () => (entry.worker?.alive ? (entry.worker satisfies WorkerEndpoint) : undefined),
+      resolve: (_id, signal) => this.ensure(entry, signal),
+      drop: (_id, endpoint) => {
+        if (entry.worker === endpoint) entry.worker = undefined;
+      },
+    };
+  }
+
+  /** Starts a worker for the entry's current revision, once however many calls wait for it. */
+  ensure(entry: Entry, signal: AbortSignal): Promise<Worker> {
+    if (entry.starting) return entry.starting;
+    const record = entry.record;
+    const starting = this.start(record, entry.log, AbortSignal.any([signal, entry.gone.signal])).then(
+      (worker) => {
+        entry.starting = undefined;
+        if (entry.record !== record || this.ctx.entries.get(record.id) !== entry || this.ctx.closed) {
+          // Redeployed or deleted while this one started: it must not serve.
+          void worker.stop(0);
+          return entry.worker ?? this.ensure(entry, signal);
+        }
+        entry.worker = worker;
+        this.ctx.options.logger.debug({ function: record.id, pid: worker.pid }, "worker started");
+        return worker;
+      },
+      (error) => {
+        entry.starting = undefined;
+        throw error;
+      },
+    );
+    entry.starting = starting;
+    return starting;
+  }
+
+  /**
+   * Spawns a worker for `record` and waits until its handler imported. Its output goes to `log`,
+   * and while it starts also to `during` (a deploy's import lines). Fails as Worker.start does.
+   */
+  async start(record: FunctionRecord, log: FunctionLog, signal: AbortSignal, during?: (stream: "stdout" | "stderr", line: string) => void): Promise<Worker> {
+    const { options, store, sandbox } = this.ctx;
+    let starting = true;
+    const socketDir = join(this.socketDir, `${record.id}-${randomBytes(4).toString("hex")}`);
+    const paths: WorkerPaths = {
+      python: record.python,
+      runtime: RUNTIME_SHIM,
+      revisionDir: store.revisionDir(record.id, record.revision),
+      venvDir: record.venv ? store.venvDir(record.venv) : undefined,
+      scratchDir: store.scratchDir(record.id),
+      socketDir,
+    };
+    await mkdir(socketDir, { mode: 0o700 });
+    await mkdir(paths.scratchDir, { recursive: true, mode: 0o700 });
+    await Promise.all([sandbox.hand(socketDir), sandbox.hand(paths.scratchDir)]);
+    return Worker.start(
+      {
+        python: record.python,
+        handlerPath: store.handlerPath(record.id, record.revision),
+        socketPath: join(socketDir, "w.sock"),
+        cwd: paths.revisionDir,
+        env: this.env(record, paths),
+        launch: (argv) => sandbox.workerCommand(argv, paths),
+        startTimeoutMs: options.deployTimeoutMs,
+        callTimeoutMs: options.invokeTimeoutMs,
+        maxResultBytes: options.maxResultBytes,
+        drainMs: options.drainMs,
+        onRetire: (worker) => this.forget(worker, "worker retired after a call timed out"),
+        onOutput: (stream, line) => {
+          log.append(stream, line);
+          if (starting) during?.(stream, line);
+        },
+        onExit: (worker) => {
+          void rm(socketDir, { recursive: true, force: true });
+          this.forget(worker, "worker exited");
+        },
+      },
+      signal,
+    ).finally(() => {
+      starting = false;
+    });
+  }
+
+  /** Stops the workers idle for the idle timeout (the kit sweeper calls this). */
+  stopIdle(now: number): void {
+    for (const entry of this.ctx.entries.values()) {
+      const worker = entry.worker;
+      if (worker && worker.inflight === 0 && now - entry.lastUsed >= this.ctx.options.idleTimeoutMs) {
+        entry.worker = undefined;
+        this.ctx.options.logger.debug({ function: entry.record.id, pid: worker.pid }, "idle worker stopped");
+        worker.close();
+      }
+    }
+  }
+
+  /** Stops the entry's worker, if any, after its calls finished (at most the drain time). */
+  async stop(entry: Entry): Promise<void> {
+    const worker = entry.worker;
+    entry.worker = undefined;
+    await worker?.stop(this.ctx.options.drainMs);
+  }
+
+  /** Removes the socket directory (after every worker stopped). */
+  async close(): Promise<void> {
+    await rm(this.socketDir, { recursive: true, force: true });
+  }
+
+  /** Routes no more calls to `worker` (it exited or retired): the next call starts a fresh one. */
+  private forget(worker: Worker, why: string): void {
+    for (const entry of this.ctx.entries.values()) {
+      if (entry.worker === worker) {
+        entry.worker = undefined;
+        this.ctx.options.logger.warn({ function: entry.record.id, pid: worker.pid }, why);
+      }
+    }
+  }
+
+  /** A worker's whole environment: its own env plus what the runtime needs, nothing of the agent's. */
+  private env(record: FunctionRecord, paths: WorkerPaths): Record<string, string> {
+    const { options, toolEnv, store, sandbox } = this.ctx;
+    const sandboxed = sandbox.isolation !== "none";
+    const env: Record<string, string> = {
+      PATH: toolEnv.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+      LANG: toolEnv.LANG ?? "C.UTF-8",
+      // Inside the sandbox: HOME is its scratch directory, PATH what the sandbox has.
+      ...(sandboxed ? sandbox.workerEnv(paths) : {}),
+      PYTHONUNBUFFERED: "1",
+      PYTHONDONTWRITEBYTECODE: "1",
+      FAAS_WORKER_THREADS: String(options.workerThreads),
+      ...(options.maxResultBytes ? { FAAS_MAX_RESULT_BYTES: String(options.maxResultBytes) } : {}),
+      FAAS_FUNCTION_ID: record.id,
+      FAAS_REVISION: record.revision,
+      ...record.env,
+    };
+    if (toolEnv.HOME && !sandboxed) env.HOME = toolEnv.HOME;
+    if (toolEnv.PYENV_ROOT && !sandboxed) env.PYENV_ROOT = toolEnv.PYENV_ROOT;
+    if (record.venv) env.VIRTUAL_ENV = store.venvDir(record.venv);
+    return env;
+  }
+}

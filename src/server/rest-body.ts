@@ -1,0 +1,122 @@
+import { fromJson, ScalarType, type DescField, type DescMessage, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
+import { FaasError, invalidArgument } from "../domain/errors.ts";
+import { checkUtf8 } from "../domain/payload.ts";
+
+/** A request as Node's HTTP servers hand it to a handler (only what is read here). */
+type BodyRequest = AsyncIterable<Buffer> & { headers: { "content-length"?: string } };
+
+/**
+ * Reads a REST body (at most `limit` bytes; larger ones are REQUEST_TOO_LARGE) and parses it as a
+ * JSON object. Bytes that are not UTF-8 are INVALID_PAYLOAD; an empty body, text that is not JSON
+ * and JSON that is not an object are invalid_argument naming `body`.
+ */
+export async function readJsonObject(req: BodyRequest, limit: number): Promise<Record<string, unknown>> {
+  const declared = Number(req.headers["content-length"] ?? "0");
+  if (declared > limit) throw tooLarge(limit);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > limit) throw tooLarge(limit);
+    chunks.push(chunk);
+  }
+  const bytes = Buffer.concat(chunks);
+  checkUtf8(bytes);
+  const text = bytes.toString("utf8");
+  if (text.trim() === "") throw invalidArgument("body", "request body is empty: expected a JSON object");
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw invalidArgument("body", `request body is not valid JSON: ${(error as Error).message}`);
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw invalidArgument("body", "request body must be a JSON object");
+  }
+  return value as Record<string, unknown>;
+}
+
+/**
+ * A REST body as the proto request message `schema`, in the proto's JSON form: fields by their
+ * proto (snake_case) or JSON (camelCase) names. Keys the message does not have are ignored, as the
+ * seed's Flask routes ignored them; inside a known field (e.g. `options`) an unknown key is an
+ * error. A value of the wrong type is invalid_argument naming the field as the client wrote it
+ * (`handler`, `env.A`, `traffic[1]`). A map key `__proto__` is refused: decoding would drop it
+ * without a word. Only decodes: the contract's rules are checked by RequestValidation.
+ */
+export function requestFromJson<Desc extends DescMessage>(schema: Desc, body: Record<string, unknown>): MessageShape<Desc> {
+  const known: Record<string, unknown> = {};
+  const seen = new Map<DescField, string>();
+  for (const [key, value] of Object.entries(body)) {
+    const field = schema.fields.find((f) => f.name === key || f.jsonName === key);
+    if (!field) continue;
+    const other = seen.get(field);
+    if (other !== undefined) throw invalidArgument(key, `${key} is set twice (as ${other} and ${key})`);
+    seen.set(field, key);
+    if (field.fieldKind === "map" && value !== null && typeof value === "object" && Object.hasOwn(value, "__proto__")) {
+      throw invalidArgument(`${key}.__proto__`, `${key} must not have a key named __proto__`);
+    }
+    known[key] = value;
+  }
+  try {
+    return fromJson(schema, known as JsonValue);
+  } catch (error) {
+    throw decodeError(schema, known, error);
+  }
+}
+
+/** The first field that does not decode, as invalid_argument naming it. */
+function decodeError(schema: DescMessage, known: Record<string, unknown>, error: unknown): FaasError {
+  for (const [key, value] of Object.entries(known)) {
+    const message = failure(() => fromJson(schema, { [key]: value } as JsonValue));
+    if (message === undefined) continue;
+    const field = schema.fields.find((f) => f.name === key || f.jsonName === key)!;
+    return fieldError(field, key, value, message);
+  }
+  return invalidArgument("body", `request body is invalid: ${(error as Error).message}`);
+}
+
+function fieldError(field: DescField, key: string, value: unknown, message: string): FaasError {
+  switch (field.fieldKind) {
+    case "scalar":
+      if (field.scalar === ScalarType.STRING) return invalidArgument(key, `${key} must be a string`);
+      if (field.scalar === ScalarType.BOOL) return invalidArgument(key, `${key} must be true or false`);
+      break;
+    case "map":
+      if (field.mapKind === "scalar" && field.scalar === ScalarType.STRING) {
+        if (value === null || typeof value !== "object" || Array.isArray(value)) return invalidArgument(key, `${key} must be an object of strings`);
+        const bad = Object.keys(value).find((k) => typeof (value as Record<string, unknown>)[k] !== "string");
+        if (bad !== undefined) return invalidArgument(`${key}.${bad}`, `${key}.${bad} must be a string`);
+      }
+      break;
+    case "list":
+      if (field.listKind === "message" && Array.isArray(value)) {
+        const item = field.message;
+        for (const [i, entry] of value.entries()) {
+          const why = failure(() => fromJson(item, entry as JsonValue));
+          if (why !== undefined) return invalidArgument(`${key}[${i}]`, `${key}[${i}] is invalid: ${why}`);
+        }
+      }
+      break;
+    default:
+      break;
+  }
+  return invalidArgument(key, `${key} is invalid: ${message}`);
+}
+
+/** The message of what `run` throws, or undefined when it does not throw. */
+function failure(run: () => unknown): string | undefined {
+  try {
+    run();
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+function tooLarge(limit: number): FaasError {
+  return new FaasError("resource_exhausted", `request body is larger than the limit of ${limit} bytes`, {
+    reason: "REQUEST_TOO_LARGE",
+    metadata: { limit: String(limit) },
+  });
+}
