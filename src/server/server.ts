@@ -23,6 +23,7 @@ import { createRestHandler } from "./rest.ts";
 import { createStaticHandler } from "./static.ts";
 import { createReloadableTls, type TlsFiles } from "./tls.ts";
 import { createGrpcUnaryHandler } from "./grpc-unary.ts";
+import { keepNativeHttp2 } from "./native-h2.ts";
 
 /** The most of a refused request body the server reads and discards so the client sees the error. */
 const DRAIN_LIMIT_BYTES = 256 * 1024 * 1024;
@@ -183,6 +184,7 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     handler(req, res);
     },
   );
+  keepNativeHttp2(server);
   server.on("connection", (socket: Socket) => {
     // httpolyglot accepts the sockets itself, so Node's servers never apply their TCP_NODELAY
     // default: without it, Nagle and delayed ACKs put a 40 ms floor under every gRPC call.

@@ -138,6 +138,10 @@ export class AgentCore {
       clearTimeout(timer);
     }
     if (!deployed) throw new Error("the platform's deploy resolved without a function");
+    // The platform serves the new version: record its source. A record that cannot be written is
+    // removed rather than left describing the old version (Get then reports no source).
+    const sources = this.options.sources;
+    await sources?.save(spec).catch(() => sources.remove(spec.id).catch(() => undefined));
     yield { type: "phase", phase: "ready", time: new Date() };
     yield { type: "function", function: deployed, time: new Date() };
   }
