@@ -5,7 +5,6 @@ import { PythonFinder } from "../../runtime/python.ts";
 import { callRoute } from "../kit/endpoint.ts";
 import { KeyedLock } from "../kit/keyed-lock.ts";
 import { runDeploy } from "../kit/pipeline.ts";
-import { AsyncQueue } from "../kit/queue.ts";
 import { startSweeper, type Sweeper } from "../kit/sweeper.ts";
 import { applyRevision, collectVenv, revisionOf } from "./apply.ts";
 import { toolEnvOf, type Entry, type LocalContext, type LocalPlatformOptions } from "./context.ts";
@@ -119,16 +118,16 @@ export class LocalPlatform implements Platform {
   async *logs(id: string, options: LogsOptions, signal: AbortSignal): AsyncIterable<LogLine> {
     const entry = this.ctx.entries.get(id);
     if (!entry) throw functionNotFound(id);
-    const queue = new AsyncQueue<LogLine>({ signal });
-    const unfollow = options.follow ? entry.log.follow((line) => queue.push(line)) : undefined;
+    // Followed from before the backlog is taken, so no line falls between the two.
+    const follow = options.follow ? entry.log.follow(signal) : undefined;
     // Re-check deletion and shutdown now and then: either ends the follow.
-    const check = unfollow ? setInterval(() => (this.ctx.closed || this.ctx.entries.get(id) !== entry) && queue.end(), 1000).unref() : undefined;
+    const check = follow ? setInterval(() => (this.ctx.closed || this.ctx.entries.get(id) !== entry) && follow.unfollow(), 1000).unref() : undefined;
     try {
       yield* entry.log.tail(options.tail);
-      if (unfollow && !signal.aborted) yield* queue;
+      if (follow && !signal.aborted) yield* follow.lines;
     } finally {
       clearInterval(check);
-      unfollow?.();
+      follow?.unfollow();
     }
   }
 
