@@ -4,7 +4,7 @@ import { FaasError } from "../domain/errors.ts";
 import { besideSource } from "../paths.ts";
 import { BoundedLines } from "./bounded-lines.ts";
 import { FrameChannel } from "./frames.ts";
-import { closePipes, OUTPUT_GRACE_MS } from "./pipes.ts";
+import { childrenOf, closePipes, OUTPUT_GRACE_MS } from "./child-process.ts";
 import { ConnectionError } from "./http-client.ts";
 import { handlerInvalid, readReady } from "./worker-ready.ts";
 
@@ -47,6 +47,11 @@ export interface WorkerOptions {
   drainMs?: number;
   /** Turns the worker's argv into the one spawned (the local platform's sandbox); default: as is. */
   launch?: (argv: string[]) => string[];
+  /**
+   * The spawned process supervises the worker and exits when it does (bubblewrap): it is killed
+   * through its children, so that it reaps them, rather than orphaning them.
+   */
+  supervised?: boolean;
 }
 
 /** How every worker process is spawned (the env and cwd are added per worker). */
@@ -207,17 +212,17 @@ export class Worker {
 
   /** Kills the process and everything it started, at once. */
   kill(): void {
-    if (!this.exited) this.signalGroup("SIGKILL");
+    if (this.exited) return;
+    const inner = this.options.supervised ? childrenOf(this.pid) : [];
+    // A sandbox's init dies with all it holds and is reaped by its supervisor, which then exits.
+    for (const pid of inner) signal(pid, "SIGKILL");
+    if (inner.length === 0) this.signalGroup("SIGKILL");
+    else setTimeout(() => this.exited || this.signalGroup("SIGKILL"), EXIT_GRACE_MS).unref();
   }
 
   /** Signals the worker's process group (it leads one: spawned detached), or the process alone. */
-  private signalGroup(signal: NodeJS.Signals): void {
-    if (this.pid <= 0) return;
-    try {
-      process.kill(-this.pid, signal);
-    } catch {
-      if (!this.exited) this.process.kill(signal);
-    }
+  private signalGroup(sig: NodeJS.Signals): void {
+    if (this.pid > 0 && !signal(-this.pid, sig) && !this.exited) this.process.kill(sig);
   }
 
   private connect(): Promise<void> {
@@ -280,3 +285,12 @@ export class Worker {
   }
 }
 
+/** Sends `sig` to `pid` (a negative pid: a process group); false when there is no such process. */
+function signal(pid: number, sig: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, sig);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -96,3 +96,15 @@ export async function noProcessesMentioning(needle: string, timeoutMs = 10_000):
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/**
+ * The pid, as this machine sees it, of the Python worker serving function `id` of the agent with
+ * state directory `stateDir` (inside its sandbox the worker has a pid of its own, so what
+ * `os.getpid()` answers there is no use outside). Throws unless exactly one runs.
+ */
+export async function workerHostPid(stateDir: string, id: string): Promise<number> {
+  const handlerDir = join(stateDir, "functions", id, "revisions");
+  const workers = (await processesMentioning(handlerDir)).filter((p) => p.cmdline.includes("faas_runtime.py") && !/^\S*bwrap /.test(p.cmdline));
+  if (workers.length !== 1) throw new Error(`expected one worker of ${id}, found ${JSON.stringify(workers)}`);
+  return workers[0]!.pid;
+}

@@ -98,6 +98,7 @@ export class LocalWorkers {
         cwd: paths.revisionDir,
         env: this.env(record, paths),
         launch: (argv) => sandbox.workerCommand(argv, paths),
+        supervised: sandbox.isolation === "bwrap",
         startTimeoutMs: options.deployTimeoutMs,
         callTimeoutMs: options.invokeTimeoutMs,
         maxResultBytes: options.maxResultBytes,

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { ChildProcess } from "node:child_process";
 
 /** How long the output pipes of an exited process may still deliver what it wrote, in milliseconds. */
@@ -21,4 +22,13 @@ export function closePipes(child: ChildProcess, graceMs: number): Promise<void> 
     if (open === 0) return finish();
     for (const s of streams) s.once("close", () => --open === 0 && finish());
   });
+}
+
+/** The pids of `pid`'s children (Linux /proc), or [] where that cannot be read. */
+export function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
 }
