@@ -121,6 +121,21 @@ export interface InvokeOutcome {
   coldStart: boolean;
 }
 
+/** A stream call under way (Platform.invokeStream). */
+export interface InvokeStream {
+  /** Each value the handler yields, as JSON text, as it comes; a plain handler's result is the one chunk. */
+  readonly chunks: AsyncIterable<string>;
+  /** Whether the function had to be started for this call; final once the chunks have ended. */
+  readonly coldStart: boolean;
+}
+
+/**
+ * How a platform delivers a stream call's chunks: `incremental` as the handler yields them (with
+ * back-pressure and cancel), or `buffered`: all at once when the handler is done, because the
+ * platform's runtime returns one response per call (Nuclio).
+ */
+export type StreamingMode = "incremental" | "buffered";
+
 /** One line a function wrote. */
 export interface LogLine {
   time: Date;
@@ -159,6 +174,8 @@ export interface Capabilities {
   readonly traffic: boolean;
   /** Logs with `follow` keep streaming new lines until the caller cancels. */
   readonly logsFollow: boolean;
+  /** How stream calls (Platform.invokeStream) deliver chunks. */
+  readonly streaming: StreamingMode;
 }
 
 /**
@@ -185,6 +202,12 @@ export interface Platform {
   setTraffic?(id: string, traffic: TrafficTarget[], signal: AbortSignal): Promise<FunctionInfo>;
   /** Calls `handle` with the JSON text `payloadJson`. */
   invoke(id: string, payloadJson: string, signal: AbortSignal): Promise<InvokeOutcome>;
+  /**
+   * Calls `handle` as a stream (see InvokeStream; delivered as `capabilities.streaming` says).
+   * Resolves once the function is found (FaasError not_found otherwise); call failures end the
+   * chunks' iteration with the error a plain call would give; leaving the iteration early cancels.
+   */
+  invokeStream(id: string, payloadJson: string, signal: AbortSignal): Promise<InvokeStream>;
   /** Every function this agent deployed, ordered by id. */
   list(signal: AbortSignal): Promise<FunctionInfo[]>;
   /** One function, or FaasError not_found. */

@@ -174,6 +174,21 @@ export class Worker {
   }
 
   /**
+   * Sends one stream call (FrameChannel.stream): each chunk's JSON text as the generator yields
+   * it. Fails as `call` does; a timeout retires the worker.
+   */
+  async *stream(payloadJson: string, signal?: AbortSignal): AsyncGenerator<string> {
+    if (this.closed) throw new ConnectionError(new Error("the worker was closed"));
+    if (this.exited || !this.channel) throw this.crashError();
+    try {
+      yield* this.channel.stream(payloadJson, this.options.callTimeoutMs, signal);
+    } catch (error) {
+      if ((error as { reason?: string }).reason === "INVOKE_TIMEOUT") this.retire();
+      throw error;
+    }
+  }
+
+  /**
    * A sync handler's thread cannot be stopped from outside, and a busy async one wedges the whole
    * loop: after a timeout the only sure stop is the process. Calls in flight finish first.
    */

@@ -16,6 +16,7 @@ import type { RequestValidation } from "../service/validation.ts";
 import { asFaasError, httpStatusOf } from "./errors.ts";
 import { readJsonObject, requestFromJson } from "./rest-body.ts";
 import { errorBody, restDeployed, restDryRun, restFunction } from "./rest-json.ts";
+import { sendStream, streamFormatOf } from "./rest-stream.ts";
 
 type NodeHandler = NonNullable<ConnectNodeAdapterOptions["fallback"]>;
 type Request = Parameters<NodeHandler>[0];
@@ -69,6 +70,8 @@ export function createRestHandler(options: RestOptions): (req: Request, res: Res
         // The payload stays the JSON the client sent (a Value message would drop `__proto__` keys).
         const { payload, ...rest } = await readJsonObject(req, options.maxBodyBytes);
         const request = validation.check(InvokeRequestSchema, requestFromJson(InvokeRequestSchema, rest));
+        const format = streamFormatOf(req.headers.accept);
+        if (format) return sendStream(res as ServerResponse, core.invokeStream(request.id, payloadJson(payload), signal), format, (e) => sendError(res, e, logger));
         const out = await core.invoke(request.id, payloadJson(payload), signal);
         send(res, 200, { result: out.result, status: "success", execution_time: out.executionTime, platform: out.platform, cold_start: out.coldStart });
       },

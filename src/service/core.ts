@@ -38,6 +38,11 @@ export interface InvokeResult {
   platform: PlatformName;
 }
 
+/** One event of a stream call: a chunk as the handler yielded it, then the end. */
+export type StreamEvent =
+  | { type: "chunk"; resultJson: string; result: unknown }
+  | { type: "end"; executionTime: number; coldStart: boolean; platform: PlatformName; chunks: number };
+
 export interface HealthReport {
   status: "healthy" | "degraded";
   platform: PlatformName;
@@ -178,6 +183,25 @@ export class AgentCore {
       coldStart: outcome.coldStart,
       platform: this.platformName,
     };
+  }
+
+  /**
+   * Calls a function as a stream: each chunk (checked like an invoke result: one JSON value within
+   * the result limit) as the platform delivers it, then the end. A failure ends the iteration with
+   * the error a plain invoke gives; leaving the iteration early cancels the call.
+   */
+  async *invokeStream(id: string, payloadJson: string, signal: AbortSignal): AsyncGenerator<StreamEvent> {
+    validateId(id);
+    const start = performance.now();
+    const max = this.options.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES;
+    const stream = await this.options.platform.invokeStream(id, payloadJson, signal);
+    let chunks = 0;
+    for await (const resultJson of stream.chunks) {
+      const result = checkResult(resultJson, max);
+      chunks++;
+      yield { type: "chunk", resultJson, result };
+    }
+    yield { type: "end", executionTime: (performance.now() - start) / 1000, coldStart: stream.coldStart, platform: this.platformName, chunks };
   }
 
   list(signal: AbortSignal): Promise<FunctionInfo[]> {

@@ -12,6 +12,7 @@ import {
   type DeployResponse,
   type Function as FunctionMessage,
   type TrafficTarget as TrafficTargetMessage,
+  StreamingMode,
 } from "../../gen/faas/v1/agent_pb.ts";
 import type { RawDeployRequest } from "../domain/spec.ts";
 import type { Capabilities, DeployOptionName, DeployOptions, DeployPhase as DomainPhase, FunctionInfo, PlatformName, TrafficTarget } from "../domain/types.ts";
@@ -132,5 +133,6 @@ export function toCapabilitiesResponse(platform: PlatformName, caps: Capabilitie
     dryRun: caps.dryRun,
     traffic: caps.traffic,
     logsFollow: caps.logsFollow,
+    streaming: caps.streaming === "buffered" ? StreamingMode.BUFFERED : StreamingMode.INCREMENTAL,
   });
 }

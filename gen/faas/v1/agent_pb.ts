@@ -46,7 +46,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file faas/v1/agent.proto.
  */
 export const file_faas_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("ChNmYWFzL3YxL2FnZW50LnByb3RvEgdmYWFzLnYxIt4NCg1EZXBsb3lSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynYAQFyAhg/EoUBCgdoYW5kbGVyGAIgASgJQnS6SHG6AWEKEWhhbmRsZXJfbm90X2JsYW5rEjdoYW5kbGVyIGlzIHJlcXVpcmVkOiBQeXRob24gc291cmNlIGRlZmluaW5nIGhhbmRsZShyZXEpGhN0aGlzLm1hdGNoZXMocidcUycpyAEBcggogIBAugEBABIjCgxyZXF1aXJlbWVudHMYAyABKAlCDbpICnIIKICABLoBAQAStAcKBnBhcmFtcxgEIAMoCzIiLmZhYXMudjEuRGVwbG95UmVxdWVzdC5QYXJhbXNFbnRyeUL/BrpI+wa6AZgBChVwYXJhbXMuUFlUSE9OX1ZFUlNJT04SK3BhcmFtZXRlciBQWVRIT05fVkVSU0lPTiBtdXN0IGxvb2sgbGlrZSAzLk4aUiEoJ1BZVEhPTl9WRVJTSU9OJyBpbiB0aGlzKSB8fCB0aGlzWydQWVRIT05fVkVSU0lPTiddLm1hdGNoZXMocideM1suXVswLTldezEsMn0kJym6AZYCChRwYXJhbXMuUElQX0lOREVYX1VSTBIucGFyYW1ldGVyIFBJUF9JTkRFWF9VUkwgbXVzdCBiZSBhbiBodHRwKHMpIFVSTBrNASEoJ1BJUF9JTkRFWF9VUkwnIGluIHRoaXMpIHx8ICh0aGlzWydQSVBfSU5ERVhfVVJMJ10ubWF0Y2hlcyhyIl5odHRwcz86Ly9bQS1aYS16MC05Ll9+Oi8/I1tcXUAhJCYnKCkqKyw7PSUtXSskIikgJiYgc2l6ZSh0aGlzWydQSVBfSU5ERVhfVVJMJ10pIDw9ICh0aGlzWydQSVBfSU5ERVhfVVJMJ10uc3RhcnRzV2l0aCgnaHR0cHMnKSA/IDIwMDggOiAyMDA3KSm6AYUCChFwYXJhbXMuQkFTRV9JTUFHRRIvcGFyYW1ldGVyIEJBU0VfSU1BR0UgbXVzdCBiZSBhbiBpbWFnZSByZWZlcmVuY2UavgEhKCdCQVNFX0lNQUdFJyBpbiB0aGlzKSB8fCB0aGlzWydCQVNFX0lNQUdFJ10ubWF0Y2hlcyhyJ15bYS16MC05XSsoWy5fLV1bYS16MC05XSspKig6WzAtOV17MSw1fSk/KC9bYS16MC05XSsoWy5fLV1bYS16MC05XSspKikqKDpbQS1aYS16MC05X11bQS1aYS16MC05Ll8tXXswLDEyN30pPyhAc2hhMjU2OlthLWYwLTldezY0fSk/JCcpmgG4ASK1AboBsQEKDHBhcmFtc19rbm93bhqgAXRoaXMgaW4gWydQWVRIT05fVkVSU0lPTicsICdQSVBfSU5ERVhfVVJMJywgJ0JBU0VfSU1BR0UnXSA/ICcnIDogJ3Vua25vd24gcGFyYW1ldGVyICInICsgdGhpcyArICciOyBrbm93biBwYXJhbWV0ZXJzOiBQWVRIT05fVkVSU0lPTiwgUElQX0lOREVYX1VSTCwgQkFTRV9JTUFHRScS0gEKA2VudhgFIAMoCzIfLmZhYXMudjEuRGVwbG95UmVxdWVzdC5FbnZFbnRyeUKjAbpInwGaAZsBEIABIokBugFqChBlbnZfbm90X3Jlc2VydmVkEjtlbnZpcm9ubWVudCB2YXJpYWJsZSBuYW1lcyBzdGFydGluZyB3aXRoIEZBQVNfIGFyZSByZXNlcnZlZBoZIXRoaXMuc3RhcnRzV2l0aCgnRkFBU18nKXIaMhheW0EtWmEtel9dW0EtWmEtejAtOV9dKiQqCnIIKICAAroBAQASJwoHb3B0aW9ucxgGIAEoCzIWLmZhYXMudjEuRGVwbG95T3B0aW9ucxIPCgdkcnlfcnVuGAcgASgIEjkKCGtlZXBfZW52GAggAygJQie6SCSSASEQgAEiHHIaMhheW0EtWmEtel9dW0EtWmEtejAtOV9dKiQaLQoLUGFyYW1zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIq4DCg1EZXBsb3lPcHRpb25zEhYKCW1pbl9zY2FsZRgBIAEoDUgAiAEBEhYKCW1heF9zY2FsZRgCIAEoDUgBiAEBEiMKBnRhcmdldBgDIAEoAUIOukgLEgkpexSuR+F6hD9IAogBARIoChdzY2FsZV90b196ZXJvX3JldGVudGlvbhgEIAEoCUIHukgEcgIYIBIiChVjb250YWluZXJfY29uY3VycmVuY3kYBSABKA1IA4gBARIcCg90aW1lb3V0X3NlY29uZHMYBiABKA1IBIgBARIlCglyZXNvdXJjZXMYByABKAsyEi5mYWFzLnYxLlJlc291cmNlcxIhCgd3b3JrZXJzGAggASgNQgu6SAgqBhigjQYoAUgFiAEBEjEKB3RyYWZmaWMYCSADKAsyFi5mYWFzLnYxLlRyYWZmaWNUYXJnZXRCCLpIBZIBAhAgQgwKCl9taW5fc2NhbGVCDAoKX21heF9zY2FsZUIJCgdfdGFyZ2V0QhgKFl9jb250YWluZXJfY29uY3VycmVuY3lCEgoQX3RpbWVvdXRfc2Vjb25kc0IKCghfd29ya2VycyKjAgoJUmVzb3VyY2VzEjQKC2NwdV9yZXF1ZXN0GAEgASgJQh+6SBxyGjIYXiR8XlswLTldKyhcLlswLTldKyk/bT8kEjIKCWNwdV9saW1pdBgCIAEoCUIfukgcchoyGF4kfF5bMC05XSsoXC5bMC05XSspP20/JBJLCg5tZW1vcnlfcmVxdWVzdBgDIAEoCUIzukgwci4yLF4kfF5bMC05XSsoXC5bMC05XSspPyhbS01HVFBFXWl8W21rTUdUUEVdKT8kEkkKDG1lbW9yeV9saW1pdBgEIAEoCUIzukgwci4yLF4kfF5bMC05XSsoXC5bMC05XSspPyhbS01HVFBFXWl8W21rTUdUUEVdKT8kEhQKA2dwdRgFIAEoDUIHukgEKgIYQCKYAQoNVHJhZmZpY1RhcmdldBIZCghyZXZpc2lvbhgBIAEoCUIHukgEcgIYPxIOCgZsYXRlc3QYAiABKAgSGAoHcGVyY2VudBgDIAEoDUIHukgEKgIYZBI1CgN0YWcYBCABKAlCKLpIJXIjGD8yH14kfF5bYS16XShbLWEtejAtOV0qW2EtejAtOV0pPyQSCwoDdXJsGAUgASgJItcBCg5EZXBsb3lSZXNwb25zZRIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgVwaGFzZRgCIAEoDjIULmZhYXMudjEuRGVwbG95UGhhc2VIABIgCgNsb2cYAyABKAsyES5mYWFzLnYxLkJ1aWxkTG9nSAASJQoIZnVuY3Rpb24YBCABKAsyES5mYWFzLnYxLkZ1bmN0aW9uSAASIgoHZHJ5X3J1bhgFIAEoCzIPLmZhYXMudjEuRHJ5UnVuSABCBwoFZXZlbnQiVAoGRHJ5UnVuEgwKBGtpbmQYASABKAkSJwoGb2JqZWN0GAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBITCgtkaWZmZXJlbmNlcxgDIAMoCSJNCghCdWlsZExvZxIjCgVwaGFzZRgBIAEoDjIULmZhYXMudjEuRGVwbG95UGhhc2USDgoGc291cmNlGAIgASgJEgwKBGxpbmUYAyABKAki4QIKCEZ1bmN0aW9uEgoKAmlkGAEgASgJEg0KBWltYWdlGAIgASgJEg4KBnN0YXR1cxgDIAEoCRINCgVyZWFkeRgEIAEoCBINCgVzdGF0ZRgFIAEoCRIQCghwbGF0Zm9ybRgGIAEoCRIQCghlbmRwb2ludBgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXZpc2lvbhgKIAEoCRIWCg5weXRob25fdmVyc2lvbhgLIAEoCRIPCgdtZXNzYWdlGAwgASgJEiQKCXJldmlzaW9ucxgNIAMoCzIRLmZhYXMudjEuUmV2aXNpb24SJwoHdHJhZmZpYxgOIAMoCzIWLmZhYXMudjEuVHJhZmZpY1RhcmdldCJ8CghSZXZpc2lvbhIMCgRuYW1lGAEgASgJEhQKDGNvbnRlbnRfaGFzaBgCIAEoCRINCgVpbWFnZRgDIAEoCRINCgVyZWFkeRgEIAEoCBIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKOAgoRU2V0VHJhZmZpY1JlcXVlc3QSwwEKAmlkGAEgASgJQrYBukiyAboBpwEKDGlkX2Ruc19sYWJlbBJoaWQgaXMgaW52YWxpZDogdXNlIGxvd2VyY2FzZSBsZXR0ZXJzLCBkaWdpdHMgYW5kICctJywgc3RhcnQgd2l0aCBhIGxldHRlciBhbmQgZW5kIHdpdGggYSBsZXR0ZXIgb3IgZGlnaXQaLXRoaXMubWF0Y2hlcyhyJ15bYS16XShbLWEtejAtOV0qW2EtejAtOV0pPyQnKcgBAXICGD8SMwoHdHJhZmZpYxgCIAMoCzIWLmZhYXMudjEuVHJhZmZpY1RhcmdldEIKukgHkgEECAEQICI5ChJTZXRUcmFmZmljUmVzcG9uc2USIwoIZnVuY3Rpb24YASABKAsyES5mYWFzLnYxLkZ1bmN0aW9uIv4BCg1JbnZva2VSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynIAQFyAhg/EicKB3BheWxvYWQYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUihgEKDkludm9rZVJlc3BvbnNlEiYKBnJlc3VsdBgBIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIOCgZzdGF0dXMYAiABKAkSFgoOZXhlY3V0aW9uX3RpbWUYAyABKAESEAoIcGxhdGZvcm0YBCABKAkSEgoKY29sZF9zdGFydBgFIAEoCCINCgtMaXN0UmVxdWVzdCI0CgxMaXN0UmVzcG9uc2USJAoJZnVuY3Rpb25zGAEgAygLMhEuZmFhcy52MS5GdW5jdGlvbiLSAQoKR2V0UmVxdWVzdBLDAQoCaWQYASABKAlCtgG6SLIBugGnAQoMaWRfZG5zX2xhYmVsEmhpZCBpcyBpbnZhbGlkOiB1c2UgbG93ZXJjYXNlIGxldHRlcnMsIGRpZ2l0cyBhbmQgJy0nLCBzdGFydCB3aXRoIGEgbGV0dGVyIGFuZCBlbmQgd2l0aCBhIGxldHRlciBvciBkaWdpdBotdGhpcy5tYXRjaGVzKHInXlthLXpdKFstYS16MC05XSpbYS16MC05XSk/JCcpyAEBcgIYPyJbCgtHZXRSZXNwb25zZRIjCghmdW5jdGlvbhgBIAEoCzIRLmZhYXMudjEuRnVuY3Rpb24SJwoGc291cmNlGAIgASgLMhcuZmFhcy52MS5GdW5jdGlvblNvdXJjZSKuAQoORnVuY3Rpb25Tb3VyY2USDwoHaGFuZGxlchgBIAEoCRIUCgxyZXF1aXJlbWVudHMYAiABKAkSMwoGcGFyYW1zGAMgAygLMiMuZmFhcy52MS5GdW5jdGlvblNvdXJjZS5QYXJhbXNFbnRyeRIRCgllbnZfbmFtZXMYBCADKAkaLQoLUGFyYW1zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLVAQoNRGVsZXRlUmVxdWVzdBLDAQoCaWQYASABKAlCtgG6SLIBugGnAQoMaWRfZG5zX2xhYmVsEmhpZCBpcyBpbnZhbGlkOiB1c2UgbG93ZXJjYXNlIGxldHRlcnMsIGRpZ2l0cyBhbmQgJy0nLCBzdGFydCB3aXRoIGEgbGV0dGVyIGFuZCBlbmQgd2l0aCBhIGxldHRlciBvciBkaWdpdBotdGhpcy5tYXRjaGVzKHInXlthLXpdKFstYS16MC05XSpbYS16MC05XSk/JCcpyAEBcgIYPyJHCg5EZWxldGVSZXNwb25zZRIOCgZzdGF0dXMYASABKAkSEAoIcGxhdGZvcm0YAiABKAkSEwoLZnVuY3Rpb25faWQYAyABKAki8QEKC0xvZ3NSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynIAQFyAhg/Eg4KBmZvbGxvdxgCIAEoCBIMCgR0YWlsGAMgASgNIlYKDExvZ3NSZXNwb25zZRIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZzdHJlYW0YAiABKAkSDAoEbGluZRgDIAEoCSIPCg1IZWFsdGhSZXF1ZXN0Io4BCg5IZWFsdGhSZXNwb25zZRIOCgZzdGF0dXMYASABKAkSEAoIcGxhdGZvcm0YAiABKAkSEAoId29ya2Zsb3cYAyABKAkSDwoHdmVyc2lvbhgEIAEoCRIkCgZjaGVja3MYBSADKAsyFC5mYWFzLnYxLkhlYWx0aENoZWNrEhEKCWlzb2xhdGlvbhgGIAEoCSI4CgtIZWFsdGhDaGVjaxIMCgRuYW1lGAEgASgJEgoKAm9rGAIgASgIEg8KB21lc3NhZ2UYAyABKAkiFQoTQ2FwYWJpbGl0aWVzUmVxdWVzdCJwChRDYXBhYmlsaXRpZXNSZXNwb25zZRIQCghwbGF0Zm9ybRgBIAEoCRIPCgdvcHRpb25zGAIgAygJEg8KB2RyeV9ydW4YAyABKAgSDwoHdHJhZmZpYxgEIAEoCBITCgtsb2dzX2ZvbGxvdxgFIAEoCCqzAQoLRGVwbG95UGhhc2USHAoYREVQTE9ZX1BIQVNFX1VOU1BFQ0lGSUVEEAASGwoXREVQTE9ZX1BIQVNFX1ZBTElEQVRJTkcQARIaChZERVBMT1lfUEhBU0VfUEFDS0FHSU5HEAISGQoVREVQTE9ZX1BIQVNFX0JVSUxESU5HEAMSGgoWREVQTE9ZX1BIQVNFX0RFUExPWUlORxAEEhYKEkRFUExPWV9QSEFTRV9SRUFEWRAFMskECglGYWFzQWdlbnQSOwoGRGVwbG95EhYuZmFhcy52MS5EZXBsb3lSZXF1ZXN0GhcuZmFhcy52MS5EZXBsb3lSZXNwb25zZTABEjkKBkludm9rZRIWLmZhYXMudjEuSW52b2tlUmVxdWVzdBoXLmZhYXMudjEuSW52b2tlUmVzcG9uc2USOAoETGlzdBIULmZhYXMudjEuTGlzdFJlcXVlc3QaFS5mYWFzLnYxLkxpc3RSZXNwb25zZSIDkAIBEjUKA0dldBITLmZhYXMudjEuR2V0UmVxdWVzdBoULmZhYXMudjEuR2V0UmVzcG9uc2UiA5ACARI+CgZEZWxldGUSFi5mYWFzLnYxLkRlbGV0ZVJlcXVlc3QaFy5mYWFzLnYxLkRlbGV0ZVJlc3BvbnNlIgOQAgISSgoKU2V0VHJhZmZpYxIaLmZhYXMudjEuU2V0VHJhZmZpY1JlcXVlc3QaGy5mYWFzLnYxLlNldFRyYWZmaWNSZXNwb25zZSIDkAICEjUKBExvZ3MSFC5mYWFzLnYxLkxvZ3NSZXF1ZXN0GhUuZmFhcy52MS5Mb2dzUmVzcG9uc2UwARI+CgZIZWFsdGgSFi5mYWFzLnYxLkhlYWx0aFJlcXVlc3QaFy5mYWFzLnYxLkhlYWx0aFJlc3BvbnNlIgOQAgESUAoMQ2FwYWJpbGl0aWVzEhwuZmFhcy52MS5DYXBhYmlsaXRpZXNSZXF1ZXN0Gh0uZmFhcy52MS5DYXBhYmlsaXRpZXNSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChNmYWFzL3YxL2FnZW50LnByb3RvEgdmYWFzLnYxIt4NCg1EZXBsb3lSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynYAQFyAhg/EoUBCgdoYW5kbGVyGAIgASgJQnS6SHG6AWEKEWhhbmRsZXJfbm90X2JsYW5rEjdoYW5kbGVyIGlzIHJlcXVpcmVkOiBQeXRob24gc291cmNlIGRlZmluaW5nIGhhbmRsZShyZXEpGhN0aGlzLm1hdGNoZXMocidcUycpyAEBcggogIBAugEBABIjCgxyZXF1aXJlbWVudHMYAyABKAlCDbpICnIIKICABLoBAQAStAcKBnBhcmFtcxgEIAMoCzIiLmZhYXMudjEuRGVwbG95UmVxdWVzdC5QYXJhbXNFbnRyeUL/BrpI+wa6AZgBChVwYXJhbXMuUFlUSE9OX1ZFUlNJT04SK3BhcmFtZXRlciBQWVRIT05fVkVSU0lPTiBtdXN0IGxvb2sgbGlrZSAzLk4aUiEoJ1BZVEhPTl9WRVJTSU9OJyBpbiB0aGlzKSB8fCB0aGlzWydQWVRIT05fVkVSU0lPTiddLm1hdGNoZXMocideM1suXVswLTldezEsMn0kJym6AZYCChRwYXJhbXMuUElQX0lOREVYX1VSTBIucGFyYW1ldGVyIFBJUF9JTkRFWF9VUkwgbXVzdCBiZSBhbiBodHRwKHMpIFVSTBrNASEoJ1BJUF9JTkRFWF9VUkwnIGluIHRoaXMpIHx8ICh0aGlzWydQSVBfSU5ERVhfVVJMJ10ubWF0Y2hlcyhyIl5odHRwcz86Ly9bQS1aYS16MC05Ll9+Oi8/I1tcXUAhJCYnKCkqKyw7PSUtXSskIikgJiYgc2l6ZSh0aGlzWydQSVBfSU5ERVhfVVJMJ10pIDw9ICh0aGlzWydQSVBfSU5ERVhfVVJMJ10uc3RhcnRzV2l0aCgnaHR0cHMnKSA/IDIwMDggOiAyMDA3KSm6AYUCChFwYXJhbXMuQkFTRV9JTUFHRRIvcGFyYW1ldGVyIEJBU0VfSU1BR0UgbXVzdCBiZSBhbiBpbWFnZSByZWZlcmVuY2UavgEhKCdCQVNFX0lNQUdFJyBpbiB0aGlzKSB8fCB0aGlzWydCQVNFX0lNQUdFJ10ubWF0Y2hlcyhyJ15bYS16MC05XSsoWy5fLV1bYS16MC05XSspKig6WzAtOV17MSw1fSk/KC9bYS16MC05XSsoWy5fLV1bYS16MC05XSspKikqKDpbQS1aYS16MC05X11bQS1aYS16MC05Ll8tXXswLDEyN30pPyhAc2hhMjU2OlthLWYwLTldezY0fSk/JCcpmgG4ASK1AboBsQEKDHBhcmFtc19rbm93bhqgAXRoaXMgaW4gWydQWVRIT05fVkVSU0lPTicsICdQSVBfSU5ERVhfVVJMJywgJ0JBU0VfSU1BR0UnXSA/ICcnIDogJ3Vua25vd24gcGFyYW1ldGVyICInICsgdGhpcyArICciOyBrbm93biBwYXJhbWV0ZXJzOiBQWVRIT05fVkVSU0lPTiwgUElQX0lOREVYX1VSTCwgQkFTRV9JTUFHRScS0gEKA2VudhgFIAMoCzIfLmZhYXMudjEuRGVwbG95UmVxdWVzdC5FbnZFbnRyeUKjAbpInwGaAZsBEIABIokBugFqChBlbnZfbm90X3Jlc2VydmVkEjtlbnZpcm9ubWVudCB2YXJpYWJsZSBuYW1lcyBzdGFydGluZyB3aXRoIEZBQVNfIGFyZSByZXNlcnZlZBoZIXRoaXMuc3RhcnRzV2l0aCgnRkFBU18nKXIaMhheW0EtWmEtel9dW0EtWmEtejAtOV9dKiQqCnIIKICAAroBAQASJwoHb3B0aW9ucxgGIAEoCzIWLmZhYXMudjEuRGVwbG95T3B0aW9ucxIPCgdkcnlfcnVuGAcgASgIEjkKCGtlZXBfZW52GAggAygJQie6SCSSASEQgAEiHHIaMhheW0EtWmEtel9dW0EtWmEtejAtOV9dKiQaLQoLUGFyYW1zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIq4DCg1EZXBsb3lPcHRpb25zEhYKCW1pbl9zY2FsZRgBIAEoDUgAiAEBEhYKCW1heF9zY2FsZRgCIAEoDUgBiAEBEiMKBnRhcmdldBgDIAEoAUIOukgLEgkpexSuR+F6hD9IAogBARIoChdzY2FsZV90b196ZXJvX3JldGVudGlvbhgEIAEoCUIHukgEcgIYIBIiChVjb250YWluZXJfY29uY3VycmVuY3kYBSABKA1IA4gBARIcCg90aW1lb3V0X3NlY29uZHMYBiABKA1IBIgBARIlCglyZXNvdXJjZXMYByABKAsyEi5mYWFzLnYxLlJlc291cmNlcxIhCgd3b3JrZXJzGAggASgNQgu6SAgqBhigjQYoAUgFiAEBEjEKB3RyYWZmaWMYCSADKAsyFi5mYWFzLnYxLlRyYWZmaWNUYXJnZXRCCLpIBZIBAhAgQgwKCl9taW5fc2NhbGVCDAoKX21heF9zY2FsZUIJCgdfdGFyZ2V0QhgKFl9jb250YWluZXJfY29uY3VycmVuY3lCEgoQX3RpbWVvdXRfc2Vjb25kc0IKCghfd29ya2VycyKjAgoJUmVzb3VyY2VzEjQKC2NwdV9yZXF1ZXN0GAEgASgJQh+6SBxyGjIYXiR8XlswLTldKyhcLlswLTldKyk/bT8kEjIKCWNwdV9saW1pdBgCIAEoCUIfukgcchoyGF4kfF5bMC05XSsoXC5bMC05XSspP20/JBJLCg5tZW1vcnlfcmVxdWVzdBgDIAEoCUIzukgwci4yLF4kfF5bMC05XSsoXC5bMC05XSspPyhbS01HVFBFXWl8W21rTUdUUEVdKT8kEkkKDG1lbW9yeV9saW1pdBgEIAEoCUIzukgwci4yLF4kfF5bMC05XSsoXC5bMC05XSspPyhbS01HVFBFXWl8W21rTUdUUEVdKT8kEhQKA2dwdRgFIAEoDUIHukgEKgIYQCKYAQoNVHJhZmZpY1RhcmdldBIZCghyZXZpc2lvbhgBIAEoCUIHukgEcgIYPxIOCgZsYXRlc3QYAiABKAgSGAoHcGVyY2VudBgDIAEoDUIHukgEKgIYZBI1CgN0YWcYBCABKAlCKLpIJXIjGD8yH14kfF5bYS16XShbLWEtejAtOV0qW2EtejAtOV0pPyQSCwoDdXJsGAUgASgJItcBCg5EZXBsb3lSZXNwb25zZRIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgVwaGFzZRgCIAEoDjIULmZhYXMudjEuRGVwbG95UGhhc2VIABIgCgNsb2cYAyABKAsyES5mYWFzLnYxLkJ1aWxkTG9nSAASJQoIZnVuY3Rpb24YBCABKAsyES5mYWFzLnYxLkZ1bmN0aW9uSAASIgoHZHJ5X3J1bhgFIAEoCzIPLmZhYXMudjEuRHJ5UnVuSABCBwoFZXZlbnQiVAoGRHJ5UnVuEgwKBGtpbmQYASABKAkSJwoGb2JqZWN0GAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBITCgtkaWZmZXJlbmNlcxgDIAMoCSJNCghCdWlsZExvZxIjCgVwaGFzZRgBIAEoDjIULmZhYXMudjEuRGVwbG95UGhhc2USDgoGc291cmNlGAIgASgJEgwKBGxpbmUYAyABKAki4QIKCEZ1bmN0aW9uEgoKAmlkGAEgASgJEg0KBWltYWdlGAIgASgJEg4KBnN0YXR1cxgDIAEoCRINCgVyZWFkeRgEIAEoCBINCgVzdGF0ZRgFIAEoCRIQCghwbGF0Zm9ybRgGIAEoCRIQCghlbmRwb2ludBgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXZpc2lvbhgKIAEoCRIWCg5weXRob25fdmVyc2lvbhgLIAEoCRIPCgdtZXNzYWdlGAwgASgJEiQKCXJldmlzaW9ucxgNIAMoCzIRLmZhYXMudjEuUmV2aXNpb24SJwoHdHJhZmZpYxgOIAMoCzIWLmZhYXMudjEuVHJhZmZpY1RhcmdldCJ8CghSZXZpc2lvbhIMCgRuYW1lGAEgASgJEhQKDGNvbnRlbnRfaGFzaBgCIAEoCRINCgVpbWFnZRgDIAEoCRINCgVyZWFkeRgEIAEoCBIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKOAgoRU2V0VHJhZmZpY1JlcXVlc3QSwwEKAmlkGAEgASgJQrYBukiyAboBpwEKDGlkX2Ruc19sYWJlbBJoaWQgaXMgaW52YWxpZDogdXNlIGxvd2VyY2FzZSBsZXR0ZXJzLCBkaWdpdHMgYW5kICctJywgc3RhcnQgd2l0aCBhIGxldHRlciBhbmQgZW5kIHdpdGggYSBsZXR0ZXIgb3IgZGlnaXQaLXRoaXMubWF0Y2hlcyhyJ15bYS16XShbLWEtejAtOV0qW2EtejAtOV0pPyQnKcgBAXICGD8SMwoHdHJhZmZpYxgCIAMoCzIWLmZhYXMudjEuVHJhZmZpY1RhcmdldEIKukgHkgEECAEQICI5ChJTZXRUcmFmZmljUmVzcG9uc2USIwoIZnVuY3Rpb24YASABKAsyES5mYWFzLnYxLkZ1bmN0aW9uIv4BCg1JbnZva2VSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynIAQFyAhg/EicKB3BheWxvYWQYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUihgEKDkludm9rZVJlc3BvbnNlEiYKBnJlc3VsdBgBIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIOCgZzdGF0dXMYAiABKAkSFgoOZXhlY3V0aW9uX3RpbWUYAyABKAESEAoIcGxhdGZvcm0YBCABKAkSEgoKY29sZF9zdGFydBgFIAEoCCKEAgoTSW52b2tlU3RyZWFtUmVxdWVzdBLDAQoCaWQYASABKAlCtgG6SLIBugGnAQoMaWRfZG5zX2xhYmVsEmhpZCBpcyBpbnZhbGlkOiB1c2UgbG93ZXJjYXNlIGxldHRlcnMsIGRpZ2l0cyBhbmQgJy0nLCBzdGFydCB3aXRoIGEgbGV0dGVyIGFuZCBlbmQgd2l0aCBhIGxldHRlciBvciBkaWdpdBotdGhpcy5tYXRjaGVzKHInXlthLXpdKFstYS16MC05XSpbYS16MC05XSk/JCcpyAEBcgIYPxInCgdwYXlsb2FkGAIgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlInEKFEludm9rZVN0cmVhbVJlc3BvbnNlEicKBWNodW5rGAEgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlSAASJwoDZW5kGAIgASgLMhguZmFhcy52MS5JbnZva2VTdHJlYW1FbmRIAEIHCgVldmVudCJvCg9JbnZva2VTdHJlYW1FbmQSDgoGc3RhdHVzGAEgASgJEhYKDmV4ZWN1dGlvbl90aW1lGAIgASgBEhAKCHBsYXRmb3JtGAMgASgJEhIKCmNvbGRfc3RhcnQYBCABKAgSDgoGY2h1bmtzGAUgASgEIg0KC0xpc3RSZXF1ZXN0IjQKDExpc3RSZXNwb25zZRIkCglmdW5jdGlvbnMYASADKAsyES5mYWFzLnYxLkZ1bmN0aW9uItIBCgpHZXRSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynIAQFyAhg/IlsKC0dldFJlc3BvbnNlEiMKCGZ1bmN0aW9uGAEgASgLMhEuZmFhcy52MS5GdW5jdGlvbhInCgZzb3VyY2UYAiABKAsyFy5mYWFzLnYxLkZ1bmN0aW9uU291cmNlIq4BCg5GdW5jdGlvblNvdXJjZRIPCgdoYW5kbGVyGAEgASgJEhQKDHJlcXVpcmVtZW50cxgCIAEoCRIzCgZwYXJhbXMYAyADKAsyIy5mYWFzLnYxLkZ1bmN0aW9uU291cmNlLlBhcmFtc0VudHJ5EhEKCWVudl9uYW1lcxgEIAMoCRotCgtQYXJhbXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBItUBCg1EZWxldGVSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynIAQFyAhg/IkcKDkRlbGV0ZVJlc3BvbnNlEg4KBnN0YXR1cxgBIAEoCRIQCghwbGF0Zm9ybRgCIAEoCRITCgtmdW5jdGlvbl9pZBgDIAEoCSLxAQoLTG9nc1JlcXVlc3QSwwEKAmlkGAEgASgJQrYBukiyAboBpwEKDGlkX2Ruc19sYWJlbBJoaWQgaXMgaW52YWxpZDogdXNlIGxvd2VyY2FzZSBsZXR0ZXJzLCBkaWdpdHMgYW5kICctJywgc3RhcnQgd2l0aCBhIGxldHRlciBhbmQgZW5kIHdpdGggYSBsZXR0ZXIgb3IgZGlnaXQaLXRoaXMubWF0Y2hlcyhyJ15bYS16XShbLWEtejAtOV0qW2EtejAtOV0pPyQnKcgBAXICGD8SDgoGZm9sbG93GAIgASgIEgwKBHRhaWwYAyABKA0iVgoMTG9nc1Jlc3BvbnNlEigKBHRpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnN0cmVhbRgCIAEoCRIMCgRsaW5lGAMgASgJIg8KDUhlYWx0aFJlcXVlc3QijgEKDkhlYWx0aFJlc3BvbnNlEg4KBnN0YXR1cxgBIAEoCRIQCghwbGF0Zm9ybRgCIAEoCRIQCgh3b3JrZmxvdxgDIAEoCRIPCgd2ZXJzaW9uGAQgASgJEiQKBmNoZWNrcxgFIAMoCzIULmZhYXMudjEuSGVhbHRoQ2hlY2sSEQoJaXNvbGF0aW9uGAYgASgJIjgKC0hlYWx0aENoZWNrEgwKBG5hbWUYASABKAkSCgoCb2sYAiABKAgSDwoHbWVzc2FnZRgDIAEoCSIVChNDYXBhYmlsaXRpZXNSZXF1ZXN0IpsBChRDYXBhYmlsaXRpZXNSZXNwb25zZRIQCghwbGF0Zm9ybRgBIAEoCRIPCgdvcHRpb25zGAIgAygJEg8KB2RyeV9ydW4YAyABKAgSDwoHdHJhZmZpYxgEIAEoCBITCgtsb2dzX2ZvbGxvdxgFIAEoCBIpCglzdHJlYW1pbmcYBiABKA4yFi5mYWFzLnYxLlN0cmVhbWluZ01vZGUqswEKC0RlcGxveVBoYXNlEhwKGERFUExPWV9QSEFTRV9VTlNQRUNJRklFRBAAEhsKF0RFUExPWV9QSEFTRV9WQUxJREFUSU5HEAESGgoWREVQTE9ZX1BIQVNFX1BBQ0tBR0lORxACEhkKFURFUExPWV9QSEFTRV9CVUlMRElORxADEhoKFkRFUExPWV9QSEFTRV9ERVBMT1lJTkcQBBIWChJERVBMT1lfUEhBU0VfUkVBRFkQBSpsCg1TdHJlYW1pbmdNb2RlEh4KGlNUUkVBTUlOR19NT0RFX1VOU1BFQ0lGSUVEEAASHgoaU1RSRUFNSU5HX01PREVfSU5DUkVNRU5UQUwQARIbChdTVFJFQU1JTkdfTU9ERV9CVUZGRVJFRBACMpgFCglGYWFzQWdlbnQSOwoGRGVwbG95EhYuZmFhcy52MS5EZXBsb3lSZXF1ZXN0GhcuZmFhcy52MS5EZXBsb3lSZXNwb25zZTABEjkKBkludm9rZRIWLmZhYXMudjEuSW52b2tlUmVxdWVzdBoXLmZhYXMudjEuSW52b2tlUmVzcG9uc2USTQoMSW52b2tlU3RyZWFtEhwuZmFhcy52MS5JbnZva2VTdHJlYW1SZXF1ZXN0Gh0uZmFhcy52MS5JbnZva2VTdHJlYW1SZXNwb25zZTABEjgKBExpc3QSFC5mYWFzLnYxLkxpc3RSZXF1ZXN0GhUuZmFhcy52MS5MaXN0UmVzcG9uc2UiA5ACARI1CgNHZXQSEy5mYWFzLnYxLkdldFJlcXVlc3QaFC5mYWFzLnYxLkdldFJlc3BvbnNlIgOQAgESPgoGRGVsZXRlEhYuZmFhcy52MS5EZWxldGVSZXF1ZXN0GhcuZmFhcy52MS5EZWxldGVSZXNwb25zZSIDkAICEkoKClNldFRyYWZmaWMSGi5mYWFzLnYxLlNldFRyYWZmaWNSZXF1ZXN0GhsuZmFhcy52MS5TZXRUcmFmZmljUmVzcG9uc2UiA5ACAhI1CgRMb2dzEhQuZmFhcy52MS5Mb2dzUmVxdWVzdBoVLmZhYXMudjEuTG9nc1Jlc3BvbnNlMAESPgoGSGVhbHRoEhYuZmFhcy52MS5IZWFsdGhSZXF1ZXN0GhcuZmFhcy52MS5IZWFsdGhSZXNwb25zZSIDkAIBElAKDENhcGFiaWxpdGllcxIcLmZhYXMudjEuQ2FwYWJpbGl0aWVzUmVxdWVzdBodLmZhYXMudjEuQ2FwYWJpbGl0aWVzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * DeployRequest describes the function to deploy.
@@ -742,6 +742,121 @@ export const InvokeResponseSchema: GenMessage<InvokeResponse> = /*@__PURE__*/
   messageDesc(file_faas_v1_agent, 12);
 
 /**
+ * InvokeStreamRequest calls a function as a stream; the same fields and rules as InvokeRequest.
+ *
+ * @generated from message faas.v1.InvokeStreamRequest
+ */
+export type InvokeStreamRequest = Message<"faas.v1.InvokeStreamRequest"> & {
+  /**
+   * The function's id. Required; the same rules as DeployRequest.id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The value passed to `handle(req)`: any JSON value. Unset means an empty object.
+   *
+   * @generated from field: google.protobuf.Value payload = 2;
+   */
+  payload?: Value | undefined;
+};
+
+/**
+ * Describes the message faas.v1.InvokeStreamRequest.
+ * Use `create(InvokeStreamRequestSchema)` to create a new message.
+ */
+export const InvokeStreamRequestSchema: GenMessage<InvokeStreamRequest> = /*@__PURE__*/
+  messageDesc(file_faas_v1_agent, 13);
+
+/**
+ * InvokeStreamResponse is one message of a stream call.
+ *
+ * @generated from message faas.v1.InvokeStreamResponse
+ */
+export type InvokeStreamResponse = Message<"faas.v1.InvokeStreamResponse"> & {
+  /**
+   * The message.
+   *
+   * @generated from oneof faas.v1.InvokeStreamResponse.event
+   */
+  event: {
+    /**
+     * One value the handler yielded, exactly as JSON.
+     *
+     * @generated from field: google.protobuf.Value chunk = 1;
+     */
+    value: Value;
+    case: "chunk";
+  } | {
+    /**
+     * The end of a successful stream; always its last message.
+     *
+     * @generated from field: faas.v1.InvokeStreamEnd end = 2;
+     */
+    value: InvokeStreamEnd;
+    case: "end";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message faas.v1.InvokeStreamResponse.
+ * Use `create(InvokeStreamResponseSchema)` to create a new message.
+ */
+export const InvokeStreamResponseSchema: GenMessage<InvokeStreamResponse> = /*@__PURE__*/
+  messageDesc(file_faas_v1_agent, 14);
+
+/**
+ * InvokeStreamEnd ends a stream call that succeeded.
+ *
+ * @generated from message faas.v1.InvokeStreamEnd
+ */
+export type InvokeStreamEnd = Message<"faas.v1.InvokeStreamEnd"> & {
+  /**
+   * "success".
+   *
+   * @generated from field: string status = 1;
+   */
+  status: string;
+
+  /**
+   * Time the agent spent on the call, in seconds, from the request to the last chunk, including a
+   * cold start and any time the generator waited for a slow reader.
+   *
+   * @generated from field: double execution_time = 2;
+   */
+  executionTime: number;
+
+  /**
+   * The platform that ran the call.
+   *
+   * @generated from field: string platform = 3;
+   */
+  platform: string;
+
+  /**
+   * Whether the function had to be started for this call.
+   *
+   * @generated from field: bool cold_start = 4;
+   */
+  coldStart: boolean;
+
+  /**
+   * How many chunks the stream sent.
+   *
+   * @generated from field: uint64 chunks = 5;
+   */
+  chunks: bigint;
+};
+
+/**
+ * Describes the message faas.v1.InvokeStreamEnd.
+ * Use `create(InvokeStreamEndSchema)` to create a new message.
+ */
+export const InvokeStreamEndSchema: GenMessage<InvokeStreamEnd> = /*@__PURE__*/
+  messageDesc(file_faas_v1_agent, 15);
+
+/**
  * ListRequest has no fields.
  *
  * @generated from message faas.v1.ListRequest
@@ -754,7 +869,7 @@ export type ListRequest = Message<"faas.v1.ListRequest"> & {
  * Use `create(ListRequestSchema)` to create a new message.
  */
 export const ListRequestSchema: GenMessage<ListRequest> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 13);
+  messageDesc(file_faas_v1_agent, 16);
 
 /**
  * ListResponse lists the deployed functions.
@@ -775,7 +890,7 @@ export type ListResponse = Message<"faas.v1.ListResponse"> & {
  * Use `create(ListResponseSchema)` to create a new message.
  */
 export const ListResponseSchema: GenMessage<ListResponse> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 14);
+  messageDesc(file_faas_v1_agent, 17);
 
 /**
  * GetRequest names a function.
@@ -796,7 +911,7 @@ export type GetRequest = Message<"faas.v1.GetRequest"> & {
  * Use `create(GetRequestSchema)` to create a new message.
  */
 export const GetRequestSchema: GenMessage<GetRequest> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 15);
+  messageDesc(file_faas_v1_agent, 18);
 
 /**
  * GetResponse describes a function.
@@ -826,7 +941,7 @@ export type GetResponse = Message<"faas.v1.GetResponse"> & {
  * Use `create(GetResponseSchema)` to create a new message.
  */
 export const GetResponseSchema: GenMessage<GetResponse> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 16);
+  messageDesc(file_faas_v1_agent, 19);
 
 /**
  * FunctionSource is what a deploy was made of, without secrets: the values of environment
@@ -869,7 +984,7 @@ export type FunctionSource = Message<"faas.v1.FunctionSource"> & {
  * Use `create(FunctionSourceSchema)` to create a new message.
  */
 export const FunctionSourceSchema: GenMessage<FunctionSource> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 17);
+  messageDesc(file_faas_v1_agent, 20);
 
 /**
  * DeleteRequest names the function to delete.
@@ -890,7 +1005,7 @@ export type DeleteRequest = Message<"faas.v1.DeleteRequest"> & {
  * Use `create(DeleteRequestSchema)` to create a new message.
  */
 export const DeleteRequestSchema: GenMessage<DeleteRequest> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 18);
+  messageDesc(file_faas_v1_agent, 21);
 
 /**
  * DeleteResponse confirms a deletion.
@@ -925,7 +1040,7 @@ export type DeleteResponse = Message<"faas.v1.DeleteResponse"> & {
  * Use `create(DeleteResponseSchema)` to create a new message.
  */
 export const DeleteResponseSchema: GenMessage<DeleteResponse> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 19);
+  messageDesc(file_faas_v1_agent, 22);
 
 /**
  * LogsRequest selects a function's log lines.
@@ -960,7 +1075,7 @@ export type LogsRequest = Message<"faas.v1.LogsRequest"> & {
  * Use `create(LogsRequestSchema)` to create a new message.
  */
 export const LogsRequestSchema: GenMessage<LogsRequest> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 20);
+  messageDesc(file_faas_v1_agent, 23);
 
 /**
  * LogsResponse is one line of a function's output.
@@ -995,7 +1110,7 @@ export type LogsResponse = Message<"faas.v1.LogsResponse"> & {
  * Use `create(LogsResponseSchema)` to create a new message.
  */
 export const LogsResponseSchema: GenMessage<LogsResponse> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 21);
+  messageDesc(file_faas_v1_agent, 24);
 
 /**
  * HealthRequest has no fields.
@@ -1010,7 +1125,7 @@ export type HealthRequest = Message<"faas.v1.HealthRequest"> & {
  * Use `create(HealthRequestSchema)` to create a new message.
  */
 export const HealthRequestSchema: GenMessage<HealthRequest> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 22);
+  messageDesc(file_faas_v1_agent, 25);
 
 /**
  * HealthResponse reports the agent's health.
@@ -1071,7 +1186,7 @@ export type HealthResponse = Message<"faas.v1.HealthResponse"> & {
  * Use `create(HealthResponseSchema)` to create a new message.
  */
 export const HealthResponseSchema: GenMessage<HealthResponse> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 23);
+  messageDesc(file_faas_v1_agent, 26);
 
 /**
  * HealthCheck is the result of checking one dependency.
@@ -1106,7 +1221,7 @@ export type HealthCheck = Message<"faas.v1.HealthCheck"> & {
  * Use `create(HealthCheckSchema)` to create a new message.
  */
 export const HealthCheckSchema: GenMessage<HealthCheck> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 24);
+  messageDesc(file_faas_v1_agent, 27);
 
 /**
  * CapabilitiesRequest has no fields.
@@ -1121,7 +1236,7 @@ export type CapabilitiesRequest = Message<"faas.v1.CapabilitiesRequest"> & {
  * Use `create(CapabilitiesRequestSchema)` to create a new message.
  */
 export const CapabilitiesRequestSchema: GenMessage<CapabilitiesRequest> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 25);
+  messageDesc(file_faas_v1_agent, 28);
 
 /**
  * CapabilitiesResponse is what the agent's platform supports. Fields are added as the API grows;
@@ -1167,6 +1282,13 @@ export type CapabilitiesResponse = Message<"faas.v1.CapabilitiesResponse"> & {
    * @generated from field: bool logs_follow = 5;
    */
   logsFollow: boolean;
+
+  /**
+   * How InvokeStream (and the streaming REST invoke) delivers chunks on this platform.
+   *
+   * @generated from field: faas.v1.StreamingMode streaming = 6;
+   */
+  streaming: StreamingMode;
 };
 
 /**
@@ -1174,7 +1296,7 @@ export type CapabilitiesResponse = Message<"faas.v1.CapabilitiesResponse"> & {
  * Use `create(CapabilitiesResponseSchema)` to create a new message.
  */
 export const CapabilitiesResponseSchema: GenMessage<CapabilitiesResponse> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 26);
+  messageDesc(file_faas_v1_agent, 29);
 
 /**
  * DeployPhase is a step of a deploy, in the order they happen.
@@ -1232,6 +1354,41 @@ export const DeployPhaseSchema: GenEnum<DeployPhase> = /*@__PURE__*/
   enumDesc(file_faas_v1_agent, 0);
 
 /**
+ * StreamingMode is how a platform delivers a stream call's chunks.
+ *
+ * @generated from enum faas.v1.StreamingMode
+ */
+export enum StreamingMode {
+  /**
+   * Not set (an agent older than streaming).
+   *
+   * @generated from enum value: STREAMING_MODE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Each chunk as the handler yields it, with back-pressure and cancel (local, docker, knative).
+   *
+   * @generated from enum value: STREAMING_MODE_INCREMENTAL = 1;
+   */
+  INCREMENTAL = 1,
+
+  /**
+   * Every chunk at once when the handler is done: the platform's runtime answers once per call,
+   * and a cancel does not stop the handler (nuclio).
+   *
+   * @generated from enum value: STREAMING_MODE_BUFFERED = 2;
+   */
+  BUFFERED = 2,
+}
+
+/**
+ * Describes the enum faas.v1.StreamingMode.
+ */
+export const StreamingModeSchema: GenEnum<StreamingMode> = /*@__PURE__*/
+  enumDesc(file_faas_v1_agent, 1);
+
+/**
  * FaasAgent deploys Python functions to a FaaS platform and invokes them, the same way on every
  * platform (local worker processes, Docker, Knative, Nuclio).
  *
@@ -1261,6 +1418,25 @@ export const FaasAgent: GenService<{
     methodKind: "unary";
     input: typeof InvokeRequestSchema;
     output: typeof InvokeResponseSchema;
+  },
+  /**
+   * InvokeStream calls a function and streams what it produces: one message per value a generator
+   * handler (`def handle(req): yield ...`, or an `async def` generator) yields, sent as soon as it
+   * is produced, then a last message with the call's execution time and cold start. A plain
+   * handler's result is the one chunk (and a plain Invoke of a generator returns the list of its
+   * values), so every handler works with both. Each chunk obeys the rules of an Invoke result
+   * (RESULT_NOT_SERIALIZABLE, RESULT_TOO_LARGE per chunk). A handler that raises after some chunks
+   * ends the stream with the error an Invoke would give; chunks already sent stay sent. A slow
+   * reader pauses the generator (bounded buffers); cancelling the call closes it (GeneratorExit at
+   * its `yield`). Where the platform's runtime answers once per call (Capabilities.streaming is
+   * STREAMING_MODE_BUFFERED: Nuclio), every chunk arrives when the handler is done.
+   *
+   * @generated from rpc faas.v1.FaasAgent.InvokeStream
+   */
+  invokeStream: {
+    methodKind: "server_streaming";
+    input: typeof InvokeStreamRequestSchema;
+    output: typeof InvokeStreamResponseSchema;
   },
   /**
    * List returns every function deployed through this agent on its platform.

@@ -14,6 +14,9 @@ DEPLOY_PHASE_READY: DeployPhase
 DEPLOY_PHASE_UNSPECIFIED: DeployPhase
 DEPLOY_PHASE_VALIDATING: DeployPhase
 DESCRIPTOR: _descriptor.FileDescriptor
+STREAMING_MODE_BUFFERED: StreamingMode
+STREAMING_MODE_INCREMENTAL: StreamingMode
+STREAMING_MODE_UNSPECIFIED: StreamingMode
 
 class BuildLog(_message.Message):
     __slots__ = ["line", "phase", "source"]
@@ -30,18 +33,20 @@ class CapabilitiesRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class CapabilitiesResponse(_message.Message):
-    __slots__ = ["dry_run", "logs_follow", "options", "platform", "traffic"]
+    __slots__ = ["dry_run", "logs_follow", "options", "platform", "streaming", "traffic"]
     DRY_RUN_FIELD_NUMBER: _ClassVar[int]
     LOGS_FOLLOW_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    STREAMING_FIELD_NUMBER: _ClassVar[int]
     TRAFFIC_FIELD_NUMBER: _ClassVar[int]
     dry_run: bool
     logs_follow: bool
     options: _containers.RepeatedScalarFieldContainer[str]
     platform: str
+    streaming: StreamingMode
     traffic: bool
-    def __init__(self, platform: _Optional[str] = ..., options: _Optional[_Iterable[str]] = ..., dry_run: bool = ..., traffic: bool = ..., logs_follow: bool = ...) -> None: ...
+    def __init__(self, platform: _Optional[str] = ..., options: _Optional[_Iterable[str]] = ..., dry_run: bool = ..., traffic: bool = ..., logs_follow: bool = ..., streaming: _Optional[_Union[StreamingMode, str]] = ...) -> None: ...
 
 class DeleteRequest(_message.Message):
     __slots__ = ["id"]
@@ -256,6 +261,36 @@ class InvokeResponse(_message.Message):
     status: str
     def __init__(self, result: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., status: _Optional[str] = ..., execution_time: _Optional[float] = ..., platform: _Optional[str] = ..., cold_start: bool = ...) -> None: ...
 
+class InvokeStreamEnd(_message.Message):
+    __slots__ = ["chunks", "cold_start", "execution_time", "platform", "status"]
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    COLD_START_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_TIME_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    chunks: int
+    cold_start: bool
+    execution_time: float
+    platform: str
+    status: str
+    def __init__(self, status: _Optional[str] = ..., execution_time: _Optional[float] = ..., platform: _Optional[str] = ..., cold_start: bool = ..., chunks: _Optional[int] = ...) -> None: ...
+
+class InvokeStreamRequest(_message.Message):
+    __slots__ = ["id", "payload"]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    payload: _struct_pb2.Value
+    def __init__(self, id: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+
+class InvokeStreamResponse(_message.Message):
+    __slots__ = ["chunk", "end"]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    chunk: _struct_pb2.Value
+    end: InvokeStreamEnd
+    def __init__(self, chunk: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., end: _Optional[_Union[InvokeStreamEnd, _Mapping]] = ...) -> None: ...
+
 class ListRequest(_message.Message):
     __slots__ = []
     def __init__(self) -> None: ...
@@ -343,4 +378,7 @@ class TrafficTarget(_message.Message):
     def __init__(self, revision: _Optional[str] = ..., latest: bool = ..., percent: _Optional[int] = ..., tag: _Optional[str] = ..., url: _Optional[str] = ...) -> None: ...
 
 class DeployPhase(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class StreamingMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []

@@ -5,11 +5,11 @@ import { resolveImage } from "../../images/resolve.ts";
 import { imageInputs } from "../../images/template.ts";
 import type { Images } from "../../images/types.ts";
 import { functionNotFound } from "../../domain/errors.ts";
-import type { Capabilities, DeployEmitter, DeployPhase, DeploySpec, FunctionInfo, HealthCheck, InvokeOutcome, LogLine, LogsOptions, Platform } from "../../domain/types.ts";
+import type { Capabilities, DeployEmitter, DeployPhase, DeploySpec, FunctionInfo, HealthCheck, InvokeOutcome, InvokeStream, LogLine, LogsOptions, Platform } from "../../domain/types.ts";
 import { describeView, listViews, type ContainerView } from "./containers.ts";
 import { ignoreNotFound, removeImageIfUnused, restartContainer, startContainer, within } from "./run.ts";
 import { ContainerEndpoint } from "./channel.ts";
-import { callRoute, type Routes } from "../kit/endpoint.ts";
+import { callRoute, streamRoute, type Routes } from "../kit/endpoint.ts";
 import { containerLogs } from "./logs.ts";
 import { contentHash, canonicalJson } from "../kit/hash.ts";
 import { KeyedLock } from "../kit/keyed-lock.ts";
@@ -52,7 +52,7 @@ interface Live {
 export class DockerPlatform implements Platform {
   readonly name = "docker" as const;
   /** Functions here run as one container each, without scaling, resource or traffic settings. */
-  readonly capabilities: Capabilities = { options: new Set(), dryRun: false, traffic: false, logsFollow: true };
+  readonly capabilities: Capabilities = { options: new Set(), dryRun: false, traffic: false, logsFollow: true, streaming: "incremental" };
   private readonly live = new Map<string, Live>();
   private readonly locks = new KeyedLock();
   private readonly docker: Docker;
@@ -97,22 +97,32 @@ export class DockerPlatform implements Platform {
   }
 
   async invoke(id: string, payloadJson: string, signal: AbortSignal): Promise<InvokeOutcome> {
-    let live = this.live.get(id) ?? (await this.adopt(id, signal));
-    // The function's Live entry is the route cache; starting the container is the resolve (a cold start).
-    const routes: Routes = {
+    const live = this.live.get(id) ?? (await this.adopt(id, signal));
+    live.lastUsed = Date.now();
+    try {
+      const { resultJson, resolved } = await callRoute(this.routesOf(id, live), id, payloadJson, signal);
+      return { resultJson, coldStart: resolved };
+    } finally {
+      live.lastUsed = Date.now();
+    }
+  }
+
+  async invokeStream(id: string, payloadJson: string, signal: AbortSignal): Promise<InvokeStream> {
+    const live = this.live.get(id) ?? (await this.adopt(id, signal));
+    live.lastUsed = Date.now();
+    return streamRoute(this.routesOf(id, live), id, payloadJson, signal);
+  }
+
+  /** The function's Live entry is the route cache; starting the container is the resolve (a cold start). */
+  private routesOf(id: string, first: Live): Routes {
+    let live = first;
+    return {
       cached: () => (live = this.live.get(id) ?? live).endpoint,
       resolve: (_id, s) => this.ensureRunning(id, live, s),
       drop: (_id, endpoint) => {
         if (live.endpoint === endpoint) live.endpoint = undefined;
       },
     };
-    live.lastUsed = Date.now();
-    try {
-      const { resultJson, resolved } = await callRoute(routes, id, payloadJson, signal);
-      return { resultJson, coldStart: resolved };
-    } finally {
-      live.lastUsed = Date.now();
-    }
   }
 
   async list(signal: AbortSignal): Promise<FunctionInfo[]> {

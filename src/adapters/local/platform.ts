@@ -1,8 +1,8 @@
 import { rm } from "node:fs/promises";
 import { functionNotFound } from "../../domain/errors.ts";
-import type { Capabilities, DeployEmitter, DeploySpec, FunctionInfo, HealthCheck, InvokeOutcome, LogLine, LogsOptions, Platform } from "../../domain/types.ts";
+import type { Capabilities, DeployEmitter, DeploySpec, FunctionInfo, HealthCheck, InvokeOutcome, InvokeStream, LogLine, LogsOptions, Platform } from "../../domain/types.ts";
 import { PythonFinder } from "../../runtime/python.ts";
-import { callRoute } from "../kit/endpoint.ts";
+import { callRoute, streamRoute } from "../kit/endpoint.ts";
 import { KeyedLock } from "../kit/keyed-lock.ts";
 import { runDeploy } from "../kit/pipeline.ts";
 import { startSweeper, type Sweeper } from "../kit/sweeper.ts";
@@ -25,7 +25,7 @@ export type { LocalPlatformOptions } from "./context.ts";
 export class LocalPlatform implements Platform {
   readonly name = "local" as const;
   /** Functions here run as one process each, without scaling, resource or traffic settings. */
-  readonly capabilities: Capabilities = { options: new Set(), dryRun: false, traffic: false, logsFollow: true };
+  readonly capabilities: Capabilities = { options: new Set(), dryRun: false, traffic: false, logsFollow: true, streaming: "incremental" };
   private readonly ctx: LocalContext;
   private readonly workers: LocalWorkers;
   private readonly python: PythonFinder;
@@ -86,6 +86,13 @@ export class LocalPlatform implements Platform {
     } finally {
       entry.lastUsed = Date.now();
     }
+  }
+
+  async invokeStream(id: string, payloadJson: string, signal: AbortSignal): Promise<InvokeStream> {
+    const entry = this.ctx.entries.get(id);
+    if (!entry) throw functionNotFound(id);
+    entry.lastUsed = Date.now();
+    return streamRoute(this.workers.routes(entry), id, payloadJson, signal);
   }
 
   async list(): Promise<FunctionInfo[]> {

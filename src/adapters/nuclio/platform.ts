@@ -8,6 +8,7 @@ import type {
   FunctionInfo,
   HealthCheck,
   InvokeOutcome,
+  InvokeStream,
   LogLine,
   LogsOptions,
   Platform,
@@ -51,6 +52,8 @@ export class NuclioPlatform implements Platform {
     dryRun: true,
     traffic: false,
     logsFollow: true,
+    // Nuclio's Python wrapper answers once per event, when the handler is done (entry.py).
+    streaming: "buffered",
   };
   private readonly dashboard: Dashboard;
   private readonly invoker: FunctionInvoker;
@@ -116,6 +119,10 @@ export class NuclioPlatform implements Platform {
 
   async invoke(id: string, payloadJson: string, signal: AbortSignal): Promise<InvokeOutcome> {
     return { resultJson: await this.invoker.invoke(id, payloadJson, signal), coldStart: false };
+  }
+
+  async invokeStream(id: string, payloadJson: string, signal: AbortSignal): Promise<InvokeStream> {
+    return { chunks: this.invoker.stream(id, payloadJson, signal), coldStart: false };
   }
 
   async list(signal: AbortSignal): Promise<FunctionInfo[]> {
