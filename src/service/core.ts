@@ -3,6 +3,7 @@ import { FaasError, invalidArgument, isFaasError, unsupported } from "../domain/
 import { checkResult, checkText } from "../domain/payload.ts";
 import { optionField, setOptionNames, validateTraffic } from "../domain/options.ts";
 import { validateDeployRequest, validateId, type RawDeployRequest } from "../domain/spec.ts";
+import { DeployRegistry } from "./deploy-control.ts";
 import { SourceStore, type FunctionSource } from "./sources.ts";
 import type {
   Capabilities,
@@ -75,6 +76,7 @@ const DEFAULT_MAX_RESULT_BYTES = 8 * 1024 * 1024;
 export class AgentCore {
   readonly platformName: PlatformName;
   private shuttingDown = false;
+  private readonly deploys = new DeployRegistry();
 
   /** What the platform supports; every request for something else is answered here. */
   readonly capabilities: Capabilities;
@@ -111,11 +113,9 @@ export class AgentCore {
       return;
     }
     yield { type: "phase", phase: "validating", time: new Date() };
-    // A timer held here, not AbortSignal.timeout(): Node 20's AbortSignal.any keeps its sources only
-    // weakly, so a timeout signal nothing else references can be collected and never fire.
-    const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(new DOMException("deploy timed out", "TimeoutError")), this.options.deployTimeoutMs);
-    const deploySignal = AbortSignal.any([signal, timeout.signal]);
+    // Bounded by FAAS_DEPLOY_TIMEOUT, and cancelled by a delete of the same id (deploy-control.ts).
+    const control = this.deploys.start(spec.id, this.options.deployTimeoutMs, signal);
+    const deploySignal = control.signal;
     // Unbounded, as a deploy's events are few (a build's lines, within the deploy timeout) and a
     // phase must never be dropped.
     const queue = new AsyncQueue<DeployEvent>({ maxItems: Number.POSITIVE_INFINITY });
@@ -138,9 +138,9 @@ export class AgentCore {
     try {
       yield* queue;
     } catch (error) {
-      throw withLogTail(deployError(error, deploySignal, this.options.deployTimeoutMs), recent);
+      throw withLogTail(control.error(error), recent);
     } finally {
-      clearTimeout(timer);
+      control.done();
     }
     if (!deployed) throw new Error("the platform's deploy resolved without a function");
     // The platform serves the new version: record its source. A record that cannot be written is
@@ -218,7 +218,14 @@ export class AgentCore {
   }
 
   async remove(id: string, signal: AbortSignal): Promise<{ status: "deleted"; platform: PlatformName; functionId: string }> {
-    await this.options.platform.remove(validateId(id), signal);
+    // A deploy of the same id would hold the platform's lock until it ends: cancel it instead.
+    const cancelled = this.deploys.cancel(validateId(id));
+    try {
+      await this.options.platform.remove(id, signal);
+    } catch (error) {
+      // A first deploy cancelled here leaves nothing to remove: the delete did what was asked.
+      if (!(cancelled > 0 && isFaasError(error) && error.kind === "not_found")) throw error;
+    }
     await this.options.sources?.remove(id);
     return { status: "deleted", platform: this.platformName, functionId: id };
   }
@@ -253,13 +260,6 @@ export class AgentCore {
   }
 }
 
-function deployError(error: unknown, signal: AbortSignal, timeoutMs: number): unknown {
-  if (isFaasError(error)) return error;
-  if (signal.aborted && (signal.reason as Error | undefined)?.name === "TimeoutError") {
-    return new FaasError("deadline_exceeded", `deploy did not finish within ${timeoutMs / 1000} s`, { reason: "DEPLOY_TIMEOUT", cause: error });
-  }
-  return error;
-}
 
 /** Appends the last log lines to a deploy error unless its message already ends with them. */
 function withLogTail(error: unknown, recent: string[]): unknown {
