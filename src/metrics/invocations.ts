@@ -1,4 +1,5 @@
-import { RecentWindow, WINDOW_SECONDS, type WindowFigures } from "./window.ts";
+import type { FunctionStats } from "../domain/types.ts";
+import { RecentWindow, WINDOW_SECONDS } from "./window.ts";
 
 /**
  * OpenFaaS's gateway_functions_seconds buckets: its HistogramOpts set none, so they are the Go
@@ -53,18 +54,6 @@ export class FunctionCalls {
     for (const s of this.failed.values()) n += s.count;
     return n;
   }
-}
-
-/** A function's stats as Get and List report them (FunctionStats in the proto). */
-export interface FunctionStatsFigures {
-  invocations: number;
-  errors: number;
-  coldStarts: number;
-  inflight: number;
-  lastInvokedAt?: Date;
-  window: WindowFigures;
-  /** The window's slots, oldest first; only when asked for. */
-  intervals?: WindowFigures[];
 }
 
 /**
@@ -133,7 +122,7 @@ export class InvocationRecorder {
   }
 
   /** A function's stats now; zeros for a function never called. */
-  stats(id: string, options: { intervals?: boolean } = {}): FunctionStatsFigures {
+  stats(id: string, options: { intervals?: boolean } = {}): FunctionStats {
     const now = Date.now();
     const calls = this.byId.get(id) ?? new FunctionCalls(id);
     let errors = 0;

@@ -8,6 +8,8 @@
  * 10 µs to about 2.8 minutes (longer calls count in the last bucket).
  */
 
+import type { StatsInterval } from "../domain/types.ts";
+
 /** Length of one slot, in milliseconds. */
 export const SLOT_MS = 10_000;
 /** Slots kept: SLOTS × SLOT_MS is the window (5 minutes). */
@@ -28,16 +30,7 @@ interface Slot {
 }
 
 /** The figures of a stretch of time (one slot or the whole window). */
-export interface WindowFigures {
-  /** When the stretch began. */
-  start: Date;
-  seconds: number;
-  calls: number;
-  errors: number;
-  /** Latency quantiles in seconds; undefined without calls. */
-  p50?: number;
-  p99?: number;
-}
+export type WindowFigures = StatsInterval;
 
 /** The recent calls of one function. */
 export class RecentWindow {

@@ -241,12 +241,18 @@ export class AgentCore {
     yield { type: "end", executionTime: (performance.now() - start) / 1000, coldStart: stream.coldStart, platform: this.platformName, chunks };
   }
 
-  list(signal: AbortSignal): Promise<FunctionInfo[]> {
-    return this.options.platform.list(signal);
+  /** Every function, each with its stats (without the window's intervals). */
+  async list(signal: AbortSignal): Promise<FunctionInfo[]> {
+    const functions = await this.options.platform.list(signal);
+    const recorder = this.options.metrics?.invocations;
+    return recorder ? functions.map((fn) => ({ ...fn, stats: recorder.stats(fn.id) })) : functions;
   }
 
+  /** One function, with its stats and the window's intervals. */
   async get(id: string, signal: AbortSignal): Promise<FunctionInfo> {
-    return this.options.platform.get(validateId(id), signal);
+    const fn = await this.options.platform.get(validateId(id), signal);
+    const recorder = this.options.metrics?.invocations;
+    return recorder ? { ...fn, stats: recorder.stats(fn.id, { intervals: true }) } : fn;
   }
 
   /** What the function's current deploy was made of (env names only), or undefined without a record. */
