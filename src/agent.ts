@@ -6,6 +6,8 @@ import type { ImageTarget } from "./images/docker.ts";
 import type { Config } from "./config.ts";
 import type { Platform } from "./domain/types.ts";
 import { AgentCore } from "./service/core.ts";
+import { AgentMetrics } from "./metrics/agent-metrics.ts";
+import { asFaasError, httpStatusOf } from "./server/errors.ts";
 import { SourceStore } from "./service/sources.ts";
 import { openInvocations } from "./invocations/open.ts";
 import type { InvocationService } from "./invocations/service.ts";
@@ -26,6 +28,7 @@ export interface RunningAgent {
   platform: Platform;
   /** Durable async invocations (SQLite in the state dir, or JetStream with FAAS_QUEUE_URL). */
   invocations: InvocationService;
+  metrics: AgentMetrics;
   /** Re-reads the TLS certificates (main.ts calls it on SIGHUP). */
   reloadTls(): void;
   stop(): Promise<void>;
@@ -42,13 +45,21 @@ export async function startAgent(
   env: NodeJS.ProcessEnv,
   extra: Pick<AgentServerOptions, "extraRoutes"> & { platform?: Platform } = {},
 ): Promise<RunningAgent> {
-  const platform = extra.platform ?? (await openPlatform(config, logger, env));
+  // A failed call is labelled with the REST status it is answered with, whatever protocol carried it.
+  const metrics: AgentMetrics = new AgentMetrics({
+    platform: extra.platform?.name ?? config.platform,
+    statusOf: (error) => httpStatusOf(asFaasError(error)),
+    listFunctions: (signal) => platform.list(signal),
+  });
+  const platform: Platform = extra.platform ?? (await openPlatform(config, logger, env, metrics));
   const core = new AgentCore({
     platform,
     workflow: config.workflow,
     version: VERSION,
     deployTimeoutMs: config.deployTimeoutMs,
     maxResultBytes: config.maxResultBytes,
+    metrics,
+    logger,
     sources: new SourceStore(join(config.local.stateDir, "sources")),
   });
   let invocations: InvocationService;
@@ -61,6 +72,7 @@ export async function startAgent(
   const server = createAgentServer({
     core,
     invocations,
+    metrics,
     logger,
     authTokens: config.authTokens,
     bindHost: config.host,
@@ -90,6 +102,7 @@ export async function startAgent(
     core,
     platform,
     invocations,
+    metrics,
     stop() {
       stopping ??= (async () => {
         core.markShuttingDown();
@@ -108,7 +121,7 @@ export async function startAgent(
  * @kubernetes/client-node, tar-stream) is imported only when that platform is configured, so the
  * default local agent neither loads nor holds them.
  */
-async function openPlatform(config: Config, logger: Logger, env: NodeJS.ProcessEnv): Promise<Platform> {
+async function openPlatform(config: Config, logger: Logger, env: NodeJS.ProcessEnv, metrics: AgentMetrics): Promise<Platform> {
   switch (config.platform) {
     case "local": {
       const { LocalPlatform } = await import("./adapters/local/platform.ts");
@@ -122,7 +135,9 @@ async function openPlatform(config: Config, logger: Logger, env: NodeJS.ProcessE
         drainMs: config.shutdownGraceMs,
         maxResultBytes: config.maxResultBytes,
         hostEnv: env,
+        sandbox: { ...config.local.sandbox, path: env.PATH ?? "/usr/local/bin:/usr/bin:/bin" },
         logger: logger.child({ adapter: "local" }),
+        onWorkerLost: (id, reason) => metrics.workerRestarted(id, reason),
       });
     }
     case "nuclio": {
