@@ -1,5 +1,5 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
+import { createServer, type AddressInfo, type Socket } from "node:net";
 import { join } from "node:path";
 import { toJson } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
@@ -19,26 +19,29 @@ const noGrpcio = await requirePart("python-grpc");
 /**
  * Streaming results on the local platform, end to end with real Python workers: generator and
  * async generator handlers, InvokeStream over Connect and gRPC, chunks before the generator is
- * done (a FIFO barrier the handler waits on, opened by the test only after chunk 1 arrived),
+ * done (a barrier the handler waits on, released by the test only after chunk 1 arrived; over
+ * TCP, since the handler's sandbox shares the network, not the file system),
  * GeneratorExit on cancel, an error midway, a plain Invoke of a generator, back-pressure.
  */
 
-/** Waits on FIFOs under req["dir"]: `go` after the first chunk; writes `closed` on GeneratorExit. */
-export const STREAMER = `import os
+/**
+ * Talks to the test's barrier at 127.0.0.1:req["port"]: after the first chunk it connects and
+ * waits for a byte (`go`); on GeneratorExit it connects and says so.
+ */
+export const STREAMER = `import socket
 
 def handle(req):
-    d = req.get("dir", "")
     try:
         for i in range(req.get("n", 3)):
             yield {"i": i, "pad": "x" * req["pad"]} if req.get("pad") else {"i": i}
             if i == 0 and req.get("barrier"):
-                with open(os.path.join(d, "go")) as f:
-                    f.read()
+                with socket.create_connection(("127.0.0.1", req["port"])) as s:
+                    s.recv(1)
             if req.get("boom") == i + 1:
                 raise ValueError(f"boom after {i + 1}")
     except GeneratorExit:
-        with open(os.path.join(d, "closed"), "w") as f:
-            f.write("GeneratorExit")
+        with socket.create_connection(("127.0.0.1", req["port"])) as s:
+            s.sendall(b"GeneratorExit")
         raise
 `;
 
@@ -63,18 +66,42 @@ def handle(req):
     return made[0] if req.get("ping") else flood()
 `;
 
-async function mkfifo(path: string): Promise<void> {
-  await execa("mkfifo", [path]);
+/** The handler's barrier: `connection()` resolves with the handler's connection once it arrives. */
+async function barrierServer(): Promise<{ port: number; connection(): Promise<Socket>; close(): void }> {
+  const sockets: Socket[] = [];
+  let arrive!: (s: Socket) => void;
+  const arrived = new Promise<Socket>((r) => (arrive = r));
+  const server = createServer((s) => {
+    sockets.push(s);
+    s.on("error", () => {});
+    arrive(s);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    connection: () => arrived,
+    close() {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+/** Everything `socket` sends until it closes. */
+function receiveAll(socket: Socket): Promise<string> {
+  return new Promise((resolve) => {
+    let text = "";
+    socket.on("data", (d: Buffer) => (text += d.toString()));
+    socket.on("close", () => resolve(text));
+  });
 }
 
 describe("streaming results (local platform, real Python)", () => {
   let agent: TestAgent;
-  let dir: string;
   let connect: Client<typeof FaasAgent>;
 
   beforeAll(async () => {
     agent = await startTestAgent({ FAAS_PLATFORM: "local" });
-    dir = await mkdtemp(join(tmpdir(), "faas-stream-"));
     await deploy(agent, { id: "streamer", handler: STREAMER });
     await deploy(agent, { id: "astreamer", handler: ASYNC_STREAMER });
     await deploy(agent, { id: "flood", handler: FLOOD });
@@ -84,7 +111,6 @@ describe("streaming results (local platform, real Python)", () => {
 
   afterAll(async () => {
     await agent?.dispose();
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it("declares incremental streaming in Capabilities", async () => {
@@ -105,35 +131,36 @@ describe("streaming results (local platform, real Python)", () => {
   });
 
   it("delivers the first chunk while the generator is still running (the handler waits for the test)", async () => {
-    const go = join(dir, "go");
-    await mkfifo(go);
-    const grpc = createClient(FaasAgent, createGrpcTransport({ baseUrl: agent.url }));
-    const stream = grpc.invokeStream({ id: "streamer", payload: jsonValue({ n: 2, barrier: true, dir }) });
-    const it = stream[Symbol.asyncIterator]();
-    const first = await it.next();
-    expect(first.value.event.case).toBe("chunk");
-    // Only now may the generator go on: it is blocked opening the FIFO until we write it.
-    await writeFile(go, "go");
-    const rest = [];
-    for (let step = await it.next(); !step.done; step = await it.next()) rest.push(step.value.event.case);
-    expect(rest).toEqual(["chunk", "end"]);
-    await rm(go);
+    const gate = await barrierServer();
+    try {
+      const grpc = createClient(FaasAgent, createGrpcTransport({ baseUrl: agent.url }));
+      const stream = grpc.invokeStream({ id: "streamer", payload: jsonValue({ n: 2, barrier: true, port: gate.port }) });
+      const it = stream[Symbol.asyncIterator]();
+      const first = await it.next();
+      expect(first.value.event.case).toBe("chunk");
+      // Only now may the generator go on: it waits on the barrier until we answer.
+      (await gate.connection()).write("g");
+      const rest = [];
+      for (let step = await it.next(); !step.done; step = await it.next()) rest.push(step.value.event.case);
+      expect(rest).toEqual(["chunk", "end"]);
+    } finally {
+      gate.close();
+    }
   });
 
   /** The barrier run through one protocol: `open` starts the call and yields its messages' kinds. */
   async function barrier(open: (payload: unknown) => AsyncIterator<string>): Promise<string[]> {
-    const go = join(dir, "go");
-    await mkfifo(go);
+    const gate = await barrierServer();
     try {
-      const messages = open({ n: 2, barrier: true, dir });
+      const messages = open({ n: 2, barrier: true, port: gate.port });
       const first = await messages.next();
       expect(first.value).toBe("chunk");
-      await writeFile(go, "go"); // only now can the generator go on
+      (await gate.connection()).write("g"); // only now can the generator go on
       const rest = [];
       for (let step = await messages.next(); !step.done; step = await messages.next()) rest.push(step.value);
       return rest;
     } finally {
-      await rm(go, { force: true });
+      gate.close();
     }
   }
 
@@ -215,18 +242,17 @@ describe("streaming results (local platform, real Python)", () => {
   });
 
   it("a client that cancels reaches the generator as GeneratorExit", async () => {
-    const closed = join(dir, "closed");
-    await mkfifo(closed);
-    const seen = readFile(closed, "utf8"); // resolves when the handler writes it
+    const gate = await barrierServer();
+    const seen = gate.connection().then(receiveAll); // resolves when the handler has said it
     const controller = new AbortController();
-    const stream = connect.invokeStream({ id: "streamer", payload: jsonValue({ n: 1_000_000_000, pad: 65536, dir }) }, { signal: controller.signal });
+    const stream = connect.invokeStream({ id: "streamer", payload: jsonValue({ n: 1_000_000_000, pad: 65536, port: gate.port }) }, { signal: controller.signal });
     for await (const m of stream) {
       expect(m.event.case).toBe("chunk");
       break;
     }
     controller.abort(); // the client goes away after the first chunk (connect-es cancels by its signal)
     expect(await seen).toBe("GeneratorExit");
-    await rm(closed);
+    gate.close();
     // The worker serves on: its thread was freed.
     expect((await postJson(`${agent.url}/invoke`, { id: "plain", payload: 1 })).body.result).toEqual({ plain: 1 });
   });
