@@ -81,7 +81,7 @@ describe("GET /capabilities", () => {
     const res = await getJson(`${agent.url}/capabilities`, { authorization: "Bearer tok" });
     expect(res).toEqual({
       status: 200,
-      body: { platform: "knative", options: ["target", "traffic"], dry_run: true, traffic: true, logs_follow: true },
+      body: { platform: "knative", options: ["target", "traffic"], dry_run: true, traffic: true, logs_follow: true, streaming: "STREAMING_MODE_INCREMENTAL" },
     });
   });
 

@@ -6,6 +6,10 @@ import { ConnectionError, HttpClient } from "../src/runtime/http-client.ts";
 import { runtimeError } from "../src/runtime/reasons.ts";
 import { callRoute, RouteCache, type Endpoint, type Routes } from "../src/adapters/kit/endpoint.ts";
 
+function noStream(): AsyncIterable<string> {
+  throw new Error("not a stream test");
+}
+
 /** An endpoint that answers from a script: each call takes the next step. */
 function scripted(steps: Array<string | Error>, closed: { count: number } = { count: 0 }): Endpoint & { calls: number } {
   const endpoint = {
@@ -16,6 +20,7 @@ function scripted(steps: Array<string | Error>, closed: { count: number } = { co
       if (step instanceof Error) throw step;
       return step;
     },
+    stream: noStream,
     close() {
       closed.count++;
     },
@@ -24,6 +29,7 @@ function scripted(steps: Array<string | Error>, closed: { count: number } = { co
 }
 
 const signal = () => new AbortController().signal;
+
 const lost = () => new ConnectionError(new Error("connection reset"));
 
 describe("callRoute", () => {
@@ -116,7 +122,7 @@ describe("callRoute over real HTTP connections", () => {
     const cache = new RouteCache(async () => {
       lookups++;
       const client = new HttpClient("127.0.0.1", port);
-      return { call: (p, s) => client.call(p, 5000, s), close: () => client.destroy() };
+      return { call: (p, s) => client.call(p, 5000, s), stream: noStream, close: () => client.destroy() };
     });
     expect((await callRoute(cache, "f", "{}", signal())).resultJson).toBe('{"ok":true}');
     expect(lookups).toBe(2);
@@ -129,7 +135,7 @@ describe("callRoute over real HTTP connections", () => {
     const cache = new RouteCache(async () => {
       lookups++;
       const client = new HttpClient("127.0.0.1", port);
-      return { call: (p, s) => client.call(p, 5000, s), close: () => client.destroy() };
+      return { call: (p, s) => client.call(p, 5000, s), stream: noStream, close: () => client.destroy() };
     });
     const error = await callRoute(cache, "f", "{}", signal()).catch((e: unknown) => e);
     expect(isFaasError(error) && error.reason).toBe("WORKER_CRASHED");

@@ -3,6 +3,7 @@ import { renderService } from "../src/adapters/knative/service.ts";
 import { functionInfo, rollout } from "../src/adapters/knative/status.ts";
 import { goDurationSeconds, validateKnativeSpec } from "../src/adapters/knative/validate.ts";
 import { isFaasError } from "../src/domain/errors.ts";
+import { validateOptions } from "../src/domain/options.ts";
 import type { DeploySpec } from "../src/domain/types.ts";
 import { readFileSync } from "node:fs";
 import { crdValidator } from "./support/knative/schema.ts";
@@ -12,8 +13,10 @@ import { crdValidator } from "./support/knative/schema.ts";
 const spec = (over: Partial<DeploySpec> = {}): DeploySpec => ({ id: "hello", handler: "def handle(r):\n    return r\n", requirements: "", params: {}, env: {}, options: {}, ...over });
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`./fixtures/knative/${name}`, import.meta.url), "utf8"));
 
+/** The agent's verdict: the rules every platform shares (domain), then Knative's own. */
 function refusal(s: DeploySpec): string {
   try {
+    validateOptions(s.options);
     validateKnativeSpec(s);
   } catch (error) {
     if (isFaasError(error)) return `${error.metadata.field}: ${error.message}`;
@@ -27,10 +30,10 @@ describe("knative adapter: validation", () => {
     expect(refusal(spec({ id: "a".repeat(53) }))).toMatch(/^id: id must be at most 52 characters/);
     expect(refusal(spec({ options: { scaleToZeroRetention: "2h" } }))).toMatch(/^options.scale_to_zero_retention:/);
     expect(refusal(spec({ options: { scaleToZeroRetention: "soon" } }))).toMatch(/^options.scale_to_zero_retention:/);
-    expect(refusal(spec({ options: { minScale: 3, maxScale: 2 } }))).toBe("options.max_scale: max-scale=2 is less than min-scale=3: autoscaling.knative.dev/max-scale");
+    expect(refusal(spec({ options: { minScale: 3, maxScale: 2 } }))).toBe("options.max_scale: options.max_scale=2 is less than options.min_scale=3");
     expect(refusal(spec({ options: { resources: { memoryLimit: "lots" } } }))).toMatch(/^options.resources.memory_limit:/);
     expect(refusal(spec({ env: { K_CONFIGURATION: "x" } }))).toMatch(/^env: K_CONFIGURATION is a reserved environment variable/);
-    expect(refusal(spec({ options: { traffic: [{ revision: "", latest: true, percent: 50, tag: "a" }, { revision: "hello-1", latest: false, percent: 50, tag: "a" }] } }))).toMatch(/^options.traffic: Multiple definitions/);
+    expect(refusal(spec({ options: { traffic: [{ revision: "", latest: true, percent: 50, tag: "a" }, { revision: "hello-1", latest: false, percent: 50, tag: "a" }] } }))).toMatch(/^options.traffic\[1\].tag: .*used twice/);
     expect(refusal(spec({ options: { minScale: 2, maxScale: 0, timeoutSeconds: 600, containerConcurrency: 1000, scaleToZeroRetention: "1h" } }))).toBe("accepted");
   });
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderService, renderTraffic, type KnativeService } from "../src/adapters/knative/service.ts";
 import { validateKnativeSpec } from "../src/adapters/knative/validate.ts";
+import { validateOptions } from "../src/domain/options.ts";
 import type { DeployOptions, DeploySpec } from "../src/domain/types.ts";
 import { FakeApiServer } from "./support/knative/apiserver.ts";
 import { computeServiceStatus } from "./support/knative/conditions.ts";
@@ -52,9 +53,10 @@ const CASES: [string, DeployOptions, Record<string, string>?][] = [
   ["everything", { minScale: 1, maxScale: 10, target: 50, scaleToZeroRetention: "5m", containerConcurrency: 8, timeoutSeconds: 120, resources: { cpuLimit: "2", memoryLimit: "512Mi" } }],
 ];
 
-/** Whether the agent accepts the spec (validateKnativeSpec). */
+/** Whether the agent accepts the spec: the rules every platform shares (domain), then Knative's own. */
 function agentAccepts(s: DeploySpec): boolean {
   try {
+    validateOptions(s.options);
     validateKnativeSpec(s);
     return true;
   } catch {

@@ -98,14 +98,14 @@ describe.skipIf(skipDocker)("knative platform against upstream behaviour", () =>
     const quick = await startTestAgent({ ...kn.env, KNATIVE_TIMEOUT: "3" });
     try {
       const res = await postJson(`${quick.url}/deploy`, { id: "kn-up-pull", handler: version("p") });
-      expect(res.status, JSON.stringify(res.body)).toBe(500); // deadline_exceeded, as the REST table maps it
+      expect(res.status, JSON.stringify(res.body)).toBe(504); // DEPLOY_TIMEOUT is the gateway's timeout on REST
       expect(res.body).toMatchObject({ reason: "DEPLOY_TIMEOUT", waiting_on: "Ready" });
       expect(res.body.error).toMatch(/waiting on Ready=Unknown RevisionMissing/);
       expect(res.body.error).toMatch(/revision kn-up-pull-[0-9a-f]{10}: .*ResourcesAvailable=Unknown Deploying/);
       expect(res.body.error).toMatch(/progress deadline \(600 s by default\)/);
       // K1 again: retrying the same deploy re-applies nothing new and is not refused by the webhook.
       const retry = await postJson(`${quick.url}/deploy`, { id: "kn-up-pull", handler: version("p") });
-      expect(retry.status, JSON.stringify(retry.body)).toBe(500);
+      expect(retry.status, JSON.stringify(retry.body)).toBe(504);
       expect(retry.body.reason).toBe("DEPLOY_TIMEOUT");
     } finally {
       await quick.dispose();

@@ -1,7 +1,11 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deploy, postJson, startTestAgent, type TestAgent } from "./support/agent.ts";
 import { launchBrowser, type TestBrowser } from "./support/browser.ts";
+import { startLocalIndex } from "./support/pypi.ts";
 import { requirePart } from "./support/requires.ts";
 
 // The web page the agent serves at `/`, driven in real Chromium (Debian's package; .ci/run installs
@@ -206,17 +210,22 @@ describe.skipIf(skipChromium)("web page", () => {
     expect(await page.textContent("#invoke-error")).toContain(markup);
     expect(await page.textContent("#source-handler")).toContain(markup);
     expect(await page.evaluate(() => ({ imgs: document.querySelectorAll("img").length, injected: document.getElementById("injected"), pwned: (window as { __pwned?: number }).__pwned }))).toEqual({ imgs: 0, injected: null, pwned: undefined });
+    // Deleted while in view: the view says so and shows nothing of what it was.
+    expect((await postJson(`${agent.url}/delete`, { id: "web-markup" })).status).toBe(200);
+    await page.waitForFunction(() => document.getElementById("detail-error")?.textContent === "function web-markup is not deployed (deleted?)");
+    expect(await page.isHidden("#section-source")).toBe(true);
     await page.goto(`${agent.url}/#/functions/web-hello`);
     await page.waitForSelector("#source-handler");
   });
 
-  it("shows a broken handler's error with its traceback", async () => {
+  it("explains a broken handler: the sentence first, the traceback once, code and reason under details", async () => {
     await submitDeploy("web-broken", "import json\ndef handle(req)\n    return 1\n");
     await page.waitForSelector("#deploy-error:not([hidden])");
-    const error = (await page.textContent("#deploy-error"))!;
-    expect(error).toMatch(/^invalid_argument: handler failed to import: SyntaxError/);
-    expect(error).toContain("reason: HANDLER_INVALID");
-    expect(error).toContain('handler.py", line 2');
+    expect(await page.textContent("#deploy-error .headline")).toMatch(/^function web-broken failed to import: SyntaxError: /);
+    expect(await page.textContent("#deploy-error details")).toContain("reason: HANDLER_INVALID");
+    expect(await page.isVisible("#deploy-error details pre")).toBe(false); // folded
+    const card = await page.$eval("#deploy-card", (el) => (el as HTMLElement).innerText);
+    expect(card.split('handler.py", line 2').length - 1).toBe(1); // the traceback once, log and error together
     expect(await page.textContent("#deploy-status")).toBe("deploy failed");
     expect(await page.getAttribute('#deploy-phases li[data-phase="deploying"]', "data-state")).toBe("failed");
     await browser.screenshot(page, "deploy-error");
@@ -224,19 +233,39 @@ describe.skipIf(skipChromium)("web page", () => {
     // A malformed env line fails before anything is sent.
     await submitDeploy("web-env", "def handle(req):\n    return 1\n", "", "NOEQUALS");
     await expect.poll(() => page.textContent("#deploy-error")).toBe('env take KEY=VALUE per line, got "NOEQUALS"');
+  });
 
-    // A handler that raises: the invoke error shows the exception and traceback.
+  it("explains a failed pip install: the sentence, pip's error lines once and highlighted", async () => {
+    const index = await startLocalIndex([]);
+    try {
+      await page.fill("#deploy-requirements", "requests==2.31.0\n");
+      await submitDeploy("web-pip", "import requests\ndef handle(req):\n    return 1\n", `PIP_INDEX_URL=${index.url}`);
+      await page.waitForSelector("#deploy-error:not([hidden])", { timeout: 60_000 });
+    } finally {
+      await page.fill("#deploy-requirements", "");
+      await index.close();
+    }
+    expect(await page.textContent("#deploy-error .headline")).toBe("pip could not install requests==2.31.0: no matching distribution");
+    const card = await page.$eval("#deploy-card", (el) => (el as HTMLElement).innerText);
+    expect(card.split("ERROR: No matching distribution found for requests==2.31.0").length - 1).toBe(1);
+    expect(await page.$$eval("#deploy-log .hl", (els) => els.map((e) => e.textContent))).toContain("ERROR: No matching distribution found for requests==2.31.0");
+    expect(await page.textContent("#deploy-error details")).toContain("reason: DEPENDENCY_INSTALL_FAILED");
+    await browser.screenshot(page, "deploy-pip-error");
+  });
+
+  it("explains a handler that raises: 'function X raised T: message', the traceback's last line highlighted", async () => {
     await submitDeploy("web-raises", 'def handle(req):\n    raise RuntimeError("boom: " + str(req))\n');
     await page.waitForFunction(() => document.getElementById("deploy-status")!.textContent!.startsWith("deployed web-raises"));
     await page.fill("#invoke-id", "web-raises");
     await page.fill("#invoke-payload", "42");
     await page.click("#invoke-button");
     await page.waitForSelector("#invoke-error:not([hidden])");
-    const invokeError = (await page.textContent("#invoke-error"))!;
-    expect(invokeError).toMatch(/^unknown: /);
-    expect(invokeError).toContain("reason: FUNCTION_ERROR");
-    expect(invokeError).toContain("RuntimeError");
-    expect(invokeError).toContain("boom: 42");
+    expect(await page.textContent("#invoke-error .headline")).toBe("function web-raises raised RuntimeError: boom: 42");
+    expect(await page.$$eval("#invoke-error .lines .hl", (els) => els.map((e) => e.textContent))).toEqual(["RuntimeError: boom: 42\n"]);
+    expect(await page.textContent("#invoke-error .lines")).toContain("Traceback (most recent call last)");
+    expect(await page.textContent("#invoke-error details")).toContain("reason: FUNCTION_ERROR");
+    const text = await page.$eval("#invoke-card", (el) => (el as HTMLElement).innerText);
+    expect(text.split('raise RuntimeError("boom: " + str(req))').length - 1).toBe(1);
     expect(await page.isHidden("#invoke-result")).toBe(true);
     await browser.screenshot(page, "invoke-error");
   });
@@ -254,6 +283,9 @@ describe.skipIf(skipChromium)("web page", () => {
       await narrow.waitForFunction(() => document.getElementById("logs")?.textContent?.includes("handling followed-live"));
       expect(await width()).toBeLessThanOrEqual(400);
       await browser.screenshot(narrow, "narrow-detail");
+      await narrow.click("#source-edit");
+      await narrow.waitForSelector('#edit-form li[data-env="API_SECRET"]');
+      expect(await width()).toBeLessThanOrEqual(400);
     } finally {
       await narrow.close();
     }
@@ -289,22 +321,36 @@ describe.skipIf(skipChromium)("web page", () => {
     }
   });
 
-  it("when the agent goes away, says it is unreachable and hides the old list", async () => {
-    const doomed = await startTestAgent();
-    const p = await browser.open(doomed.url);
+  it("when the agent goes away, says it is unreachable and hides the old view; when it is back, carries on", async () => {
+    const stateDir = await mkdtemp(join(tmpdir(), "faas-web-away-"));
+    let away: TestAgent | undefined = await startTestAgent({}, stateDir);
+    const port = String(away.address.port);
+    const p = await browser.open(`${away.url}/#/functions/web-away`);
     try {
-      await deploy(doomed, { id: "web-doomed", handler: "def handle(req):\n    return 1\n" });
-      await p.waitForSelector('#functions tr[data-id="web-doomed"]');
-      await doomed.dispose();
+      await deploy(away, { id: "web-away", handler: 'def handle(req):\n    print("call", req["n"], flush=True)\n    return req\n' });
+      await postJson(`${away.url}/invoke`, { id: "web-away", payload: { n: 1 } });
+      await p.waitForFunction(() => document.getElementById("logs")?.textContent?.includes("call 1"));
+      await away.stop();
+      away = undefined;
       await p.waitForSelector('#connection[data-state="unreachable"]');
       expect(await p.textContent("#connection h2")).toBe("Agent unreachable");
       expect(await p.textContent("#health")).toBe("agent unreachable");
+      expect(await p.isHidden("#detail")).toBe(true);
       expect(await p.isHidden("#functions-card")).toBe(true);
-      expect(await p.isHidden('#functions tr[data-id="web-doomed"]')).toBe(true);
-      expect(await visibleText(p)).not.toContain("web-doomed");
+      expect(await visibleText(p)).not.toContain("web-away");
       await browser.screenshot(p, "unreachable");
+
+      // The agent is back on the same port: the view shows again and the logs follow again.
+      away = await startTestAgent({ PORT: port }, stateDir);
+      await p.waitForSelector("#connection", { state: "hidden" });
+      await p.waitForSelector("#detail:not([hidden])");
+      await p.waitForFunction(() => document.getElementById("logs-status")?.textContent === "following…" && document.getElementById("logs")!.textContent!.includes("call 1"));
+      expect((await postJson(`${away.url}/invoke`, { id: "web-away", payload: { n: 2 } })).status).toBe(200);
+      await p.waitForFunction(() => document.getElementById("logs")?.textContent?.includes("call 2"));
     } finally {
       await p.close();
+      await away?.stop();
+      await rm(stateDir, { recursive: true, force: true });
     }
   });
 

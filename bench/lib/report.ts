@@ -25,8 +25,8 @@ export interface Check {
   description: string;
   /** The measured value; undefined when it could not be measured (reported as ERROR). */
   value?: number;
-  /** "ratio" (printed with 2 decimals) or "ms" (3 decimals and the unit). */
-  unit: "ratio" | "ms";
+  /** "ratio" (printed with 2 decimals), "ms" (3 decimals and the unit) or "MB" (1 decimal and the unit). */
+  unit: "ratio" | "ms" | "MB";
   /** The value must be at least (">=") or at most ("<=") `limit`. */
   op: ">=" | "<=";
   limit: number;
@@ -34,7 +34,7 @@ export interface Check {
 
 /** The bar as text, e.g. ">= 0.6" or "<= 1 ms". */
 export function barText(check: Check): string {
-  return `${check.op} ${check.limit}${check.unit === "ms" ? " ms" : ""}`;
+  return `${check.op} ${check.limit}${check.unit === "ratio" ? "" : ` ${check.unit}`}`;
 }
 
 /** Whether the check passes; undefined when its value is missing. */
@@ -53,7 +53,7 @@ export function ratioCheck(name: string, description: string, numerator: number 
 export function printChecks(say: Say, checks: Check[]): boolean {
   const rows: string[][] = [["ratio", "value", "bar", "result", "what"]];
   for (const c of checks) {
-    const value = c.value === undefined ? "n/a" : c.unit === "ms" ? `${c.value.toFixed(3)} ms` : c.value.toFixed(2);
+    const value = c.value === undefined ? "n/a" : c.unit === "ms" ? `${c.value.toFixed(3)} ms` : c.unit === "MB" ? `${c.value.toFixed(1)} MB` : c.value.toFixed(2);
     const pass = passes(c);
     rows.push([c.name, value, barText(c), pass === undefined ? "ERROR" : pass ? "PASS" : "FAIL", c.description]);
   }

@@ -1,16 +1,17 @@
 /**
- * The servers bench/run.ts loads: the runtime shim, nginx in front of it, Flask on waitress, the
- * agent and the agent's stack around an empty platform. Each is started as a child process (see
+ * The servers bench/run.ts loads: the runtime shim, nginx in front of it, Flask on waitress, a
+ * minimal asyncio server (behind nginx too), an empty @grpc/grpc-js server, the agent and the
+ * agent's stack around an empty platform. Each is started as a child process (see
  * processes.ts), checked to answer correctly before it is measured, and listens on 127.0.0.1.
  */
 import { readFileSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { verifyGrpc } from "./grpc.ts";
 import { expectEqual, freePort, postJson } from "./helpers.ts";
 import { logTail, waitUntilReady, type Child, type Children } from "./processes.ts";
 import {
-  EXPECTED_RESULT, FLASK_APP, FUNCTION_ID, HANDLER_SOURCE, INVOKE_BODY, INVOKE_PATH, NGINX, NGINX_TEMPLATE, PAYLOAD, PYTHON, REPO, SERVER_CHILD,
+  ASYNCIO_APP, EXPECTED_RESULT, FLASK_APP, FUNCTION_ID, GRPCJS_SERVER, HANDLER_SOURCE, INVOKE_BODY, INVOKE_PATH, NGINX, NGINX_TEMPLATE, PAYLOAD, PYTHON, REPO, SERVER_CHILD,
   SHIM, SYSTEM_PYTHON,
 } from "./settings.ts";
 
@@ -41,8 +42,10 @@ export async function startShim({ children, workDir }: ServerDeps, handlerPath: 
   return { name: "shim", url, groups: [child] };
 }
 
-/** nginx (bench/nginx.conf: one worker, upstream keep-alive) in front of a started shim. */
-export async function startNginx({ children, workDir }: ServerDeps, shim: Server): Promise<Server> {
+/** nginx (bench/nginx.conf: one worker, upstream keep-alive) in front of a started HTTP server. */
+export async function startNginx({ children, workDir: runDir }: ServerDeps, shim: Server, name = "nginx"): Promise<Server> {
+  const workDir = join(runDir, name);
+  await mkdir(workDir, { recursive: true });
   const port = await freePort();
   const upstreamPort = new URL(shim.url).port;
   const conf = readFileSync(NGINX_TEMPLATE, "utf8")
@@ -51,12 +54,12 @@ export async function startNginx({ children, workDir }: ServerDeps, shim: Server
     .replaceAll("{{UPSTREAM_PORT}}", upstreamPort);
   const confPath = join(workDir, "nginx.conf");
   await writeFile(confPath, conf);
-  const child = children.start("nginx", NGINX, ["-p", workDir, "-c", confPath, "-e", join(workDir, "nginx-error.log")], {
+  const child = children.start(name, NGINX, ["-p", workDir, "-c", confPath, "-e", join(workDir, "nginx-error.log")], {
     logPath: join(workDir, "nginx.log"),
   });
   const url = `http://127.0.0.1:${port}/`;
   await waitUntilReady(children, child, async () => expectEqual("nginx result", await postJson(url, PAYLOAD, 10_000, children.signal), EXPECTED_RESULT));
-  return { name: "nginx", url, groups: [child, ...shim.groups] };
+  return { name, url, groups: [child, ...shim.groups] };
 }
 
 /** bench/flask_app.py on waitress, running the same handler module. */
@@ -69,6 +72,51 @@ export async function startFlask({ children, workDir }: ServerDeps, handlerPath:
   const url = `http://127.0.0.1:${port}/`;
   await waitUntilReady(children, child, async () => expectEqual("flask result", await postJson(url, PAYLOAD, 10_000, children.signal), EXPECTED_RESULT));
   return { name: "flask", url, groups: [child] };
+}
+
+/** bench/asyncio_server.py: one asyncio event loop, one thread, the same handler module. */
+export async function startAsyncio({ children, workDir }: ServerDeps, handlerPath: string): Promise<Server> {
+  const port = await freePort();
+  const child = children.start("asyncio server", PYTHON, [ASYNCIO_APP, handlerPath, String(port)], {
+    logPath: join(workDir, "asyncio.log"),
+    cwd: workDir,
+  });
+  const url = `http://127.0.0.1:${port}/`;
+  await waitUntilReady(children, child, async () => expectEqual("asyncio result", await postJson(url, PAYLOAD, 10_000, children.signal), EXPECTED_RESULT));
+  return { name: "asyncio", url, groups: [child] };
+}
+
+/** bench/grpcjs_server.ts: an empty unary Invoke on @grpc/grpc-js, checked over gRPC (`grpcBody`). */
+export async function startGrpcJs({ children, workDir }: ServerDeps, grpcBody: Buffer): Promise<Server> {
+  const child = children.start("grpc-js server", process.execPath, ["--import", "tsx", GRPCJS_SERVER], {
+    cwd: REPO,
+    ipc: true,
+    logPath: join(workDir, "grpcjs.log"),
+  });
+  const url = await childUrl(children, child);
+  const grpcResponseBytes = await verifyGrpc(url, grpcBody, undefined);
+  return { name: "grpcjs", url, groups: [child], grpcResponseBytes };
+}
+
+/** The `{ url }` a child sends over IPC once it listens (30 s at most). */
+async function childUrl(children: Children, child: Child): Promise<string> {
+  try {
+    return await Promise.race([children.interruption, new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${child.name} did not start within 30 s${logTail(child)}`)), 30_000);
+      child.proc.once("message", (m: { url?: unknown }) => {
+        clearTimeout(timer);
+        if (typeof m?.url === "string") resolve(m.url);
+        else reject(new Error(`${child.name} sent ${JSON.stringify(m)}`));
+      });
+      void child.exited.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`${child.name} exited with code ${child.exitCode} before listening${logTail(child)}`));
+      });
+    })]);
+  } catch (error) {
+    await children.stop(child);
+    throw error;
+  }
 }
 
 /** Starts bench/server_child.ts in `mode` and resolves with its URL once it listens. */
@@ -91,24 +139,7 @@ async function startServerChild({ children, workDir }: ServerDeps, mode: "agent"
     ipc: true,
     logPath: join(workDir, `${mode}.log`),
   });
-  try {
-    const url = await Promise.race([children.interruption, new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${child.name} did not start within 30 s${logTail(child)}`)), 30_000);
-      child.proc.once("message", (m: { url?: unknown }) => {
-        clearTimeout(timer);
-        if (typeof m?.url === "string") resolve(m.url);
-        else reject(new Error(`${child.name} sent ${JSON.stringify(m)}`));
-      });
-      void child.exited.then(() => {
-        clearTimeout(timer);
-        reject(new Error(`${child.name} exited with code ${child.exitCode} before listening${logTail(child)}`));
-      });
-    })]);
-    return { child, url };
-  } catch (error) {
-    await children.stop(child);
-    throw error;
-  }
+  return { child, url: await childUrl(children, child) };
 }
 
 /** The agent with the handler deployed, checked over REST, Connect JSON and gRPC (`grpcBody`). */

@@ -12,6 +12,8 @@ export const WRK_SCRIPT = join(BENCH_DIR, "wrk.lua");
 export const FLASK_APP = join(BENCH_DIR, "flask_app.py");
 export const NGINX_TEMPLATE = join(BENCH_DIR, "nginx.conf");
 export const SERVER_CHILD = join(BENCH_DIR, "server_child.ts");
+export const GRPCJS_SERVER = join(BENCH_DIR, "grpcjs_server.ts");
+export const ASYNCIO_APP = join(BENCH_DIR, "asyncio_server.py");
 
 export const WRK = "/usr/bin/wrk";
 export const H2LOAD = "/usr/bin/h2load";

@@ -1,13 +1,13 @@
 import { invalidArgument } from "./errors.ts";
 import type { DeployOptionName, DeployOptions, Resources, TrafficTarget } from "./types.ts";
-import { ID_PATTERN } from "./spec.ts";
+import { isDnsLabel } from "./names.ts";
 
 /** Kubernetes CPU quantity: "1", "0.5", "250m". */
 const CPU_QUANTITY = /^[0-9]+(\.[0-9]+)?m?$/;
 /** Kubernetes memory quantity: "512Mi", "1G", "1000000". */
 const MEMORY_QUANTITY = /^[0-9]+(\.[0-9]+)?([KMGTPE]i|[mkMGTPE])?$/;
-/** A Go duration as Knative parses it: "30s", "1m30s", "1h". */
-const GO_DURATION = /^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/;
+/** A Go duration as Knative parses it (time.ParseDuration): "30s", "1m30s", "1h", and "0". */
+const GO_DURATION = /^(0|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$/;
 const INT32_MAX = 2 ** 31 - 1;
 export const TRAFFIC_MAX_TARGETS = 32;
 
@@ -69,12 +69,12 @@ export function validateTraffic(traffic: TrafficTarget[], field = "traffic"): Tr
     const revision = t.revision ?? "";
     const latest = t.latest ?? false;
     if (latest === (revision !== "")) throw invalidArgument(at, `${at}: set exactly one of revision and latest`);
-    if (revision && (revision.length > 63 || !ID_PATTERN.test(revision))) throw invalidArgument(`${at}.revision`, `${at}.revision ${JSON.stringify(revision)} is not a revision name`);
+    if (revision && !isDnsLabel(revision)) throw invalidArgument(`${at}.revision`, `${at}.revision ${JSON.stringify(revision)} is not a revision name`);
     const percent = t.percent ?? 0;
     if (!Number.isInteger(percent) || percent < 0 || percent > 100) throw invalidArgument(`${at}.percent`, `${at}.percent must be 0 to 100`);
     const tag = t.tag ?? "";
     if (tag) {
-      if (tag.length > 63 || !ID_PATTERN.test(tag)) throw invalidArgument(`${at}.tag`, `${at}.tag ${JSON.stringify(tag)} must be a DNS-1035 label`);
+      if (!isDnsLabel(tag)) throw invalidArgument(`${at}.tag`, `${at}.tag ${JSON.stringify(tag)} must be a DNS-1035 label`);
       if (tags.has(tag)) throw invalidArgument(`${at}.tag`, `${at}.tag ${JSON.stringify(tag)} is used twice`);
       tags.add(tag);
     }

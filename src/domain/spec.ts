@@ -1,11 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { invalidArgument } from "./errors.ts";
+import { DNS_LABEL, DNS_LABEL_MAX_LENGTH } from "./names.ts";
 import { validateOptions } from "./options.ts";
 import type { DeployOptions, DeployParams, DeploySpec } from "./types.ts";
 
 /** Function ids are DNS-1035 labels, so that every platform (Knative, Nuclio, Docker) accepts them. */
-export const ID_PATTERN = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
-export const ID_MAX_LENGTH = 63;
+export const ID_PATTERN = DNS_LABEL;
+export const ID_MAX_LENGTH = DNS_LABEL_MAX_LENGTH;
 export const HANDLER_MAX_BYTES = 1024 * 1024;
 export const REQUIREMENTS_MAX_BYTES = 64 * 1024;
 export const ENV_MAX_ENTRIES = 128;

@@ -111,6 +111,33 @@ export interface FunctionInfo {
   revisions?: RevisionInfo[];
   /** The traffic split (Knative). */
   traffic?: TrafficTarget[];
+  /** The calls the agent counted (the core adds them for Get and List; platforms never set them). */
+  stats?: FunctionStats;
+}
+
+/** A stretch of a function's recent calls: one interval, or the whole recent window. */
+export interface StatsInterval {
+  start: Date;
+  seconds: number;
+  calls: number;
+  errors: number;
+  /** Latency quantiles in seconds; undefined without calls. */
+  p50?: number;
+  p99?: number;
+}
+
+/** A function's calls as the agent counted them (FunctionStats in the proto). */
+export interface FunctionStats {
+  /** Calls that ended since the agent started. */
+  invocations: number;
+  errors: number;
+  coldStarts: number;
+  inflight: number;
+  lastInvokedAt?: Date;
+  /** The recent window (5 minutes) as one stretch. */
+  window: StatsInterval;
+  /** The window's intervals, oldest first; only when asked for (Get). */
+  intervals?: StatsInterval[];
 }
 
 /** The outcome of a successful call. */
@@ -120,6 +147,21 @@ export interface InvokeOutcome {
   /** Whether the function had to be started for this call. */
   coldStart: boolean;
 }
+
+/** A stream call under way (Platform.invokeStream). */
+export interface InvokeStream {
+  /** Each value the handler yields, as JSON text, as it comes; a plain handler's result is the one chunk. */
+  readonly chunks: AsyncIterable<string>;
+  /** Whether the function had to be started for this call; final once the chunks have ended. */
+  readonly coldStart: boolean;
+}
+
+/**
+ * How a platform delivers a stream call's chunks: `incremental` as the handler yields them (with
+ * back-pressure and cancel), or `buffered`: all at once when the handler is done, because the
+ * platform's runtime returns one response per call (Nuclio).
+ */
+export type StreamingMode = "incremental" | "buffered";
 
 /** One line a function wrote. */
 export interface LogLine {
@@ -159,6 +201,8 @@ export interface Capabilities {
   readonly traffic: boolean;
   /** Logs with `follow` keep streaming new lines until the caller cancels. */
   readonly logsFollow: boolean;
+  /** How stream calls (Platform.invokeStream) deliver chunks. */
+  readonly streaming: StreamingMode;
 }
 
 /**
@@ -169,6 +213,8 @@ export interface Platform {
   readonly name: PlatformName;
   /** What this platform supports; the core answers anything else without calling it. */
   readonly capabilities: Capabilities;
+  /** How its functions are isolated (HealthResponse.isolation); unset means each runs in its own container. */
+  readonly isolation?: "bwrap" | "none";
   /** Deploys (or atomically replaces) a function, reporting progress through `emit`. */
   deploy(spec: DeploySpec, emit: DeployEmitter, signal: AbortSignal): Promise<FunctionInfo>;
   /**
@@ -183,6 +229,12 @@ export interface Platform {
   setTraffic?(id: string, traffic: TrafficTarget[], signal: AbortSignal): Promise<FunctionInfo>;
   /** Calls `handle` with the JSON text `payloadJson`. */
   invoke(id: string, payloadJson: string, signal: AbortSignal): Promise<InvokeOutcome>;
+  /**
+   * Calls `handle` as a stream (see InvokeStream; delivered as `capabilities.streaming` says).
+   * Resolves once the function is found (FaasError not_found otherwise); call failures end the
+   * chunks' iteration with the error a plain call would give; leaving the iteration early cancels.
+   */
+  invokeStream(id: string, payloadJson: string, signal: AbortSignal): Promise<InvokeStream>;
   /** Every function this agent deployed, ordered by id. */
   list(signal: AbortSignal): Promise<FunctionInfo[]>;
   /** One function, or FaasError not_found. */

@@ -1,24 +1,35 @@
 import { isUtf8 } from "node:buffer";
 import type { Socket } from "node:net";
-import { FaasError } from "../domain/errors.ts";
+import type { FaasError } from "../domain/errors.ts";
 import { resultTooLarge } from "../domain/payload.ts";
 import { ByteQueue } from "./byte-queue.ts";
-import { FRAME_STATUS, reasonOfStatus, runtimeError } from "./reasons.ts";
+import { abortError, controlFrame, HEADER_BYTES, protocolError, requestFrame, timeoutError } from "./frame-codec.ts";
+import { StreamSink } from "./frame-stream.ts";
+import { reasonOfStatus, runtimeError } from "./reasons.ts";
+
+export { abortError, protocolError, timeoutError } from "./frame-codec.ts";
 
 /**
  * The client side of the runtime shim's framed protocol (faas_runtime.py's docstring): calls
  * multiplexed by id on one stream socket, frames written in the same tick leaving in one syscall,
- * results in any order, a cancel frame for a call given up on. Used over a unix socket for local
- * workers and over TCP (after FRAME_PREFACE) for containers.
+ * results in any order, a cancel frame for a call given up on, and stream calls whose chunks are
+ * paced by credit frames (frame-stream.ts). Used over a unix socket for local workers and over TCP
+ * (after FRAME_PREFACE) for containers.
  */
+
 
 const KIND_INVOKE = 1;
 const KIND_CANCEL = 2;
-const HEADER_BYTES = 9;
+const KIND_STREAM = 3;
+const KIND_CREDIT = 4;
 const STATUS_OK = 0;
-/** Failure statuses are runtime/reasons.ts FRAME_STATUS (e.g. RESULT_TOO_LARGE: the body is {"size": N}). */
-const MAX_STATUS = Math.max(...Object.values(FRAME_STATUS));
+const STATUS_CHUNK = 5;
+const STATUS_END = 6;
+/** Failure statuses 1-4 are runtime/reasons.ts FRAME_STATUS (RESULT_TOO_LARGE: the body is {"size": N}). */
+const MAX_STATUS = STATUS_END;
 const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
+/** Bytes of chunks a stream's runtime may send ahead of its reader (the agent's memory per stream). */
+export const DEFAULT_STREAM_WINDOW_BYTES = 256 * 1024;
 
 /** Sent first on a TCP connection to a container's HTTP port to switch it to frames. */
 export const FRAME_PREFACE = Buffer.from("FAAS-FRAMES/1\r\n", "latin1");
@@ -48,6 +59,7 @@ export interface FrameChannelOptions {
 /** One framed connection. The owner created the socket; `destroy` closes it. */
 export class FrameChannel {
   private readonly pending = new Map<number, Pending>();
+  private readonly streams = new Map<number, { sink: StreamSink; signal: AbortSignal | undefined; onAbort: (() => void) | undefined }>();
   private nextId = 1;
   private readonly input = new ByteQueue();
   /** Bytes of an oversized frame still to discard. */
@@ -73,7 +85,7 @@ export class FrameChannel {
 
   /** Calls in flight. */
   get inflight(): number {
-    return this.pending.size;
+    return this.pending.size + this.streams.size;
   }
 
   /** Whether the socket has closed: every later call fails at once. */
@@ -87,14 +99,8 @@ export class FrameChannel {
    * `onClose` gives the calls pending when the connection goes away.
    */
   call(payloadJson: string, timeoutMs: number, signal?: AbortSignal): Promise<string> {
-    const id = this.nextId;
-    this.nextId = id === 0xffffffff ? 1 : id + 1;
-    const body = Buffer.from(payloadJson, "utf8");
-    const frame = Buffer.allocUnsafe(HEADER_BYTES + body.length);
-    frame.writeUInt32BE(body.length, 0);
-    frame.writeUInt32BE(id, 4);
-    frame.writeUInt8(KIND_INVOKE, 8);
-    body.copy(frame, HEADER_BYTES);
+    const id = this.takeId();
+    const frame = requestFrame(KIND_INVOKE, id, payloadJson);
     return new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => this.abandon(id, timeoutError(timeoutMs)), timeoutMs);
       let onAbort: (() => void) | undefined;
@@ -107,12 +113,38 @@ export class FrameChannel {
     });
   }
 
+  /**
+   * Sends one stream call: yields each chunk's JSON text as the runtime sends it, and ends when the
+   * generator is done. Fails as `call` does (the failure frame of a generator that raised midway,
+   * INVOKE_TIMEOUT when the runtime sends nothing for `timeoutMs` while it may, CANCELLED); a
+   * reader that stops early cancels the call (GeneratorExit in the handler). Memory: at most
+   * `windowBytes` of chunks plus one are held for a reader that does not keep up.
+   */
+  stream(payloadJson: string, timeoutMs: number, signal?: AbortSignal, windowBytes = DEFAULT_STREAM_WINDOW_BYTES): AsyncIterable<string> {
+    const id = this.takeId();
+    const frame = requestFrame(KIND_STREAM, id, payloadJson, windowBytes);
+    const sink = new StreamSink(
+      windowBytes,
+      timeoutMs,
+      (bytes) => this.sendControl(KIND_CREDIT, id, bytes),
+      (error) => this.abandonStream(id, error),
+      () => timeoutError(timeoutMs),
+    );
+    const onAbort = signal && (() => this.abandonStream(id, abortError(signal)));
+    if (onAbort) signal.addEventListener("abort", onAbort, { once: true });
+    this.streams.set(id, { sink, signal, onAbort });
+    this.write(frame);
+    if (signal?.aborted) this.abandonStream(id, abortError(signal));
+    return sink.read();
+  }
+
   /** Rejects every pending call with `error` (e.g. the process died). */
   failAll(error: unknown): void {
     for (const [id, call] of this.pending) {
       this.settle(id, call);
       call.reject(error);
     }
+    for (const id of [...this.streams.keys()]) this.endStream(id, error);
   }
 
   /** Closes the socket; pending calls go to `onClose`. */
@@ -133,17 +165,38 @@ export class FrameChannel {
     this.socket.write(frame);
   }
 
+  private takeId(): number {
+    const id = this.nextId;
+    this.nextId = id === 0xffffffff ? 1 : id + 1;
+    return id;
+  }
+
   private abandon(id: number, error: FaasError): void {
     const call = this.pending.get(id);
     if (!call) return;
     this.settle(id, call);
     call.reject(error);
-    if (!this.closed && !this.socket.destroyed) {
-      const cancel = Buffer.alloc(HEADER_BYTES);
-      cancel.writeUInt32BE(id, 4);
-      cancel.writeUInt8(KIND_CANCEL, 8);
-      this.write(cancel);
-    }
+    this.sendControl(KIND_CANCEL, id);
+  }
+
+  /** Gives a stream up: a cancel frame to the runtime, `error` (if any) to its reader. */
+  private abandonStream(id: number, error: unknown): void {
+    if (!this.streams.has(id)) return;
+    this.endStream(id, error);
+    this.sendControl(KIND_CANCEL, id);
+  }
+
+  private endStream(id: number, error?: unknown): void {
+    const stream = this.streams.get(id);
+    if (!stream) return;
+    this.streams.delete(id);
+    if (stream.onAbort) stream.signal?.removeEventListener("abort", stream.onAbort);
+    stream.sink.end(error);
+  }
+
+  /** Sends a cancel frame, or a credit frame of `credit` bytes. */
+  private sendControl(kind: number, id: number, credit?: number): void {
+    if (!this.closed && !this.socket.destroyed) this.write(controlFrame(kind, id, credit));
   }
 
   private settle(id: number, call: Pending): void {
@@ -195,18 +248,35 @@ export class FrameChannel {
           this.settle(id, call);
           call.reject(resultTooLarge(length, this.maxFrameBytes));
         }
+        if (this.streams.has(id)) this.abandonStream(id, resultTooLarge(length, this.maxFrameBytes));
         continue;
       }
       if (this.input.length < HEADER_BYTES + length) break;
       const frame = this.input.take(HEADER_BYTES + length);
+      if (this.streams.has(id)) {
+        this.streamFrame(id, status, frame.subarray(HEADER_BYTES));
+        continue;
+      }
       const call = this.pending.get(id);
       if (!call) continue; // abandoned (timeout or cancel)
       this.settle(id, call);
       const body = frame.subarray(HEADER_BYTES);
+      if (status === STATUS_CHUNK || status === STATUS_END) {
+        this.protocolError(`the worker sent a stream frame (status ${status}) for a plain call`);
+        return;
+      }
       if (!isUtf8(body)) call.reject(protocolError("the worker sent a result that is not UTF-8"));
       else if (status === STATUS_OK) call.resolve(body.toString("utf8"));
       else call.reject(runtimeError(reasonOfStatus(status) ?? "RESULT_NOT_SERIALIZABLE", body.toString("utf8"), this.maxFrameBytes));
     }
+  }
+
+  private streamFrame(id: number, status: number, body: Buffer): void {
+    if (!isUtf8(body)) return this.abandonStream(id, protocolError("the worker sent a chunk that is not UTF-8"));
+    if (status === STATUS_CHUNK) return this.streams.get(id)!.sink.chunk(body.toString("utf8"), body.length);
+    if (status === STATUS_END) return this.endStream(id);
+    if (status === STATUS_OK) return this.protocolError("the worker sent a plain result (status 0) for a stream call");
+    this.endStream(id, runtimeError(reasonOfStatus(status) ?? "RESULT_NOT_SERIALIZABLE", body.toString("utf8"), this.maxFrameBytes));
   }
 
   /** A peer that breaks the protocol cannot be trusted with more calls: they fail, the socket closes. */
@@ -222,22 +292,7 @@ export class FrameChannel {
     this.closed = true;
     const left = [...this.pending.entries()];
     for (const [id, call] of left) this.settle(id, call);
-    this.options.onClose?.(
-      left.map(([, call]) => call),
-      this.failure,
-    );
+    const streams = [...this.streams.keys()].map((id) => ({ reject: (error: unknown) => this.endStream(id, error) }));
+    this.options.onClose?.([...left.map(([, call]) => call), ...streams], this.failure);
   }
-}
-
-/** A worker that broke the runtime protocol (WORKER_PROTOCOL_ERROR): the function's fault, never the agent's. */
-export function protocolError(message: string): FaasError {
-  return new FaasError("function_error", message, { reason: "WORKER_PROTOCOL_ERROR" });
-}
-
-export function timeoutError(timeoutMs: number): FaasError {
-  return new FaasError("deadline_exceeded", `function did not return within ${timeoutMs / 1000} s`, { reason: "INVOKE_TIMEOUT" });
-}
-
-export function abortError(signal: AbortSignal): FaasError {
-  return new FaasError("cancelled", "the call was cancelled by the caller", { reason: "CANCELLED", cause: signal.reason });
 }

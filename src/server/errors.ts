@@ -34,6 +34,8 @@ const KINDS: Record<FaasErrorKind, { code: Code; http: number }> = {
 
 /** The REST status code for a FaasError. */
 export function httpStatusOf(error: FaasError): number {
+  // A deploy that ran out of time is the gateway's timeout; a call's timeout stays the prototype's 500.
+  if (error.reason === "DEPLOY_TIMEOUT") return 504;
   return KINDS[error.kind].http;
 }
 

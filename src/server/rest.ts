@@ -12,10 +12,13 @@ import {
 import { payloadJson } from "../domain/payload.ts";
 import { fromDeployRequest, fromTrafficMessage, toCapabilitiesResponse } from "../service/messages.ts";
 import type { AgentCore, DeployProgress } from "../service/core.ts";
+import type { AgentMetrics } from "../metrics/agent-metrics.ts";
+import { metricsRoute } from "./metrics-route.ts";
 import type { RequestValidation } from "../service/validation.ts";
 import { asFaasError, httpStatusOf } from "./errors.ts";
 import { readJsonObject, requestFromJson } from "./rest-body.ts";
 import { errorBody, restDeployed, restDryRun, restFunction } from "./rest-json.ts";
+import { sendStream, streamFormatOf } from "./rest-stream.ts";
 
 type NodeHandler = NonNullable<ConnectNodeAdapterOptions["fallback"]>;
 type Request = Parameters<NodeHandler>[0];
@@ -23,6 +26,8 @@ type Response = Parameters<NodeHandler>[1];
 
 export interface RestOptions {
   core: AgentCore;
+  /** Served at GET /metrics in the Prometheus text format; no such route when absent. */
+  metrics?: AgentMetrics;
   /** Largest body accepted; larger ones get 413. */
   maxBodyBytes: number;
   logger: Logger;
@@ -52,6 +57,7 @@ export function createRestHandler(options: RestOptions): (req: Request, res: Res
         send(res, 200, report);
       },
     },
+    ...(options.metrics ? { "/metrics": { GET: metricsRoute(options.metrics) } } : {}),
     "/capabilities": {
       GET: async (_req, res) => {
         const caps = toCapabilitiesResponse(core.platformName, core.capabilities);
@@ -69,6 +75,8 @@ export function createRestHandler(options: RestOptions): (req: Request, res: Res
         // The payload stays the JSON the client sent (a Value message would drop `__proto__` keys).
         const { payload, ...rest } = await readJsonObject(req, options.maxBodyBytes);
         const request = validation.check(InvokeRequestSchema, requestFromJson(InvokeRequestSchema, rest));
+        const format = streamFormatOf(req.headers.accept);
+        if (format) return sendStream(res as ServerResponse, core.invokeStream(request.id, payloadJson(payload), signal), format, (e) => sendError(res, e, logger));
         const out = await core.invoke(request.id, payloadJson(payload), signal);
         send(res, 200, { result: out.result, status: "success", execution_time: out.executionTime, platform: out.platform, cold_start: out.coldStart });
       },

@@ -7,6 +7,7 @@ import {
   GetResponseSchema,
   HealthResponseSchema,
   InvokeResponseSchema,
+  InvokeStreamResponseSchema,
   ListResponseSchema,
   LogsResponseSchema,
   SetTrafficResponseSchema,
@@ -35,6 +36,13 @@ export function createFaasAgentService(core: AgentCore): ServiceImpl<typeof Faas
         platform: out.platform,
         coldStart: out.coldStart,
       });
+    },
+
+    async *invokeStream(req, ctx) {
+      for await (const event of core.invokeStream(req.id, payloadJson(req.payload ? payloadToJson(req.payload) : undefined), ctx.signal)) {
+        if (event.type === "chunk") yield create(InvokeStreamResponseSchema, { event: { case: "chunk", value: fromJson(ValueSchema, event.result as JsonValue) } });
+        else yield create(InvokeStreamResponseSchema, { event: { case: "end", value: { status: "success", executionTime: event.executionTime, platform: event.platform, coldStart: event.coldStart, chunks: BigInt(event.chunks) } } });
+      }
     },
 
     async list(_req, ctx) {

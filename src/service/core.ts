@@ -1,14 +1,20 @@
+import { AsyncQueue } from "../adapters/kit/queue.ts";
 import { FaasError, invalidArgument, isFaasError, unsupported } from "../domain/errors.ts";
 import { checkResult, checkText } from "../domain/payload.ts";
 import { optionField, setOptionNames, validateTraffic } from "../domain/options.ts";
 import { validateDeployRequest, validateId, type RawDeployRequest } from "../domain/spec.ts";
+import { DeployRegistry } from "./deploy-control.ts";
 import { SourceStore, type FunctionSource } from "./sources.ts";
+import type { AgentMetrics } from "../metrics/agent-metrics.ts";
+import type { Logger } from "pino";
+import { markReported, reportFailure } from "./failures.ts";
 import type {
   Capabilities,
   DeployEvent,
   DeploySpec,
   FunctionInfo,
   HealthCheck,
+  InvokeOutcome,
   LogLine,
   LogsOptions,
   Platform,
@@ -37,12 +43,19 @@ export interface InvokeResult {
   platform: PlatformName;
 }
 
+/** One event of a stream call: a chunk as the handler yielded it, then the end. */
+export type StreamEvent =
+  | { type: "chunk"; resultJson: string; result: unknown }
+  | { type: "end"; executionTime: number; coldStart: boolean; platform: PlatformName; chunks: number };
+
 export interface HealthReport {
   status: "healthy" | "degraded";
   platform: PlatformName;
   workflow: string;
   version: string;
   checks: HealthCheck[];
+  /** How functions are isolated: "bwrap", "none" (local) or "container". */
+  isolation: string;
 }
 
 export interface AgentCoreOptions {
@@ -54,6 +67,10 @@ export interface AgentCoreOptions {
   maxResultBytes?: number;
   /** Where each function's current source is recorded (Get's source, Deploy's keep_env); none: not recorded. */
   sources?: SourceStore;
+  /** Where calls and deploys are counted, once for every protocol; nothing is counted without it. */
+  metrics?: AgentMetrics;
+  /** Failed calls and deploys are logged here (one line each); silent without it. */
+  logger?: Logger;
 }
 
 const ERROR_LOG_LINES = 15;
@@ -67,6 +84,7 @@ const DEFAULT_MAX_RESULT_BYTES = 8 * 1024 * 1024;
 export class AgentCore {
   readonly platformName: PlatformName;
   private shuttingDown = false;
+  private readonly deploys = new DeployRegistry();
 
   /** What the platform supports; every request for something else is answered here. */
   readonly capabilities: Capabilities;
@@ -90,7 +108,7 @@ export class AgentCore {
    * an invalid request fails without any event. A failure ends the iteration with a FaasError whose
    * message carries the cause and the last log lines.
    */
-  async *deploy(raw: RawDeployRequest, signal: AbortSignal): AsyncGenerator<DeployProgress> {
+  async *deploy(raw: RawDeployRequest, signal: AbortSignal, requestId = ""): AsyncGenerator<DeployProgress> {
     if (raw.keepEnv?.length) raw = { ...raw, env: await this.sourceStore().keepEnv(raw.id, raw.env, raw.keepEnv) };
     checkText({ handler: raw.handler, requirements: raw.requirements, params: raw.params, env: raw.env });
     const spec = validateDeployRequest(raw);
@@ -103,53 +121,54 @@ export class AgentCore {
       return;
     }
     yield { type: "phase", phase: "validating", time: new Date() };
-    // A timer held here, not AbortSignal.timeout(): Node 20's AbortSignal.any keeps its sources only
-    // weakly, so a timeout signal nothing else references can be collected and never fire.
-    const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(new DOMException("deploy timed out", "TimeoutError")), this.options.deployTimeoutMs);
-    const deploySignal = AbortSignal.any([signal, timeout.signal]);
-    const queue: DeployEvent[] = [];
+    // Bounded by FAAS_DEPLOY_TIMEOUT, and cancelled by a delete of the same id (deploy-control.ts).
+    const control = this.deploys.start(spec.id, this.options.deployTimeoutMs, signal);
+    const deploySignal = control.signal;
+    // Unbounded, as a deploy's events are few (a build's lines, within the deploy timeout) and a
+    // phase must never be dropped.
+    const queue = new AsyncQueue<DeployEvent>({ maxItems: Number.POSITIVE_INFINITY });
     const recent: string[] = [];
-    let wake: (() => void) | undefined;
-    let outcome: { ok: true; fn: FunctionInfo } | { ok: false; error: unknown } | undefined;
+    let deployed: FunctionInfo | undefined;
     const emit = (event: DeployEvent) => {
       if (event.type === "log") {
         recent.push(event.line);
         if (recent.length > ERROR_LOG_LINES) recent.shift();
       }
       queue.push(event);
-      wake?.();
     };
+    const started = performance.now();
+    // Counted and logged here, not where the stream is read: a deploy whose caller went away still ends.
     void this.options.platform.deploy(spec, emit, deploySignal).then(
       (fn) => {
-        outcome = { ok: true, fn };
-        wake?.();
+        deployed = fn;
+        this.options.metrics?.deployFinished("success", (performance.now() - started) / 1000);
+        queue.end();
       },
       (error: unknown) => {
-        outcome = { ok: false, error };
-        wake?.();
+        const failure = control.error(error ?? new Error("deploy failed"));
+        const seconds = (performance.now() - started) / 1000;
+        const cancelled = signal.aborted || (isFaasError(failure) && failure.reason === "CANCELLED");
+        this.options.metrics?.deployFinished(cancelled ? "cancelled" : "failure", seconds);
+        if (cancelled) this.options.logger?.info({ function: spec.id, requestId, seconds }, "deploy cancelled");
+        else reportFailure(this.options.logger, failure, "deploy failed", { function: spec.id, requestId, seconds });
+        queue.end(failure);
       },
     );
     try {
-      while (true) {
-        if (queue.length > 0) {
-          yield* queue.splice(0, queue.length);
-          continue;
-        }
-        if (outcome) break;
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
-      }
+      yield* queue;
+    } catch (error) {
+      // Already the precise error (control.error, in the platform's rejection above).
+      throw markReported(withLogTail(error, recent));
     } finally {
-      clearTimeout(timer);
+      control.done();
     }
-    if (!outcome.ok) throw withLogTail(deployError(outcome.error, deploySignal, this.options.deployTimeoutMs), recent);
+    if (!deployed) throw new Error("the platform's deploy resolved without a function");
     // The platform serves the new version: record its source. A record that cannot be written is
     // removed rather than left describing the old version (Get then reports no source).
     const sources = this.options.sources;
     await sources?.save(spec).catch(() => sources.remove(spec.id).catch(() => undefined));
     yield { type: "phase", phase: "ready", time: new Date() };
-    yield { type: "function", function: outcome.fn, time: new Date() };
+    yield { type: "function", function: deployed, time: new Date() };
   }
 
   /** Sets a function's traffic split between its revisions (platforms with revisions only). */
@@ -171,27 +190,69 @@ export class AgentCore {
     }
   }
 
-  /** Calls a function with a JSON payload (text). */
-  async invoke(id: string, payloadJson: string, signal: AbortSignal): Promise<InvokeResult> {
+  /**
+   * Calls a function with a JSON payload (text). Every call that reaches a function is counted
+   * (metrics and stats); a failed one is also logged, with `requestId`.
+   */
+  async invoke(id: string, payloadJson: string, signal: AbortSignal, requestId = ""): Promise<InvokeResult> {
+    validateId(id);
+    const metrics = this.options.metrics;
+    const start = performance.now();
+    const calls = metrics?.invocations.begin(id);
+    let outcome: InvokeOutcome;
+    let result: unknown;
+    try {
+      outcome = await this.options.platform.invoke(id, payloadJson, signal);
+      result = checkResult(outcome.resultJson, this.options.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES);
+    } catch (error) {
+      const seconds = (performance.now() - start) / 1000;
+      const status = metrics?.statusOf(error);
+      if (calls && metrics) {
+        if (isFaasError(error) && error.reason === "FUNCTION_NOT_FOUND") metrics.invocations.unknown(calls);
+        else metrics.invocations.failed(calls, status!, seconds);
+      }
+      reportFailure(this.options.logger, error, "invoke failed", { function: id, requestId, status, seconds });
+      throw error;
+    }
+    const executionTime = (performance.now() - start) / 1000;
+    if (calls && metrics) {
+      metrics.invocations.succeeded(calls, executionTime, outcome.coldStart);
+      if (outcome.coldStart) metrics.coldStart(calls);
+    }
+    return { resultJson: outcome.resultJson, result, executionTime, coldStart: outcome.coldStart, platform: this.platformName };
+  }
+
+  /**
+   * Calls a function as a stream: each chunk (checked like an invoke result: one JSON value within
+   * the result limit) as the platform delivers it, then the end. A failure ends the iteration with
+   * the error a plain invoke gives; leaving the iteration early cancels the call.
+   */
+  async *invokeStream(id: string, payloadJson: string, signal: AbortSignal): AsyncGenerator<StreamEvent> {
     validateId(id);
     const start = performance.now();
-    const outcome = await this.options.platform.invoke(id, payloadJson, signal);
-    const result = checkResult(outcome.resultJson, this.options.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES);
-    return {
-      resultJson: outcome.resultJson,
-      result,
-      executionTime: (performance.now() - start) / 1000,
-      coldStart: outcome.coldStart,
-      platform: this.platformName,
-    };
+    const max = this.options.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES;
+    const stream = await this.options.platform.invokeStream(id, payloadJson, signal);
+    let chunks = 0;
+    for await (const resultJson of stream.chunks) {
+      const result = checkResult(resultJson, max);
+      chunks++;
+      yield { type: "chunk", resultJson, result };
+    }
+    yield { type: "end", executionTime: (performance.now() - start) / 1000, coldStart: stream.coldStart, platform: this.platformName, chunks };
   }
 
-  list(signal: AbortSignal): Promise<FunctionInfo[]> {
-    return this.options.platform.list(signal);
+  /** Every function, each with its stats (without the window's intervals). */
+  async list(signal: AbortSignal): Promise<FunctionInfo[]> {
+    const functions = await this.options.platform.list(signal);
+    const recorder = this.options.metrics?.invocations;
+    return recorder ? functions.map((fn) => ({ ...fn, stats: recorder.stats(fn.id) })) : functions;
   }
 
+  /** One function, with its stats and the window's intervals. */
   async get(id: string, signal: AbortSignal): Promise<FunctionInfo> {
-    return this.options.platform.get(validateId(id), signal);
+    const fn = await this.options.platform.get(validateId(id), signal);
+    const recorder = this.options.metrics?.invocations;
+    return recorder ? { ...fn, stats: recorder.stats(fn.id, { intervals: true }) } : fn;
   }
 
   /** What the function's current deploy was made of (env names only), or undefined without a record. */
@@ -200,7 +261,15 @@ export class AgentCore {
   }
 
   async remove(id: string, signal: AbortSignal): Promise<{ status: "deleted"; platform: PlatformName; functionId: string }> {
-    await this.options.platform.remove(validateId(id), signal);
+    // A deploy of the same id would hold the platform's lock until it ends: cancel it instead.
+    const cancelled = this.deploys.cancel(validateId(id));
+    try {
+      await this.options.platform.remove(id, signal);
+    } catch (error) {
+      // A first deploy cancelled here leaves nothing to remove: the delete did what was asked.
+      if (!(cancelled > 0 && isFaasError(error) && error.kind === "not_found")) throw error;
+    }
+    this.options.metrics?.forget(id);
     await this.options.sources?.remove(id);
     return { status: "deleted", platform: this.platformName, functionId: id };
   }
@@ -220,6 +289,7 @@ export class AgentCore {
       workflow: this.options.workflow,
       version: this.options.version,
       checks,
+      isolation: this.options.platform.isolation ?? "container",
     };
   }
 
@@ -234,13 +304,6 @@ export class AgentCore {
   }
 }
 
-function deployError(error: unknown, signal: AbortSignal, timeoutMs: number): unknown {
-  if (isFaasError(error)) return error;
-  if (signal.aborted && (signal.reason as Error | undefined)?.name === "TimeoutError") {
-    return new FaasError("deadline_exceeded", `deploy did not finish within ${timeoutMs / 1000} s`, { reason: "DEPLOY_TIMEOUT", cause: error });
-  }
-  return error;
-}
 
 /** Appends the last log lines to a deploy error unless its message already ends with them. */
 function withLogTail(error: unknown, recent: string[]): unknown {

@@ -1,7 +1,6 @@
-import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { DeployPhase, FaasAgent } from "../../gen/faas/v1/agent_pb.ts";
-import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.ts";
 
 /** The deploy phases in order, with the names the page shows. */
 export const PHASES: Array<[DeployPhase, string]> = [
@@ -31,28 +30,6 @@ export function createAgentClient(token: () => string): AgentClient {
     ],
   });
   return createClient(FaasAgent, transport);
-}
-
-/**
- * An error as the page shows it: `code: message`, then the ErrorInfo reason and metadata, with a
- * traceback the message does not already carry.
- */
-export function describeError(error: unknown): string {
-  const connect = ConnectError.from(error);
-  const code = Code[connect.code].replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
-  let text = `${code}: ${connect.rawMessage}`;
-  const [info] = connect.findDetails(ErrorInfoSchema);
-  if (info) {
-    text += `\nreason: ${info.reason}`;
-    for (const [key, value] of Object.entries(info.metadata)) {
-      if (value.includes("\n")) {
-        if (!connect.rawMessage.includes(value.trim())) text += `\n${key}:\n${value}`;
-      } else {
-        text += `\n${key}: ${value}`;
-      }
-    }
-  }
-  return text;
 }
 
 /** Parses `KEY=VALUE` lines (blank lines ignored) into a map; throws on a malformed line. */

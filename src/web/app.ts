@@ -36,9 +36,14 @@ export class App {
     this.client = createAgentClient(token);
   }
 
-  /** Calls `listener` after every refresh (and now, if a refresh already happened). */
-  onRefresh(listener: RefreshListener): void {
+  /**
+   * Calls `listener` after every refresh (and now, if a refresh already happened), until `signal`
+   * aborts.
+   */
+  onRefresh(listener: RefreshListener, signal?: AbortSignal): void {
+    if (signal?.aborted) return;
     this.listeners.push(listener);
+    signal?.addEventListener("abort", () => this.listeners.splice(this.listeners.indexOf(listener), 1), { once: true });
     if (this.state.kind !== "connecting") listener(this.state, this.functions, undefined);
   }
 

@@ -1,6 +1,7 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { DeployPhase, DeployRequestSchema, Function as FunctionMessage } from "../../gen/faas/v1/agent_pb.ts";
+import { isErrorLine } from "../clients/explain.ts";
 import { PHASES, type AgentClient } from "./api.ts";
 import { h } from "./dom.ts";
 import { showError } from "./errors.ts";
@@ -20,6 +21,8 @@ export class BuildLog {
   private readonly log: HTMLElement;
   private readonly status: HTMLElement;
   private readonly error: HTMLElement;
+  /** The log lines on screen (their text), so the error does not repeat them. */
+  private readonly shown = new Set<string>();
 
   constructor(prefix: string) {
     const list = h("ol", { id: `${prefix}-phases`, class: "phases" });
@@ -30,7 +33,7 @@ export class BuildLog {
     }
     this.log = h("pre", { id: `${prefix}-log`, class: "log", "aria-live": "polite" });
     this.status = h("p", { id: `${prefix}-status`, class: "status" });
-    this.error = h("pre", { id: `${prefix}-error`, class: "error", hidden: true });
+    this.error = h("div", { id: `${prefix}-error`, class: "error", hidden: true });
     this.root = h("div", { class: "build-log", hidden: true }, list, this.log, this.status, this.error);
   }
 
@@ -41,6 +44,7 @@ export class BuildLog {
   async run(client: AgentClient, request: DeployInit): Promise<FunctionMessage | undefined> {
     this.root.hidden = false;
     this.log.replaceChildren();
+    this.shown.clear();
     showError(this.error, undefined);
     this.setStatus("deploying…", "");
     for (const li of this.phases.values()) li.dataset.state = "pending";
@@ -55,9 +59,13 @@ export class BuildLog {
             if (active) active.dataset.state = "active";
             this.line([["time", `${time} `], ["phase", `▸ ${active?.textContent ?? res.event.value}`]]);
             break;
-          case "log":
-            this.line([["time", `${time} `], ["src", `${res.event.value.source}: `], ["line", res.event.value.line]]);
+          case "log": {
+            const { line, source } = res.event.value;
+            this.shown.add(line);
+            // The lines that say what went wrong (pip's ERROR lines) stand out where they are, once.
+            this.line([["time", `${time} `], ["src", `${source}: `], [isErrorLine(line) ? "line hl" : "line", line]]);
             break;
+          }
           case "function": {
             if (active) active.dataset.state = "done";
             active = undefined;
@@ -71,7 +79,7 @@ export class BuildLog {
     } catch (error) {
       if (active) active.dataset.state = "failed";
       this.setStatus("deploy failed", "bad");
-      showError(this.error, error);
+      showError(this.error, error, { functionId: request.id || undefined, shown: this.shown });
       return undefined;
     }
   }

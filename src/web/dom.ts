@@ -46,13 +46,3 @@ export function show(el: HTMLElement, text: string | undefined): void {
 export function button(label: string, onClick: () => void, className = "small"): HTMLButtonElement {
   return h("button", { type: "button", class: className, text: label, onclick: () => onClick() });
 }
-
-/** "3s ago", "4m ago", "2h ago", "5d ago" (a date in the future reads "just now"). */
-export function relativeTime(date: Date, now = Date.now()): string {
-  const s = Math.max(0, Math.round((now - date.getTime()) / 1000));
-  if (s < 5) return "just now";
-  if (s < 60) return `${s}s ago`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
-  return `${Math.floor(s / 86400)}d ago`;
-}

@@ -6,6 +6,7 @@ import type {
   FunctionInfo,
   HealthCheck,
   InvokeOutcome,
+  InvokeStream,
   LogLine,
   LogsOptions,
   Platform,
@@ -26,6 +27,8 @@ export interface FakePlatformOptions {
   deploy?: (spec: DeploySpec, emit: DeployEmitter, signal: AbortSignal) => Promise<FunctionInfo>;
   /** The answer to every invoke, whatever the id: by default `null`, at once. */
   invoke?: (id: string, payloadJson: string, signal: AbortSignal) => Promise<InvokeOutcome>;
+  /** The answer to every stream call: by default the invoke's result as the one chunk. */
+  invokeStream?: (id: string, payloadJson: string, signal: AbortSignal) => Promise<InvokeStream>;
   /** Lines `logs` yields before it ends (or, with follow, waits for the signal). */
   logLines?: LogLine[];
 }
@@ -46,7 +49,7 @@ const NULL_OUTCOME: InvokeOutcome = { resultJson: "null", coldStart: false };
  */
 export function createFakePlatform(options: FakePlatformOptions = {}): FakePlatform {
   const name = options.name ?? "local";
-  const capabilities: Capabilities = { options: new Set(), dryRun: false, traffic: false, logsFollow: true, ...options.capabilities };
+  const capabilities: Capabilities = { options: new Set(), dryRun: false, traffic: false, logsFollow: true, streaming: "incremental", ...options.capabilities };
   const functions = new Map<string, FunctionInfo>();
   const calls: string[] = [];
   const known = (id: string) => {
@@ -75,6 +78,11 @@ export function createFakePlatform(options: FakePlatformOptions = {}): FakePlatf
     invoke(id, payloadJson, signal) {
       // No bookkeeping here: the bench measures the stack around this call.
       return options.invoke ? options.invoke(id, payloadJson, signal) : Promise.resolve(NULL_OUTCOME);
+    },
+    async invokeStream(id, payloadJson, signal) {
+      if (options.invokeStream) return options.invokeStream(id, payloadJson, signal);
+      const { resultJson, coldStart } = await platform.invoke(id, payloadJson, signal);
+      return { chunks: (async function* () { yield resultJson; })(), coldStart };
     },
     async list() {
       calls.push("list");

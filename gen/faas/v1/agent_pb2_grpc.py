@@ -26,6 +26,11 @@ class FaasAgentStub(object):
                 request_serializer=faas_dot_v1_dot_agent__pb2.InvokeRequest.SerializeToString,
                 response_deserializer=faas_dot_v1_dot_agent__pb2.InvokeResponse.FromString,
                 )
+        self.InvokeStream = channel.unary_stream(
+                '/faas.v1.FaasAgent/InvokeStream',
+                request_serializer=faas_dot_v1_dot_agent__pb2.InvokeStreamRequest.SerializeToString,
+                response_deserializer=faas_dot_v1_dot_agent__pb2.InvokeStreamResponse.FromString,
+                )
         self.List = channel.unary_unary(
                 '/faas.v1.FaasAgent/List',
                 request_serializer=faas_dot_v1_dot_agent__pb2.ListRequest.SerializeToString,
@@ -81,6 +86,22 @@ class FaasAgentServicer(object):
 
     def Invoke(self, request, context):
         """Invoke calls a deployed function's `handle` with a JSON payload and returns what it returned.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def InvokeStream(self, request, context):
+        """InvokeStream calls a function and streams what it produces: one message per value a generator
+        handler (`def handle(req): yield ...`, or an `async def` generator) yields, sent as soon as it
+        is produced, then a last message with the call's execution time and cold start. A plain
+        handler's result is the one chunk (and a plain Invoke of a generator returns the list of its
+        values), so every handler works with both. Each chunk obeys the rules of an Invoke result
+        (RESULT_NOT_SERIALIZABLE, RESULT_TOO_LARGE per chunk). A handler that raises after some chunks
+        ends the stream with the error an Invoke would give; chunks already sent stay sent. A slow
+        reader pauses the generator (bounded buffers); cancelling the call closes it (GeneratorExit at
+        its `yield`). Where the platform's runtime answers once per call (Capabilities.streaming is
+        STREAMING_MODE_BUFFERED: Nuclio), every chunk arrives when the handler is done.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -154,6 +175,11 @@ def add_FaasAgentServicer_to_server(servicer, server):
                     servicer.Invoke,
                     request_deserializer=faas_dot_v1_dot_agent__pb2.InvokeRequest.FromString,
                     response_serializer=faas_dot_v1_dot_agent__pb2.InvokeResponse.SerializeToString,
+            ),
+            'InvokeStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.InvokeStream,
+                    request_deserializer=faas_dot_v1_dot_agent__pb2.InvokeStreamRequest.FromString,
+                    response_serializer=faas_dot_v1_dot_agent__pb2.InvokeStreamResponse.SerializeToString,
             ),
             'List': grpc.unary_unary_rpc_method_handler(
                     servicer.List,
@@ -233,6 +259,23 @@ class FaasAgent(object):
         return grpc.experimental.unary_unary(request, target, '/faas.v1.FaasAgent/Invoke',
             faas_dot_v1_dot_agent__pb2.InvokeRequest.SerializeToString,
             faas_dot_v1_dot_agent__pb2.InvokeResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def InvokeStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/faas.v1.FaasAgent/InvokeStream',
+            faas_dot_v1_dot_agent__pb2.InvokeStreamRequest.SerializeToString,
+            faas_dot_v1_dot_agent__pb2.InvokeStreamResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 

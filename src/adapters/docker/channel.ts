@@ -38,6 +38,17 @@ export class ContainerEndpoint implements Endpoint {
     }
   }
 
+  /** A stream call on the same connection (FrameChannel.stream: credit-paced chunks). */
+  async *stream(payloadJson: string, signal: AbortSignal): AsyncGenerator<string> {
+    if (this.destroyed) throw new ConnectionError(new Error("the endpoint was closed"));
+    this.inflight++;
+    try {
+      yield* this.open().stream(payloadJson, this.timeoutMs, signal);
+    } finally {
+      this.inflight--;
+    }
+  }
+
   /** Closes the connection; calls still on it fail with ConnectionError. */
   close(): void {
     this.destroyed = true;

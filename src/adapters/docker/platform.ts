@@ -1,20 +1,19 @@
-import { randomBytes } from "node:crypto";
 import type Docker from "dockerode";
 import type { Logger } from "pino";
 import { dockerUnavailable } from "../../images/image.ts";
 import { resolveImage } from "../../images/resolve.ts";
-import { CONTAINER_PORT, imageInputs } from "../../images/template.ts";
+import { imageInputs } from "../../images/template.ts";
 import type { Images } from "../../images/types.ts";
-import { FaasError, functionNotFound } from "../../domain/errors.ts";
-import type { Capabilities, DeployEmitter, DeployPhase, DeploySpec, FunctionInfo, HealthCheck, InvokeOutcome, LogLine, LogsOptions, Platform } from "../../domain/types.ts";
-import { describeView, listViews, publishedPort, waitHealthy, type ContainerView } from "./containers.ts";
+import { functionNotFound } from "../../domain/errors.ts";
+import type { Capabilities, DeployEmitter, DeployPhase, DeploySpec, FunctionInfo, HealthCheck, InvokeOutcome, InvokeStream, LogLine, LogsOptions, Platform } from "../../domain/types.ts";
+import { describeView, listViews, type ContainerView } from "./containers.ts";
+import { ignoreNotFound, removeImageIfUnused, restartContainer, startContainer, within } from "./run.ts";
 import { ContainerEndpoint } from "./channel.ts";
-import { callRoute, type Routes } from "../kit/endpoint.ts";
+import { callRoute, streamRoute, type Routes } from "../kit/endpoint.ts";
 import { containerLogs } from "./logs.ts";
 import { contentHash, canonicalJson } from "../kit/hash.ts";
 import { KeyedLock } from "../kit/keyed-lock.ts";
 import { runDeploy } from "../kit/pipeline.ts";
-import { LABELS, MANAGED_BY } from "../kit/labels.ts";
 import { startSweeper, type Sweeper } from "../kit/sweeper.ts";
 
 /** Options of the docker platform; see Config for their environment variables. */
@@ -53,7 +52,7 @@ interface Live {
 export class DockerPlatform implements Platform {
   readonly name = "docker" as const;
   /** Functions here run as one container each, without scaling, resource or traffic settings. */
-  readonly capabilities: Capabilities = { options: new Set(), dryRun: false, traffic: false, logsFollow: true };
+  readonly capabilities: Capabilities = { options: new Set(), dryRun: false, traffic: false, logsFollow: true, streaming: "incremental" };
   private readonly live = new Map<string, Live>();
   private readonly locks = new KeyedLock();
   private readonly docker: Docker;
@@ -83,7 +82,8 @@ export class DockerPlatform implements Platform {
       apply: async ({ image, contentHash: revision }, current, phases) => {
         phases.enter("deploying");
         const log = (phase: DeployPhase, source: string, line: string) => phases.log(line, source, phase);
-        const view = await this.startContainer(spec, image.ref, image.hash, revision, inputs.pythonVersion, current?.createdAt ?? new Date(), log, signal);
+        const made = { image: image.ref, hash: image.hash, revision, pythonVersion: inputs.pythonVersion, createdAt: current?.createdAt ?? new Date() };
+        const view = await startContainer(this.docker, { namespace: this.options.namespace, startTimeoutMs: this.options.startTimeoutMs }, spec, made, log, signal);
         const previous = this.live.get(spec.id);
         // The switch: calls made from here on go to the new container; the old one drains, then goes.
         this.live.set(spec.id, { view, endpoint: new ContainerEndpoint(view.containerId, view.port, this.options.invokeTimeoutMs), starting: undefined, stopping: undefined, lastUsed: Date.now() });
@@ -97,22 +97,32 @@ export class DockerPlatform implements Platform {
   }
 
   async invoke(id: string, payloadJson: string, signal: AbortSignal): Promise<InvokeOutcome> {
-    let live = this.live.get(id) ?? (await this.adopt(id, signal));
-    // The function's Live entry is the route cache; starting the container is the resolve (a cold start).
-    const routes: Routes = {
+    const live = this.live.get(id) ?? (await this.adopt(id, signal));
+    live.lastUsed = Date.now();
+    try {
+      const { resultJson, resolved } = await callRoute(this.routesOf(id, live), id, payloadJson, signal);
+      return { resultJson, coldStart: resolved };
+    } finally {
+      live.lastUsed = Date.now();
+    }
+  }
+
+  async invokeStream(id: string, payloadJson: string, signal: AbortSignal): Promise<InvokeStream> {
+    const live = this.live.get(id) ?? (await this.adopt(id, signal));
+    live.lastUsed = Date.now();
+    return streamRoute(this.routesOf(id, live), id, payloadJson, signal);
+  }
+
+  /** The function's Live entry is the route cache; starting the container is the resolve (a cold start). */
+  private routesOf(id: string, first: Live): Routes {
+    let live = first;
+    return {
       cached: () => (live = this.live.get(id) ?? live).endpoint,
       resolve: (_id, s) => this.ensureRunning(id, live, s),
       drop: (_id, endpoint) => {
         if (live.endpoint === endpoint) live.endpoint = undefined;
       },
     };
-    live.lastUsed = Date.now();
-    try {
-      const { resultJson, resolved } = await callRoute(routes, id, payloadJson, signal);
-      return { resultJson, coldStart: resolved };
-    } finally {
-      live.lastUsed = Date.now();
-    }
   }
 
   async list(signal: AbortSignal): Promise<FunctionInfo[]> {
@@ -134,7 +144,7 @@ export class DockerPlatform implements Platform {
       this.live.delete(id);
       const images = new Set(group.map((v) => v.image));
       for (const view of group) await this.docker.getContainer(view.containerId).remove({ force: true }).catch(ignoreNotFound);
-      for (const image of images) await this.removeImageIfUnused(image);
+      for (const image of images) await removeImageIfUnused(this.docker, image);
       this.options.logger.info({ function: id }, "function deleted");
     });
   }
@@ -160,74 +170,11 @@ export class DockerPlatform implements Platform {
     this.live.clear();
   }
 
-  private async startContainer(
-    spec: DeploySpec,
-    image: string,
-    hash: string,
-    revision: string,
-    pythonVersion: string,
-    createdAt: Date,
-    log: (phase: DeployPhase, source: string, line: string) => void,
-    signal: AbortSignal,
-  ): Promise<ContainerView> {
-    const container = await this.docker
-      .createContainer({
-        name: `faas-${this.options.namespace}-${spec.id}-${randomBytes(3).toString("hex")}`,
-        Image: image,
-        Env: [...Object.entries(spec.env).map(([k, v]) => `${k}=${v}`), `FAAS_FUNCTION_ID=${spec.id}`, `FAAS_REVISION=${revision}`],
-        Labels: {
-          [LABELS.managedBy]: MANAGED_BY,
-          [LABELS.namespace]: this.options.namespace,
-          [LABELS.function]: spec.id,
-          [LABELS.contentHash]: hash,
-          [LABELS.revision]: revision,
-          [LABELS.createdAt]: createdAt.toISOString(),
-          [LABELS.pythonVersion]: pythonVersion,
-        },
-        ExposedPorts: { [`${CONTAINER_PORT}/tcp`]: {} },
-        HostConfig: { PortBindings: { [`${CONTAINER_PORT}/tcp`]: [{ HostIp: "127.0.0.1", HostPort: "" }] } },
-        abortSignal: signal,
-      } as Docker.ContainerCreateOptions)
-      .catch((error: unknown) => {
-        throw dockerUnavailable(error);
-      });
-    try {
-      await container.start();
-      const port = await publishedPort(this.docker, container.id, signal);
-      log("deploying", "agent", `started container ${container.id.slice(0, 12)}; waiting for /healthz`);
-      await waitHealthy(this.docker, container.id, port, this.options.startTimeoutMs, signal);
-      const now = new Date();
-      return { containerId: container.id, functionId: spec.id, image, hash, revision, pythonVersion, createdAt, updatedAt: now, running: true, state: "running", port };
-    } catch (error) {
-      await container.remove({ force: true }).catch(() => undefined); // nothing half-deployed
-      // An image whose handler does not import is of no use to anyone: it goes too.
-      if ((error as FaasError).reason === "HANDLER_INVALID") await this.removeImageIfUnused(image);
-      throw error;
-    }
-  }
-
-  /** Removes an image (all its names) when no container of any function uses it any more. */
-  private async removeImageIfUnused(ref: string): Promise<void> {
-    const info = await this.docker.getImage(ref).inspect().catch(() => undefined);
-    if (!info) return;
-    const users = await this.docker.listContainers({ all: true, filters: { ancestor: [info.Id] } });
-    if (users.length > 0) return;
-    // force: drop every tag of this image id (`repo:hash` and `repo@digest` name the same image).
-    await this.docker.getImage(info.Id).remove({ force: true }).catch(() => undefined);
-  }
-
   /** Starts the function's container again (after scale to zero or a crash), once however many calls wait. */
   private ensureRunning(id: string, live: Live, signal: AbortSignal): Promise<ContainerEndpoint> {
     live.starting ??= (async () => {
       await live.stopping;
-      const container = this.docker.getContainer(live.view.containerId);
-      await container.start().catch((error: { statusCode?: number }) => {
-        if (error.statusCode === 304) return; // already running
-        if (error.statusCode === 404) throw functionNotFound(id);
-        throw dockerUnavailable(error);
-      });
-      const port = await publishedPort(this.docker, live.view.containerId, signal);
-      await waitHealthy(this.docker, live.view.containerId, port, this.options.startTimeoutMs, signal);
+      const port = await restartContainer(this.docker, id, live.view.containerId, this.options.startTimeoutMs, signal);
       live.endpoint?.close();
       live.view = { ...live.view, port, running: true, state: "running" };
       live.endpoint = new ContainerEndpoint(live.view.containerId, port, this.options.invokeTimeoutMs);
@@ -291,19 +238,4 @@ export class DockerPlatform implements Platform {
       throw dockerUnavailable(error);
     }
   }
-}
-
-/** `promise`, or a rejection when `signal` aborts first (for engine calls that take no signal). */
-function within<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new Error("the engine did not answer in time"));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
-}
-
-/** Gone already (404) or being removed by a blue/green retirement (409): either way it goes. */
-function ignoreNotFound(error: { statusCode?: number }): void {
-  if (error.statusCode !== 404 && error.statusCode !== 409) throw error;
 }

@@ -1,4 +1,5 @@
 import { FaasError } from "../../domain/errors.ts";
+import type { InvokeStream } from "../../domain/types.ts";
 import { ConnectionError } from "../../runtime/http-client.ts";
 
 /**
@@ -14,6 +15,15 @@ export interface Endpoint {
    * failure a caller may retry without running the function twice.
    */
   call(payloadJson: string, signal: AbortSignal): Promise<string>;
+  /**
+   * Calls `handle` as a stream: yields each value a generator handler yields, as JSON text, as it
+   * comes (a plain handler's result is the one chunk), and ends when the generator is done. Fails
+   * as `call` does (ConnectionError only before the first chunk); the endpoint reads no further
+   * ahead of its reader than a bounded buffer, so a slow reader pauses the generator; a reader that
+   * stops early cancels the call. Where the transport cannot carry chunks as they come (Nuclio),
+   * they all come once the handler is done (Capabilities.streaming says which).
+   */
+  stream(payloadJson: string, signal: AbortSignal): AsyncIterable<string>;
   /** Closes what the endpoint holds open; calls on it afterwards fail with ConnectionError. */
   close(): void;
 }
@@ -64,6 +74,43 @@ export async function callRoute(routes: Routes, id: string, payloadJson: string,
       if (attempt > 0) throw (options.unreachable ?? unreachable)(id, error as Error);
     }
   }
+}
+
+/**
+ * `callRoute` for a stream call: the same route, cold start and single retry, which is possible
+ * only while no chunk has come (a stream that breaks after its first chunk fails with
+ * WORKER_CRASHED: chunks already sent stay sent, nothing runs twice).
+ */
+export function streamRoute(routes: Routes, id: string, payloadJson: string, signal: AbortSignal, options: RouteCallOptions = {}): InvokeStream {
+  let coldStart = false;
+  async function* chunks(): AsyncGenerator<string> {
+    for (let attempt = 0; ; attempt++) {
+      let endpoint = routes.cached(id);
+      if (!endpoint) {
+        endpoint = await routes.resolve(id, signal);
+        coldStart = true;
+      }
+      let started = false;
+      try {
+        for await (const chunk of endpoint.stream(payloadJson, signal)) {
+          started = true;
+          yield chunk;
+        }
+        return;
+      } catch (error) {
+        const retryable = error instanceof ConnectionError || (options.retryable?.(error) ?? false);
+        if (!retryable || signal.aborted) throw error;
+        routes.drop(id, endpoint);
+        if (started || attempt > 0) throw (options.unreachable ?? unreachable)(id, error as Error);
+      }
+    }
+  }
+  return {
+    chunks: chunks(),
+    get coldStart() {
+      return coldStart;
+    },
+  };
 }
 
 /**

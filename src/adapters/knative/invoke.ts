@@ -1,6 +1,14 @@
 import { FaasError } from "../../domain/errors.ts";
 import { ForeignResponseError, HttpClient } from "../../runtime/http-client.ts";
-import { callRoute, RouteCache, type Endpoint } from "../kit/endpoint.ts";
+import type { InvokeStream } from "../../domain/types.ts";
+import { httpStream } from "../../runtime/http-stream.ts";
+import { callRoute, RouteCache, streamRoute, type Endpoint, type RouteCallOptions } from "../kit/endpoint.ts";
+
+const ROUTE_OPTIONS: RouteCallOptions = {
+  // The ingress answers 404 (no such host yet) or 503 (no ready revision) for a stale route.
+  retryable: (error) => error instanceof ForeignResponseError && (error.status === 404 || error.status === 503),
+  unreachable: (fn, error) => new FaasError("unavailable", `function "${fn}" did not answer through the ingress: ${error.message}`, { reason: "WORKER_CRASHED", cause: error }),
+};
 
 /**
  * Calls functions through Knative's ingress: POST JSON to `KNATIVE_INGRESS_URL` with `Host` set to
@@ -27,16 +35,24 @@ export class IngressInvoker {
   /** Calls function `id` with `payloadJson`; returns the result JSON text. */
   async call(id: string, payloadJson: string, signal: AbortSignal): Promise<string> {
     try {
-      const { resultJson } = await callRoute(this.routes, id, payloadJson, signal, {
-        // The ingress answers 404 (no such host yet) or 503 (no ready revision) for a stale route.
-        retryable: (error) => error instanceof ForeignResponseError && (error.status === 404 || error.status === 503),
-        unreachable: (fn, error) => new FaasError("unavailable", `function "${fn}" did not answer through the ingress: ${error.message}`, { reason: "WORKER_CRASHED", cause: error }),
-      });
+      const { resultJson } = await callRoute(this.routes, id, payloadJson, signal, ROUTE_OPTIONS);
       return resultJson;
     } catch (error) {
-      if (error instanceof ForeignResponseError) throw new FaasError("unavailable", `the ingress ${error.message}`, { reason: "WORKER_CRASHED", cause: error });
-      throw error;
+      throw foreign(error);
     }
+  }
+
+  /** Calls function `id` as a stream: chunked NDJSON from its runtime, through the ingress as it comes. */
+  stream(id: string, payloadJson: string, signal: AbortSignal): InvokeStream {
+    const stream = streamRoute(this.routes, id, payloadJson, signal, ROUTE_OPTIONS);
+    async function* chunks(): AsyncGenerator<string> {
+      try {
+        yield* stream.chunks;
+      } catch (error) {
+        throw foreign(error);
+      }
+    }
+    return { chunks: chunks(), get coldStart() { return stream.coldStart; } };
   }
 
   /** Sets a function's route from a Service's status.url it already has (after a deploy). */
@@ -69,7 +85,17 @@ export class IngressInvoker {
       this.clients.set(key, client);
     }
     const pooled = client;
+    const stream = { host: pooled.host, port, hostHeader: url.host };
     // Routes share their address's pool: closing one route leaves the pool to `close`.
-    return { call: (payloadJson, signal) => pooled.call(payloadJson, this.timeoutMs, signal, url.host), close() {} };
+    return {
+      call: (payloadJson, signal) => pooled.call(payloadJson, this.timeoutMs, signal, url.host),
+      // A stream has a connection of its own: its answer closes it.
+      stream: (payloadJson, signal) => httpStream(stream, payloadJson, this.timeoutMs, signal),
+      close() {},
+    };
   }
+}
+
+function foreign(error: unknown): unknown {
+  return error instanceof ForeignResponseError ? new FaasError("unavailable", `the ingress ${error.message}`, { reason: "WORKER_CRASHED", cause: error }) : error;
 }

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { imageInputs } from "../../images/template.ts";
 import type { Images } from "../../images/types.ts";
 import { FaasError, functionNotFound, invalidArgument } from "../../domain/errors.ts";
-import type { Capabilities, DeployEmitter, DeployOptionName, DeploySpec, FunctionInfo, HealthCheck, InvokeOutcome, LogLine, LogsOptions, Platform, RenderedObject, TrafficTarget } from "../../domain/types.ts";
+import type { Capabilities, DeployEmitter, DeployOptionName, DeploySpec, FunctionInfo, HealthCheck, InvokeOutcome, InvokeStream, LogLine, LogsOptions, Platform, RenderedObject, TrafficTarget } from "../../domain/types.ts";
 import { byDigest, resolveImage } from "../../images/resolve.ts";
 import { KeyedLock } from "../kit/keyed-lock.ts";
 import { runDeploy } from "../kit/pipeline.ts";
@@ -58,6 +58,8 @@ export class KnativePlatform implements Platform {
     dryRun: true,
     traffic: true,
     logsFollow: true,
+    // Chunked HTTP from the function's runtime through the ingress, as it is produced.
+    streaming: "incremental",
   };
   private readonly locks = new KeyedLock();
   private readonly api: ServingApi;
@@ -171,6 +173,11 @@ export class KnativePlatform implements Platform {
 
   async invoke(id: string, payloadJson: string, signal: AbortSignal): Promise<InvokeOutcome> {
     return { resultJson: await this.invoker.call(id, payloadJson, signal), coldStart: false };
+  }
+
+  async invokeStream(id: string, payloadJson: string, signal: AbortSignal): Promise<InvokeStream> {
+    const { chunks } = this.invoker.stream(id, payloadJson, signal);
+    return { chunks, coldStart: false };
   }
 
   async list(_signal: AbortSignal): Promise<FunctionInfo[]> {

@@ -15,7 +15,6 @@ export const KNATIVE_LIMITS = {
   maxNameLength: 63,
   /** scale-to-zero-pod-retention-period: 0 ≤ d ≤ 1h. */
   maxRetentionSeconds: 3600,
-  minTarget: 0.01,
 } as const;
 
 /** Environment variables Knative sets itself (k8s_validation.go reservedEnvVars). */
@@ -24,15 +23,14 @@ export const RESERVED_ENV = ["PORT", "K_SERVICE", "K_CONFIGURATION", "K_REVISION
 /** Length of the content-hash suffix of revision names (`<id>-<suffix>`). */
 export const REVISION_SUFFIX_LENGTH = 10;
 
-const QUANTITY = /^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$/;
-const DNS1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
 /**
- * Checks a deploy for the Knative platform with the webhook's rules (platform-apis.md §A1):
- * timeoutSeconds 0..600, containerConcurrency 0..1000, target ≥ 0.01, max-scale ≥ min-scale
- * unless 0, retention a Go duration within 1h, resource quantities, reserved env names, tags and
- * revision names as DNS-1035 labels, and an id short enough for `<id>-<hash>` revision names.
- * Throws invalid_argument naming the field.
+ * Checks a deploy for the Knative platform with the webhook's rules (platform-apis.md §A1) that
+ * are Knative's alone: timeoutSeconds 0..600, containerConcurrency 0..1000, retention within 1h,
+ * reserved env names, an id short enough for `<id>-<hash>` revision names and tags short enough
+ * for `<tag>-<id>` host labels. What every platform agrees on (target ≥ 0.01, max-scale ≥
+ * min-scale, quantities, DNS-1035 tags and revision names, unique tags) the domain has checked
+ * already (domain/options.ts). Throws invalid_argument naming the field.
  */
 export function validateKnativeSpec(spec: DeploySpec): void {
   const o = spec.options;
@@ -45,38 +43,23 @@ export function validateKnativeSpec(spec: DeploySpec): void {
   if (o.containerConcurrency !== undefined && (o.containerConcurrency < 0 || o.containerConcurrency > KNATIVE_LIMITS.maxContainerConcurrency)) {
     throw invalidArgument("options.container_concurrency", `expected 0 <= ${o.containerConcurrency} <= ${KNATIVE_LIMITS.maxContainerConcurrency}: containerConcurrency`);
   }
-  if (o.target !== undefined && !(o.target >= KNATIVE_LIMITS.minTarget)) {
-    throw invalidArgument("options.target", `expected ${KNATIVE_LIMITS.minTarget} <= ${o.target}: autoscaling.knative.dev/target`);
-  }
-  if (o.minScale !== undefined && o.maxScale !== undefined && o.maxScale !== 0 && o.maxScale < o.minScale) {
-    throw invalidArgument("options.max_scale", `max-scale=${o.maxScale} is less than min-scale=${o.minScale}: autoscaling.knative.dev/max-scale`);
-  }
   if (o.scaleToZeroRetention !== undefined) {
     const s = goDurationSeconds(o.scaleToZeroRetention);
     if (s === undefined || s < 0 || s > KNATIVE_LIMITS.maxRetentionSeconds) {
       throw invalidArgument("options.scale_to_zero_retention", `invalid value: ${o.scaleToZeroRetention}: autoscaling.knative.dev/scale-to-zero-pod-retention-period (a duration from 0s to 1h)`);
     }
   }
-  const r = o.resources ?? {};
-  for (const [field, value] of [["cpu_request", r.cpuRequest], ["cpu_limit", r.cpuLimit], ["memory_request", r.memoryRequest], ["memory_limit", r.memoryLimit]] as const) {
-    if (value !== undefined && !QUANTITY.test(value)) throw invalidArgument(`options.resources.${field}`, `quantities must match the regular expression of Kubernetes quantities: "${value}"`);
-  }
-  if (r.gpu !== undefined && (!Number.isInteger(r.gpu) || r.gpu < 0)) throw invalidArgument("options.resources.gpu", "nvidia.com/gpu must be a whole number ≥ 0");
   for (const name of Object.keys(spec.env)) {
     if ((RESERVED_ENV as readonly string[]).includes(name)) throw invalidArgument("env", `${name} is a reserved environment variable: spec.template.spec.containers[0].env`);
   }
   for (const [i, t] of (o.traffic ?? []).entries()) {
-    if (t.tag && !DNS1035.test(t.tag)) throw invalidArgument(`options.traffic[${i}].tag`, `invalid value: ${t.tag} is not a DNS-1035 label: spec.traffic[${i}].tag`);
     // A tag is served at `<tag>-<id>.<namespace>.<domain>` (tag-template); a host label over 63
     // characters fails the Route with ErrorConfig after the apply (knative/serving
     // pkg/reconciler/route/domains/domains.go:136-139), so it is refused here.
     if (t.tag && t.tag.length + 1 + spec.id.length > KNATIVE_LIMITS.maxNameLength) {
       throw invalidArgument(`options.traffic[${i}].tag`, `the tag's host label "${t.tag}-${spec.id}" must be no more than ${KNATIVE_LIMITS.maxNameLength} characters (Knative serves a tag at <tag>-<id>.<namespace>.<domain>)`);
     }
-    if (!t.latest && !DNS1035.test(t.revision)) throw invalidArgument(`options.traffic[${i}].revision`, `invalid value: ${t.revision} is not a DNS-1035 label: spec.traffic[${i}].revisionName`);
   }
-  const tags = (o.traffic ?? []).map((t) => t.tag).filter((t) => t);
-  if (new Set(tags).size !== tags.length) throw invalidArgument("options.traffic", "Multiple definitions for a tag: spec.traffic");
 }
 
 /** A Go duration ("1h30m", "90s", "500ms", "0") in seconds, or undefined when it is not one. */

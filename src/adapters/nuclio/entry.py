@@ -22,7 +22,14 @@ Semantics are those of the agent's runtime shim (src/runtime/python/faas_runtime
   - what handle returns is the result, as JSON (200, application/json);
   - handle raising gives 500 {"reason": "FUNCTION_ERROR", "error": {type, message, traceback}};
     a result that is not JSON gives 500 {"reason": "RESULT_NOT_SERIALIZABLE", ...}; a body that is
-    not JSON gives 400 {"reason": "INVALID_PAYLOAD", ...}.
+    not JSON gives 400 {"reason": "INVALID_PAYLOAD", ...};
+  - a generator (or async generator) handle gives the list of the values it yields;
+  - with `Accept: application/x-ndjson` the answer is the runtime shim's stream format: one line
+    {"type":"chunk","result":VALUE} per yielded value, then {"type":"done"} or an error line. Nuclio's
+    Python wrapper sends one response per event, after the handler returned (nuclio/nuclio
+    pkg/processor/runtime/python/py/_nuclio_wrapper.py:437-456, _handle_event), so the lines all
+    arrive together at the end: streaming on Nuclio is buffered, and a caller that goes away does
+    not stop the generator.
 """
 
 import base64
@@ -87,21 +94,86 @@ def handler(context, event):
             return _error(context, 400, "INVALID_PAYLOAD", exc)
     else:
         req = body  # Nuclio parsed it already (content type application/json)
+    stream = any(k.lower() == "accept" and "application/x-ndjson" in str(v) for k, v in (event.headers or {}).items())
     try:
         result = _handle(req)
     except Exception as exc:
         return _raised(context, exc)
     if inspect.isawaitable(result):
-        return _finish(context, result)  # a coroutine: the wrapper awaits it on its loop
-    return _respond(context, result)
+        return _finish(context, result, stream)  # a coroutine: the wrapper awaits it on its loop
+    if inspect.isasyncgen(result):
+        return _drain_async(context, result, stream)
+    if inspect.isgenerator(result):
+        return _drain(context, result, stream)
+    return _respond(context, result, stream)
 
 
-async def _finish(context, awaitable):
+async def _finish(context, awaitable, stream):
     try:
         result = await awaitable
     except Exception as exc:
         return _raised(context, exc)
-    return _respond(context, result)
+    return _respond(context, result, stream)
+
+
+def _drain(context, gen, stream):
+    values = []
+    try:
+        for item in gen:
+            if not _add(values, item):
+                gen.close()
+                break
+    except Exception as exc:
+        return _ended(context, values, exc, stream)
+    return _ended(context, values, None, stream)
+
+
+async def _drain_async(context, agen, stream):
+    values = []
+    try:
+        async for item in agen:
+            if not _add(values, item):
+                await agen.aclose()
+                break
+    except Exception as exc:
+        return _ended(context, values, exc, stream)
+    return _ended(context, values, None, stream)
+
+
+def _add(values, item):
+    """Adds a yielded value's JSON; False (and the failure appended) when it is not JSON."""
+    try:
+        values.append(_dumps(item))
+        return True
+    except (TypeError, ValueError) as exc:
+        values.append(exc)
+        return False
+
+
+def _ended(context, values, exc, stream):
+    """The answer of a generator: its list, or (stream) its lines; a failure as a plain call's."""
+    bad = values.pop() if values and isinstance(values[-1], Exception) else None
+    if not stream:
+        if exc is not None:
+            return _raised(context, exc)
+        if bad is not None:
+            return _not_json(context, bad)
+        return context.Response(body="[" + ",".join(values) + "]", headers={}, content_type="application/json", status_code=200)
+    lines = ['{"type":"chunk","result":' + v + "}" for v in values]
+    if exc is not None:
+        sys.stderr.write(_user_traceback(exc))
+        info = {"type": type(exc).__name__, "message": str(exc), "traceback": _user_traceback(exc)}
+        lines.append(_dumps({"type": "error", "reason": "FUNCTION_ERROR", "error": info}))
+    elif bad is not None:
+        info = {"type": type(bad).__name__, "message": f"handle returned a value that is not JSON serializable: {bad}", "traceback": ""}
+        lines.append(_dumps({"type": "error", "reason": "RESULT_NOT_SERIALIZABLE", "error": info}))
+    else:
+        lines.append('{"type":"done"}')
+    return context.Response(body="\n".join(lines) + "\n", headers={}, content_type="application/x-ndjson", status_code=200)
+
+
+def _not_json(context, exc):
+    return _error(context, 500, "RESULT_NOT_SERIALIZABLE", exc, f"handle returned a value that is not JSON serializable: {exc}")
 
 
 def _raised(context, exc):
@@ -109,9 +181,11 @@ def _raised(context, exc):
     return _error(context, 500, "FUNCTION_ERROR", exc)
 
 
-def _respond(context, result):
+def _respond(context, result, stream=False):
     try:
         out = _dumps(result)
     except (TypeError, ValueError) as exc:
-        return _error(context, 500, "RESULT_NOT_SERIALIZABLE", exc, f"handle returned a value that is not JSON serializable: {exc}")
+        return _not_json(context, exc)
+    if stream:
+        return _ended(context, [out], None, True)
     return context.Response(body=out, headers={}, content_type="application/json", status_code=200)

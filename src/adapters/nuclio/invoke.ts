@@ -2,7 +2,8 @@ import { Agent, request } from "node:http";
 import { FaasError, functionNotFound } from "../../domain/errors.ts";
 import { isRuntimeReason, runtimeError } from "../../runtime/reasons.ts";
 import { ConnectionError } from "../../runtime/http-client.ts";
-import { callRoute, RouteCache, type Endpoint } from "../kit/endpoint.ts";
+import { chunksOfBody, STREAM_ACCEPT } from "../../runtime/http-stream.ts";
+import { callRoute, RouteCache, streamRoute, type Endpoint } from "../kit/endpoint.ts";
 import type { Dashboard, DashboardResponse } from "./dashboard.ts";
 import { getFunction } from "./follow.ts";
 
@@ -29,8 +30,20 @@ export class FunctionInvoker {
     private readonly maxBodyBytes: number,
   ) {}
 
-  /** Calls `handle` with `payloadJson`; resolves with the result JSON text. */
-  async invoke(id: string, payloadJson: string, signal: AbortSignal): Promise<string> {
+  /**
+   * Calls `handle` as a stream. Nuclio's wrapper answers an event once, when the handler is done
+   * (entry.py's docstring), so the chunks all come then, from the entry module's NDJSON answer.
+   */
+  async *stream(id: string, payloadJson: string, signal: AbortSignal): AsyncGenerator<string> {
+    if (this.via !== "dashboard") {
+      yield* streamRoute(this.routes, id, payloadJson, signal, { unreachable: directUnreachable }).chunks;
+      return;
+    }
+    yield* chunksOfBody(await this.invoke(id, payloadJson, signal, STREAM_ACCEPT));
+  }
+
+  /** Calls `handle` with `payloadJson`; resolves with the result JSON text (the NDJSON of a stream with `accept`). */
+  async invoke(id: string, payloadJson: string, signal: AbortSignal, accept?: string): Promise<string> {
     const size = Buffer.byteLength(payloadJson);
     if (size > this.maxBodyBytes) {
       throw new FaasError("resource_exhausted", `the payload is ${size} bytes; the function's HTTP trigger accepts at most ${this.maxBodyBytes} (maxRequestBodySize)`, { reason: "REQUEST_TOO_LARGE" });
@@ -39,7 +52,7 @@ export class FunctionInvoker {
     const both = AbortSignal.any([signal, timeout]);
     try {
       if (this.via !== "dashboard") return (await callRoute(this.routes, id, payloadJson, both, { unreachable: directUnreachable })).resultJson;
-      const res = await this.viaDashboard(id, payloadJson, both);
+      const res = await this.viaDashboard(id, payloadJson, both, accept);
       if (res.status === 200) return res.text;
       throw this.failure(id, res);
     } catch (error) {
@@ -59,11 +72,12 @@ export class FunctionInvoker {
     this.agent.destroy();
   }
 
-  private viaDashboard(id: string, payloadJson: string, signal: AbortSignal): Promise<DashboardResponse> {
+  private viaDashboard(id: string, payloadJson: string, signal: AbortSignal, accept?: string): Promise<DashboardResponse> {
     return this.dashboard.call("POST", "api/function_invocations", {
       body: payloadJson,
       signal,
       headers: {
+        ...(accept ? { accept } : {}),
         "content-type": "application/json",
         "x-nuclio-function-name": id,
         "x-nuclio-path": "/",
@@ -80,11 +94,15 @@ export class FunctionInvoker {
     if (!address) throw new FaasError("unavailable", `Nuclio function "${id}" has no ${this.via} invocation URL (state ${fn.status?.state ?? "unknown"})`, { reason: "PLATFORM_UNAVAILABLE" });
     const url = /^https?:\/\//.test(address) ? address : `http://${address}`;
     // The pool is shared by every function: closing one route leaves it to `close`.
+    const call = async (payloadJson: string, signal: AbortSignal, accept?: string) => {
+      const res = await post(this.agent, url, payloadJson, signal, accept);
+      if (res.status === 200) return res.text;
+      throw this.failure(id, res);
+    };
     return {
-      call: async (payloadJson, signal) => {
-        const res = await post(this.agent, url, payloadJson, signal);
-        if (res.status === 200) return res.text;
-        throw this.failure(id, res);
+      call,
+      stream: async function* (payloadJson, signal) {
+        yield* chunksOfBody(await call(payloadJson, signal, STREAM_ACCEPT));
       },
       close() {},
     };
@@ -106,11 +124,12 @@ export class FunctionInvoker {
 }
 
 /** POSTs to a function; a failure before any answer is a ConnectionError (retried once by callRoute). */
-function post(agent: Agent, url: string, payloadJson: string, signal: AbortSignal): Promise<DashboardResponse> {
+function post(agent: Agent, url: string, payloadJson: string, signal: AbortSignal, accept?: string): Promise<DashboardResponse> {
   const body = Buffer.from(payloadJson);
   return new Promise((resolve, reject) => {
     let answered = false;
-    const req = request(url, { method: "POST", agent, signal, headers: { "content-type": "application/json", "content-length": String(body.length) } }, (res) => {
+    const headers = { "content-type": "application/json", "content-length": String(body.length), ...(accept ? { accept } : {}) };
+    const req = request(url, { method: "POST", agent, signal, headers }, (res) => {
       answered = true;
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));

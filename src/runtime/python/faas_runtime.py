@@ -16,18 +16,35 @@ stdout before exiting with 3, so that the agent can report the traceback from th
 
 Protocols:
   frame  (the agent's local platform) length-prefixed frames, many calls multiplexed on one
-         connection. Request:  u32 body length, u32 call id, u8 kind (1 invoke, 2 cancel), body.
+         connection. Request:  u32 body length, u32 call id, u8 kind, body. Kinds: 1 invoke (body:
+         the payload), 2 cancel (empty body), 3 invoke-stream (body: u32 window in bytes, then the
+         payload), 4 credit (body: u32 bytes the agent has taken off a stream since its last credit).
          Response: u32 body length, u32 call id, u8 status, body. Status 0: body is the result
          JSON; 1: `handle` raised; 2: the payload is not JSON (or nested deeper than
          FAAS_MAX_DEPTH, or has a number JSON cannot carry); 3: the result is not JSON; 4: the
          result is larger than FAAS_MAX_RESULT_BYTES. For 1-3 the body is a JSON object
          {type, message, traceback}; for 4 it is {"size": N}.
+         A stream call (kind 3) is answered with status 5 frames, one per yielded value (its JSON,
+         each within the result rules), then one status 6 frame (empty body) when the generator is
+         done, or one failure frame (1-4) that ends the stream: chunks already sent stay sent. The
+         runtime sends a chunk only while fewer than `window` bytes of chunks are uncredited, so a
+         slow reader pauses the generator. A cancel (or the connection closing) closes the
+         generator: GeneratorExit at its `yield`.
   http   (containers, reverse proxies) HTTP/1.1 keep-alive. POST any path: JSON body in, result
          JSON out with 200; 500 {"error": {...}, "reason": "FUNCTION_ERROR"|"RESULT_NOT_SERIALIZABLE"
          |"RESULT_TOO_LARGE"} or 400 {"error": ..., "reason": "INVALID_PAYLOAD"} on failure. GET /healthz answers 200.
+         With `Accept: application/x-ndjson` the answer is a stream: 200, chunked, one line per
+         yielded value `{"type":"chunk","result":VALUE}` as it is produced, then `{"type":"done"}`
+         or `{"type":"error","reason":...,"error":{...}}`; paced by TCP (the generator waits while
+         the socket's buffer is full); the connection closes after it, and a client that goes away
+         closes the generator.
          A connection that opens with the bytes "FAAS-FRAMES/1\r\n" is answered with
          "FAAS-FRAMES/1 OK\r\n" and speaks the frame protocol from then on: the agent's docker
          platform multiplexes its calls to a container this way, over the one published port.
+
+A handler may be a generator (`def handle(req): yield ...`) or an async generator: a stream call
+gets its values one by one; a plain call gets the list of them (within FAAS_MAX_RESULT_BYTES). A
+handler that returns a plain value answers a stream call with that value as its only chunk.
 
 Sync handlers run on a thread pool (FAAS_WORKER_THREADS, default 64) so that calls run
 concurrently; `async def handle` runs on the event loop. The handler module is imported before the
@@ -49,18 +66,23 @@ import sys
 import threading
 import traceback
 
-RUNTIME_VERSION = "2"
+RUNTIME_VERSION = "3"
 
 STATUS_OK = 0
 STATUS_FUNCTION_ERROR = 1
 STATUS_BAD_PAYLOAD = 2
 STATUS_BAD_RESULT = 3
 STATUS_TOO_LARGE = 4
+STATUS_CHUNK = 5
+STATUS_END = 6
 
 KIND_INVOKE = 1
 KIND_CANCEL = 2
+KIND_STREAM = 3
+KIND_CREDIT = 4
 
 HEADER = struct.Struct(">IIB")
+U32 = struct.Struct(">I")
 # A TCP connection to the HTTP port that starts with this speaks frames (answered with FRAME_ACK).
 FRAME_PREFACE = b"FAAS-FRAMES/1\r\n"
 FRAME_ACK = b"FAAS-FRAMES/1 OK\r\n"
@@ -150,7 +172,7 @@ def _log_exception(exc):
         pass
 
 
-def _encode_result(result):
+def _encode_result(result, max_depth=MAX_DEPTH):
     try:
         out = _dumps(result).encode()
     except BaseException as exc:  # TypeError, ValueError, RecursionError, an encoder hook that raises...
@@ -159,14 +181,14 @@ def _encode_result(result):
     if len(out) > MAX_RESULT:
         return STATUS_TOO_LARGE, b'{"size":%d}' % len(out)
     # The agent and its protocols refuse values nested deeper than MAX_DEPTH; say so here, clearly.
-    if out.count(b"[") + out.count(b"{") > MAX_DEPTH and _too_deep(result):
+    if out.count(b"[") + out.count(b"{") > max_depth and _too_deep(result, max_depth):
         message = f"handle returned a value nested deeper than {MAX_DEPTH} levels"
         return STATUS_BAD_RESULT, _error_json("ValueError", message, "")
     return STATUS_OK, out
 
 
-def _too_deep(value):
-    """Whether `value` nests lists/objects deeper than MAX_DEPTH (iterative: no recursion limit)."""
+def _too_deep(value, max_depth=MAX_DEPTH):
+    """Whether `value` nests lists/objects deeper than `max_depth` (iterative: no recursion limit)."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -176,7 +198,7 @@ def _too_deep(value):
             children = item
         else:
             continue
-        if depth > MAX_DEPTH:
+        if depth > max_depth:
             return True
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     return False
@@ -220,17 +242,76 @@ def load_handler(path):
     return handle
 
 
-class Dispatcher:
-    """Runs calls and hands each (status, body) to its `done` callback on the event loop thread.
+class Call:
+    """One call in flight: whether it was cancelled and, for a stream, how many bytes of chunks it
+    may still send before it waits (the agent's credit; a paused HTTP socket is credit 0).
 
-    Sync handlers run on worker threads fed by a SimpleQueue; finished calls are batched back to
-    the loop with one call_soon_threadsafe per batch instead of one future per call.
+    `credit` and `cancelled` change on the loop thread and are read by the call's worker thread.
+    """
+
+    __slots__ = ("credit", "cancelled", "cond", "event", "task")
+
+    def __init__(self, credit=0):
+        self.credit = credit
+        self.cancelled = False
+        self.cond = threading.Condition()
+        self.event = None  # an asyncio.Event, for a stream run on the loop
+        self.task = None  # the asyncio task of an async handler
+
+    def grant(self, n):
+        with self.cond:
+            self.credit += n
+            self.cond.notify()
+        if self.event is not None:
+            self.event.set()
+
+    def block(self):
+        with self.cond:
+            self.credit = 0
+
+    def unblock(self):
+        self.grant(_UNLIMITED - self.credit)
+
+    def cancel(self):
+        with self.cond:
+            self.cancelled = True
+            self.cond.notify()
+        if self.task is not None:
+            self.task.cancel()
+
+    def acquire(self, n):
+        """Waits (a worker thread) until the stream may send `n` more bytes; False once cancelled."""
+        with self.cond:
+            while self.credit <= 0 and not self.cancelled:
+                self.cond.wait()
+            self.credit -= n
+            return not self.cancelled
+
+    async def acquire_async(self, n):
+        """`acquire` for a stream run on the loop (a cancel cancels its task instead)."""
+        while self.credit <= 0:
+            if self.event is None:
+                self.event = asyncio.Event()
+            self.event.clear()
+            await self.event.wait()
+        self.credit -= n
+
+
+_UNLIMITED = 1 << 62
+
+
+class Dispatcher:
+    """Runs calls and hands each (status, body) to its `done` callback on the event loop thread:
+    once for a plain call, once per chunk (STATUS_CHUNK) and once at the end for a stream.
+
+    Sync handlers run on worker threads fed by a SimpleQueue; finished calls and chunks are batched
+    back to the loop with one call_soon_threadsafe per batch instead of one future per call.
     """
 
     def __init__(self, loop, handle, max_threads):
         self.loop = loop
         self.handle = handle
-        self.is_async = inspect.iscoroutinefunction(handle)
+        self.is_async = inspect.iscoroutinefunction(handle) or inspect.isasyncgenfunction(handle)
         self.max_threads = max(1, max_threads)
         self.jobs = queue.SimpleQueue()
         self.finished = collections.deque()
@@ -240,16 +321,16 @@ class Dispatcher:
         self.queued = 0
         self.lock = threading.Lock()
         self.inflight = 0
-        self.tasks = {}
 
-    def submit(self, body, done, key=None):
+    def submit(self, body, done, stream=False, credit=0):
+        """Starts a call; returns its Call (cancel it when its caller goes away)."""
         self.inflight += 1
+        call = Call(credit)
         if self.is_async:
-            task = self.loop.create_task(self._run_async(body))
-            if key is not None:
-                self.tasks[key] = task
-            task.add_done_callback(lambda t: self._async_done(t, done, key))
-            return
+            emit = (lambda out: done(STATUS_CHUNK, out)) if stream else None
+            call.task = self.loop.create_task(self._run_async(body, call, emit))
+            call.task.add_done_callback(lambda t: self._async_done(t, done))
+            return call
         with self.lock:
             # Jobs queued but not yet taken count against idle threads: a burst behind a slow call
             # must get threads of its own, not wait in the queue behind it.
@@ -259,30 +340,28 @@ class Dispatcher:
                 self.threads += 1
         if spawn:
             threading.Thread(target=self._worker, name="faas-worker", daemon=True).start()
-        self.jobs.put((body, done))
+        self.jobs.put((body, done, call, stream))
+        return call
 
-    def cancel(self, key):
-        task = self.tasks.get(key)
-        if task is not None:
-            task.cancel()
-
-    async def _run_async(self, body):
+    async def _run_async(self, body, call, emit):
         ok, value = _decode_payload(body)
         if not ok:
             return STATUS_BAD_PAYLOAD, value
         try:
-            result = await self.handle(value)
+            result = self.handle(value)
+            if inspect.isawaitable(result):
+                result = await result
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # the function's own failure, reported to the caller
             _log_exception(exc)
             return STATUS_FUNCTION_ERROR, _error_body(exc)
-        return _encode_result(result)
+        if inspect.isasyncgen(result):
+            return await _drive_async(result, call, emit)
+        return _single(result, emit)
 
-    def _async_done(self, task, done, key):
+    def _async_done(self, task, done):
         self.inflight -= 1
-        if key is not None:
-            self.tasks.pop(key, None)
         if task.cancelled():
             return
         try:
@@ -291,7 +370,7 @@ class Dispatcher:
             status, out = STATUS_FUNCTION_ERROR, _error_body(exc)
         done(status, out)
 
-    def _run_sync(self, body):
+    def _run_sync(self, body, call, emit):
         ok, value = _decode_payload(body)
         if not ok:
             return STATUS_BAD_PAYLOAD, value
@@ -300,51 +379,156 @@ class Dispatcher:
         except BaseException as exc:  # SystemExit and KeyboardInterrupt raised by a handler too
             _log_exception(exc)
             return STATUS_FUNCTION_ERROR, _error_body(exc)
-        return _encode_result(result)
+        if inspect.isgenerator(result):
+            return _drive_sync(result, call, emit)
+        return _single(result, emit)
 
     def _worker(self):
         jobs = self.jobs
         while True:
             with self.lock:
                 self.idle += 1
-            body, done = jobs.get()
+            body, done, call, stream = jobs.get()
             with self.lock:
                 self.idle -= 1
                 self.queued -= 1
+            emit = (lambda out, done=done: self._post(done, STATUS_CHUNK, out)) if stream else None
             try:
-                status, out = self._run_sync(body)
+                status, out = self._run_sync(body, call, emit)
             except BaseException:  # nothing a handler does may end a pool thread
                 status, out = STATUS_FUNCTION_ERROR, _error_json("Exception", _UNRENDERABLE, "")
-            self.finished.append((done, status, out))
-            if not self.wakeup_pending:
-                self.wakeup_pending = True
-                try:
-                    self.loop.call_soon_threadsafe(self._drain)
-                except RuntimeError:  # loop closed during shutdown
-                    return
+            if not self._post(done, status, out):
+                return
+
+    def _post(self, done, status, out):
+        """Hands a result or chunk to the loop (from a worker thread); False once the loop is closed."""
+        self.finished.append((done, status, out))
+        if not self.wakeup_pending:
+            self.wakeup_pending = True
+            try:
+                self.loop.call_soon_threadsafe(self._drain)
+            except RuntimeError:  # loop closed during shutdown
+                return False
+        return True
 
     def _drain(self):
         self.wakeup_pending = False
         finished = self.finished
         while finished:
             done, status, out = finished.popleft()
-            self.inflight -= 1
+            if status != STATUS_CHUNK:
+                self.inflight -= 1
             done(status, out)
 
 
+def _single(result, emit):
+    """A plain value: the result of a plain call, the only chunk of a stream call."""
+    status, out = _encode_result(result)
+    if emit is None or status != STATUS_OK:
+        return status, out
+    emit(out)
+    return STATUS_END, b""
+
+
+def _collect(parts, out):
+    """Adds a generator's value to a plain call's list; a failure (status, body) once it is too large."""
+    parts[0] += len(out) + 1
+    if parts[0] > MAX_RESULT:
+        return STATUS_TOO_LARGE, b'{"size":%d}' % parts[0]
+    parts.append(out)
+    return None
+
+
+def _listed(parts):
+    return STATUS_OK, b"[" + b",".join(parts[1:]) + b"]"
+
+
+def _drive_sync(gen, call, emit):
+    """Runs a generator on a worker thread: each value a chunk through `emit` (paced by the call's
+    credit), or, for a plain call (emit None), into the list that is its result. A cancel closes
+    the generator (GeneratorExit at its yield); a raise ends the stream as a sync call's would."""
+    parts = [1]
+    try:
+        while True:
+            if call.cancelled:
+                gen.close()
+                return STATUS_END, b""
+            try:
+                item = next(gen)
+            except StopIteration:
+                break
+            status, out = _encode_result(item, MAX_DEPTH if emit else MAX_DEPTH - 1)
+            if status == STATUS_OK:
+                if emit is None:
+                    failed = _collect(parts, out)
+                    if failed is None:
+                        continue
+                    status, out = failed
+                elif call.acquire(len(out)):
+                    emit(out)
+                    continue
+                else:
+                    status, out = STATUS_END, b""
+            gen.close()
+            return status, out
+    except BaseException as exc:  # the generator raised midway: chunks sent stay sent
+        _log_exception(exc)
+        return STATUS_FUNCTION_ERROR, _error_body(exc)
+    return _listed(parts) if emit is None else (STATUS_END, b"")
+
+
+async def _drive_async(agen, call, emit):
+    """`_drive_sync` for an async generator, on the loop. A cancel cancels the call's task: a
+    generator waiting at its yield gets GeneratorExit, one awaiting inside gets CancelledError."""
+    parts = [1]
+    try:
+        while True:
+            try:
+                item = await agen.__anext__()
+            except StopAsyncIteration:
+                break
+            status, out = _encode_result(item, MAX_DEPTH if emit else MAX_DEPTH - 1)
+            if status == STATUS_OK:
+                if emit is None:
+                    failed = _collect(parts, out)
+                    if failed is None:
+                        continue
+                    status, out = failed
+                else:
+                    await call.acquire_async(len(out))
+                    emit(out)
+                    continue
+            await agen.aclose()
+            return status, out
+    except asyncio.CancelledError:
+        try:
+            await agen.aclose()
+        except BaseException:
+            pass
+        raise
+    except BaseException as exc:
+        _log_exception(exc)
+        return STATUS_FUNCTION_ERROR, _error_body(exc)
+    return _listed(parts) if emit is None else (STATUS_END, b"")
+
+
 class _Connection(asyncio.Protocol):
-    """A connection's transport and unparsed input."""
+    """A connection's transport, unparsed input and calls in flight (cancelled when it closes)."""
 
     def __init__(self, dispatcher):
         self.dispatcher = dispatcher
         self.buffer = bytearray()
         self.transport = None
+        self.calls = {}
 
     def connection_made(self, transport):
         self.transport = transport
 
     def connection_lost(self, exc):
         self.transport = None
+        calls, self.calls = self.calls, {}
+        for call in calls.values():
+            call.cancel()
 
 
 class FrameProtocol(_Connection):
@@ -362,6 +546,7 @@ class FrameProtocol(_Connection):
         buf = self.buffer
         offset = 0
         size = len(buf)
+        calls = self.calls
         while size - offset >= 9:
             length, call_id, kind = HEADER.unpack_from(buf, offset)
             end = offset + 9 + length
@@ -370,14 +555,25 @@ class FrameProtocol(_Connection):
             body = bytes(buf[offset + 9 : end])
             offset = end
             if kind == KIND_INVOKE:
-                self.dispatcher.submit(body, self._responder(call_id), key=(id(self), call_id))
+                calls[call_id] = self.dispatcher.submit(body, self._responder(call_id))
+            elif kind == KIND_STREAM and length >= 4:
+                window = U32.unpack_from(body)[0]
+                calls[call_id] = self.dispatcher.submit(body[4:], self._responder(call_id), stream=True, credit=max(1, window))
             elif kind == KIND_CANCEL:
-                self.dispatcher.cancel((id(self), call_id))
+                call = calls.pop(call_id, None)
+                if call is not None:
+                    call.cancel()
+            elif kind == KIND_CREDIT and length >= 4:
+                call = calls.get(call_id)
+                if call is not None:
+                    call.grant(U32.unpack_from(body)[0])
         if offset:
             del buf[:offset]
 
     def _responder(self, call_id):
         def done(status, out):
+            if status != STATUS_CHUNK:
+                self.calls.pop(call_id, None)
             if self.transport is None:
                 return
             # Results finished in the same loop iteration leave in one write.
@@ -393,6 +589,16 @@ class FrameProtocol(_Connection):
             self.transport.write(b"".join(outgoing))
 
 
+def _reason_of(status):
+    return {STATUS_FUNCTION_ERROR: b"FUNCTION_ERROR", STATUS_TOO_LARGE: b"RESULT_TOO_LARGE"}.get(status, b"RESULT_NOT_SERIALIZABLE")
+
+
+def _chunked(line):
+    """The last piece of a chunked NDJSON stream: `line`, then the zero-size chunk."""
+    return b"%x\r\n%s\r\n0\r\n\r\n" % (len(line), line)
+
+
+_STREAM_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n"
 _REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 411: b"Length Required", 413: b"Payload Too Large", 500: b"Internal Server Error"}
 _HEALTH_BODY = b'{"status":"ok"}'
 
@@ -409,6 +615,7 @@ class HttpProtocol(FrameProtocol):
         # Responses must leave in request order (pipelining): slots filled as calls finish.
         self.slots = collections.deque()
         self.mode = None
+        self.streaming = False
 
     def data_received(self, data):
         buf = self.buffer
@@ -425,6 +632,9 @@ class HttpProtocol(FrameProtocol):
         if self.mode == "frame":
             self._frames_received()
             return
+        if self.streaming:
+            buf.clear()  # nothing after a stream request is read (its response closes the connection)
+            return
         while True:
             head_end = buf.find(b"\r\n\r\n")
             if head_end < 0:
@@ -440,10 +650,13 @@ class HttpProtocol(FrameProtocol):
             method, path, _version = parts
             length = 0
             close = _version == "HTTP/1.0"
+            stream = False
             for line in lines[1:]:
                 name, _, value = line.partition(":")
                 name = name.strip().lower()
-                if name == "content-length":
+                if name == "accept":
+                    stream = "application/x-ndjson" in value.lower()
+                elif name == "content-length":
                     try:
                         length = int(value.strip())
                     except ValueError:
@@ -470,6 +683,15 @@ class HttpProtocol(FrameProtocol):
             self.slots.append(slot)
             if method == "GET" and path.split("?", 1)[0] in ("/healthz", "/health", "/__health"):
                 self._finish(slot, 200, _HEALTH_BODY)
+            elif method == "POST" and stream:
+                # A stream is the connection's last response: nothing after it is read.
+                slot[1] = True
+                self.streaming = True
+                buf.clear()
+                slot += [False, body]  # slot[2]: whether its head was written; slot[3]: the payload
+                if self.slots[0] is slot:
+                    self._start_stream(slot)
+                return
             elif method == "POST":
                 self.dispatcher.submit(body, self._http_responder(slot))
             else:
@@ -484,17 +706,70 @@ class HttpProtocol(FrameProtocol):
             elif status == STATUS_BAD_PAYLOAD:
                 self._finish(slot, 400, b'{"reason":"INVALID_PAYLOAD","error":' + out + b"}")
             else:
-                reason = {STATUS_FUNCTION_ERROR: b"FUNCTION_ERROR", STATUS_TOO_LARGE: b"RESULT_TOO_LARGE"}.get(status, b"RESULT_NOT_SERIALIZABLE")
-                self._finish(slot, 500, b'{"reason":"' + reason + b'","error":' + out + b"}")
+                self._finish(slot, 500, b'{"reason":"' + _reason_of(status) + b'","error":' + out + b"}")
 
         return done
 
+    def _start_stream(self, slot):
+        """Starts a stream once its response is the connection's first: its writes go out directly."""
+        key = object()
+        body, slot[3] = slot[3], None
+        self.calls[key] = self.dispatcher.submit(body, self._stream_responder(slot, key), stream=True, credit=_UNLIMITED)
+
+    def _stream_responder(self, slot, key):
+        """Writes a stream's chunks as NDJSON lines in a chunked 200 once its first chunk comes; a
+        stream that fails before any chunk is answered as a plain call is."""
+
+        def done(status, out):
+            if status == STATUS_CHUNK:
+                piece = b'{"type":"chunk","result":' + out + b"}\n"
+                head = b"" if slot[2] else _STREAM_HEAD
+                slot[2] = True
+                self._write(head + b"%x\r\n%s\r\n" % (len(piece), piece))
+                return
+            self.calls.pop(key, None)
+            if not slot[2]:
+                if status == STATUS_END:
+                    self._finish_raw(slot, _STREAM_HEAD + _chunked(b'{"type":"done"}\n'))
+                else:
+                    self._http_responder(slot)(status, out)
+                return
+            if status == STATUS_END:
+                line = b'{"type":"done"}\n'
+            elif status == STATUS_BAD_PAYLOAD:
+                line = b'{"type":"error","reason":"INVALID_PAYLOAD","error":' + out + b"}\n"
+            else:
+                line = b'{"type":"error","reason":"' + _reason_of(status) + b'","error":' + out + b"}\n"
+            self._finish_raw(slot, _chunked(line))
+
+        return done
+
+    def _write(self, data):
+        if self.transport is not None:
+            self.transport.write(data)
+
+    def pause_writing(self):
+        # A stream's reader is slower than its generator: the generator waits (bounded memory).
+        # Framed streams are paced by the agent's credit instead.
+        if self.mode == "http":
+            for call in self.calls.values():
+                call.block()
+
+    def resume_writing(self):
+        if self.mode == "http":
+            for call in self.calls.values():
+                call.unblock()
+
     def _finish(self, slot, code, body):
-        slot[0] = (
+        self._finish_raw(
+            slot,
             b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n"
             % (code, _REASONS.get(code, b"Error"), len(body), b"Connection: close\r\n" if slot[1] else b"")
-            + body
+            + body,
         )
+
+    def _finish_raw(self, slot, data):
+        slot[0] = data
         slots = self.slots
         out = []
         close = False
@@ -509,6 +784,10 @@ class HttpProtocol(FrameProtocol):
             transport.write(b"".join(out) if len(out) > 1 else out[0])
             if close:
                 transport.close()
+                return
+        # A stream waiting behind earlier responses starts once it is first.
+        if slots and len(slots[0]) > 3 and slots[0][3] is not None:
+            self._start_stream(slots[0])
 
     def _fail(self, code):
         transport = self.transport

@@ -17,7 +17,7 @@ registerSection({
   mount(body, { app, id, signal }) {
     const status = h("span", { id: "logs-status", class: "muted" });
     const log = h("pre", { id: "logs", class: "log logs", "aria-live": "polite" });
-    const error = h("pre", { id: "logs-error", class: "error", hidden: true });
+    const error = h("div", { id: "logs-error", class: "error", hidden: true });
     const again = button("reconnect", () => void follow());
     again.hidden = true;
     body.append(h("p", { class: "toolbar" }, status, " ", again), log, error);
@@ -30,6 +30,7 @@ registerSection({
     };
 
     const follow = async () => {
+      broken = false;
       again.hidden = true;
       showError(error, undefined);
       log.replaceChildren();
@@ -48,11 +49,33 @@ registerSection({
         if (following) status.textContent = "the log stream ended";
       } catch (e) {
         if (signal.aborted) return;
+        missing = ConnectError.from(e).code === Code.NotFound;
         status.textContent = "not following";
-        showError(error, e);
+        showError(error, e, { functionId: id });
       }
-      if (!signal.aborted) again.hidden = false;
+      if (!signal.aborted) {
+        again.hidden = false;
+        broken = following;
+      }
     };
+    // A stream that broke while the agent was away follows again once the agent answers.
+    let broken = false;
+    let away = false;
+    app.onRefresh((state) => {
+      if (state.kind !== "ok") away = true;
+      else if (away) {
+        away = false;
+        if (broken) void follow();
+      }
+    }, signal);
+    // A function that was not there yet (the view opened first) is followed once Get finds it.
+    let missing = false;
     void follow();
+    return () => {
+      if (missing) {
+        missing = false;
+        void follow();
+      }
+    };
   },
 });

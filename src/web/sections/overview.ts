@@ -1,5 +1,6 @@
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
-import { h, relativeTime } from "../dom.ts";
+import { relativeTime } from "../../clients/time.ts";
+import { h } from "../dom.ts";
 import { registerSection } from "./registry.ts";
 
 /** When, as "3m ago" with the exact time as the tooltip. */

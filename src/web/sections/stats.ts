@@ -1,5 +1,6 @@
 import { lineChart } from "../charts.ts";
-import { h, relativeTime } from "../dom.ts";
+import { relativeTime } from "../../clients/time.ts";
+import { h } from "../dom.ts";
 import { formatRate, formatSeconds, History, readStats, type Interval, type Stats } from "../stats.ts";
 import { registerSection } from "./registry.ts";
 

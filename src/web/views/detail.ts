@@ -15,7 +15,7 @@ import { detailSections } from "../sections/registry.ts";
 export function mountDetail(app: App): (route: Route) => void {
   const view = byId("detail");
   const list = byId("functions-card");
-  type Open = { id: string; controller: AbortController; updates: Array<(detail: GetResponse) => void> };
+  type Open = { id: string; controller: AbortController; grid: HTMLElement; updates: Array<(detail: GetResponse) => void> };
   let open: Open | undefined;
 
   const load = async () => {
@@ -25,11 +25,14 @@ export function mountDetail(app: App): (route: Route) => void {
       const detail = await app.client.get({ id: current.id }, { signal: current.controller.signal });
       if (open !== current) return;
       showError(byId("detail-error"), undefined);
+      current.grid.hidden = false;
       for (const update of current.updates) update(detail);
     } catch (error) {
       if (open !== current || current.controller.signal.aborted) return;
       const gone = ConnectError.from(error).code === Code.NotFound;
-      showError(byId("detail-error"), gone ? new Error(`function ${current.id} is not deployed (deleted?)`) : error);
+      // A function that is gone shows nothing of what it was.
+      if (gone) current.grid.hidden = true;
+      showError(byId("detail-error"), gone ? new Error(`function ${current.id} is not deployed (deleted?)`) : error, { functionId: current.id });
     }
   };
   app.onRefresh(() => void load());
@@ -44,12 +47,12 @@ export function mountDetail(app: App): (route: Route) => void {
       return;
     }
     const controller = new AbortController();
-    const current: Open = { id: route.id, controller, updates: [] };
-    open = current;
     const grid = h("div", { class: "sections" });
+    const current: Open = { id: route.id, controller, grid, updates: [] };
+    open = current;
     view.replaceChildren(
       h("h2", {}, h("a", { href: "#/", class: "back", text: "← functions" }), " ", h("span", { class: "mono", id: "detail-id", text: route.id })),
-      h("pre", { id: "detail-error", class: "error", hidden: true }),
+      h("div", { id: "detail-error", class: "error", hidden: true }),
       grid,
     );
     for (const section of detailSections()) {

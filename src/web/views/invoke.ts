@@ -31,7 +31,7 @@ export function mountInvokeCard(app: App): void {
       byId("invoke-platform").textContent = res.platform;
       meta.hidden = false;
     } catch (e) {
-      showError(error, e);
+      showError(error, e, { functionId: byId<HTMLInputElement>("invoke-id").value.trim() || undefined });
     } finally {
       submit.disabled = false;
     }

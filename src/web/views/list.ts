@@ -1,8 +1,9 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Function as FunctionMessage } from "../../../gen/faas/v1/agent_pb.ts";
 import type { App } from "../app.ts";
-import { byId, button, h, relativeTime, show } from "../dom.ts";
-import { describeError } from "../api.ts";
+import { relativeTime } from "../../clients/time.ts";
+import { byId, button, h } from "../dom.ts";
+import { showError } from "../errors.ts";
 import { detailHref } from "../router.ts";
 
 /** The columns of the list: a header and how a function fills the cell (narrow screens show the header beside it). */
@@ -12,7 +13,7 @@ const COLUMNS: Array<{ name: string; cell: (fn: FunctionMessage) => Node | strin
   { name: "ready", cell: (fn) => (fn.ready ? "yes" : "no") },
   { name: "python", cell: (fn) => fn.pythonVersion },
   { name: "revision", cell: (fn) => fn.revision.slice(0, 12), className: () => "mono" },
-  { name: "updated", cell: (fn) => (fn.updatedAt ? relativeTime(timestampDate(fn.updatedAt)) : "") },
+  { name: "updated", cell: (fn) => (fn.updatedAt ? relativeTime(timestampDate(fn.updatedAt)) : "-") },
 ];
 
 /**
@@ -37,7 +38,7 @@ export function mountList(app: App): void {
       updated.textContent = "";
       return;
     }
-    show(error, listError ? describeError(listError) : undefined);
+    showError(error, listError);
     if (!functions) {
       // A list error: the error alone, no table of what the agent said earlier.
       table.hidden = true;
@@ -64,7 +65,7 @@ function row(app: App, fn: FunctionMessage, error: HTMLElement): HTMLTableRowEle
     try {
       await app.client.delete({ id: fn.id });
     } catch (e) {
-      show(error, describeError(e));
+      showError(error, e, { functionId: fn.id });
     }
     void app.refresh();
   });
