@@ -105,6 +105,7 @@ async function openPlatform(config: Config, logger: Logger, env: NodeJS.ProcessE
         drainMs: config.shutdownGraceMs,
         maxResultBytes: config.maxResultBytes,
         hostEnv: env,
+        sandbox: { ...config.local.sandbox, path: env.PATH ?? "/usr/local/bin:/usr/bin:/bin" },
         logger: logger.child({ adapter: "local" }),
       });
     }

@@ -186,6 +186,8 @@ export interface Platform {
   readonly name: PlatformName;
   /** What this platform supports; the core answers anything else without calling it. */
   readonly capabilities: Capabilities;
+  /** How its functions are isolated (HealthResponse.isolation); unset means each runs in its own container. */
+  readonly isolation?: "bwrap" | "none";
   /** Deploys (or atomically replaces) a function, reporting progress through `emit`. */
   deploy(spec: DeploySpec, emit: DeployEmitter, signal: AbortSignal): Promise<FunctionInfo>;
   /**

@@ -50,6 +50,8 @@ export interface HealthReport {
   workflow: string;
   version: string;
   checks: HealthCheck[];
+  /** How functions are isolated: "bwrap", "none" (local) or "container". */
+  isolation: string;
 }
 
 export interface AgentCoreOptions {
@@ -243,6 +245,7 @@ export class AgentCore {
       workflow: this.options.workflow,
       version: this.options.version,
       checks,
+      isolation: this.options.platform.isolation ?? "container",
     };
   }
 

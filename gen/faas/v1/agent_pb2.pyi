@@ -224,18 +224,20 @@ class HealthRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class HealthResponse(_message.Message):
-    __slots__ = ["checks", "platform", "status", "version", "workflow"]
+    __slots__ = ["checks", "isolation", "platform", "status", "version", "workflow"]
     CHECKS_FIELD_NUMBER: _ClassVar[int]
+    ISOLATION_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_FIELD_NUMBER: _ClassVar[int]
     checks: _containers.RepeatedCompositeFieldContainer[HealthCheck]
+    isolation: str
     platform: str
     status: str
     version: str
     workflow: str
-    def __init__(self, status: _Optional[str] = ..., platform: _Optional[str] = ..., workflow: _Optional[str] = ..., version: _Optional[str] = ..., checks: _Optional[_Iterable[_Union[HealthCheck, _Mapping]]] = ...) -> None: ...
+    def __init__(self, status: _Optional[str] = ..., platform: _Optional[str] = ..., workflow: _Optional[str] = ..., version: _Optional[str] = ..., checks: _Optional[_Iterable[_Union[HealthCheck, _Mapping]]] = ..., isolation: _Optional[str] = ...) -> None: ...
 
 class InvokeRequest(_message.Message):
     __slots__ = ["id", "payload"]
