@@ -1,10 +1,9 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deploy, startTestAgent, type TestAgent } from "./support/agent.ts";
+import { deploy, postJson, startTestAgent, type TestAgent } from "./support/agent.ts";
 import { launchBrowser, type TestBrowser } from "./support/browser.ts";
 import { requirePart } from "./support/requires.ts";
 
@@ -14,6 +13,10 @@ import { requirePart } from "./support/requires.ts";
 const STREAMER = `import os
 
 def handle(req):
+    # Where the test's FIFOs go: HOME, the function's own directory (writable inside its sandbox).
+    return os.environ["HOME"] if req.get("where") else stream(req)
+
+def stream(req):
     d = req["dir"]
     try:
         for i in range(req.get("n", 3)):
@@ -34,8 +37,8 @@ describe.skipIf(await requirePart("chromium"))("web page: stream call", () => {
   let dir: string;
   beforeAll(async () => {
     agent = await startTestAgent();
-    dir = await mkdtemp(join(tmpdir(), "faas-web-stream-"));
     await deploy(agent, { id: "web-stream", handler: STREAMER });
+    dir = (await postJson(`${agent.url}/invoke`, { id: "web-stream", payload: { where: true } })).body.result;
     browser = await launchBrowser();
     page = await browser.open(`${agent.url}/#/functions/web-stream`);
     await page.waitForSelector("#stream-start");
@@ -43,12 +46,11 @@ describe.skipIf(await requirePart("chromium"))("web page: stream call", () => {
   afterAll(async () => {
     await browser?.close();
     await agent?.dispose();
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it("shows the first chunk while the generator still waits, then the rest and the end", async () => {
     const go = join(dir, "go");
-    await execa("mkfifo", [go]);
+    await execa("mkfifo", ["-m", "0666", go]);
     await page.fill("#stream-payload", JSON.stringify({ n: 3, barrier: true, dir }));
     await page.click("#stream-start");
     await page.waitForFunction(() => document.querySelectorAll("#stream-chunks .chunk").length === 1);
@@ -65,8 +67,8 @@ describe.skipIf(await requirePart("chromium"))("web page: stream call", () => {
   it("stop cancels the call: the handler's generator gets GeneratorExit", async () => {
     const go = join(dir, "go");
     const closed = join(dir, "closed");
-    await execa("mkfifo", [go]);
-    await execa("mkfifo", [closed]);
+    await execa("mkfifo", ["-m", "0666", go]);
+    await execa("mkfifo", ["-m", "0666", closed]);
     const seen = readFile(closed, "utf8");
     // Endless after the barrier: only a cancel can end it (at a yield, once the window is full).
     await page.fill("#stream-payload", JSON.stringify({ n: 1_000_000_000, barrier: true, dir }));
