@@ -24,6 +24,8 @@ export interface LocalPlatformOptions {
   /** How workers and pip are sandboxed (bubblewrap). */
   sandbox: SandboxOptions;
   logger: Logger;
+  /** Told when a serving worker goes away: it exited (crashed, killed) or was retired after a timed-out call. */
+  onWorkerLost?: (functionId: string, reason: "exited" | "retired") => void;
 }
 
 /** A deployed function as the local platform holds it. */

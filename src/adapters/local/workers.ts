@@ -103,14 +103,14 @@ export class LocalWorkers {
         callTimeoutMs: options.invokeTimeoutMs,
         maxResultBytes: options.maxResultBytes,
         drainMs: options.drainMs,
-        onRetire: (worker) => this.forget(worker, "worker retired after a call timed out"),
+        onRetire: (worker) => this.forget(worker, "retired", "worker retired after a call timed out"),
         onOutput: (stream, line) => {
           log.append(stream, line);
           if (starting) during?.(stream, line);
         },
         onExit: (worker) => {
           void rm(socketDir, { recursive: true, force: true });
-          this.forget(worker, "worker exited");
+          this.forget(worker, "exited", "worker exited");
         },
       },
       signal,
@@ -144,11 +144,12 @@ export class LocalWorkers {
   }
 
   /** Routes no more calls to `worker` (it exited or retired): the next call starts a fresh one. */
-  private forget(worker: Worker, why: string): void {
+  private forget(worker: Worker, reason: "exited" | "retired", why: string): void {
     for (const entry of this.ctx.entries.values()) {
       if (entry.worker === worker) {
         entry.worker = undefined;
-        this.ctx.options.logger.warn({ function: entry.record.id, pid: worker.pid }, why);
+        this.ctx.options.logger.warn({ function: entry.record.id, pid: worker.pid, reason: reason === "exited" ? "WORKER_EXITED" : "WORKER_RETIRED" }, why);
+        this.ctx.options.onWorkerLost?.(entry.record.id, reason);
       }
     }
   }
