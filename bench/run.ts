@@ -22,6 +22,9 @@
  *        (the fastest plain-Python server), 8 connections; c8 the agent REST at 8 connections
  *   a1, c1  a and c at one connection: the latency the agent adds
  *   start   the compiled agent as `npm start` runs it: spawn to healthy, and RSS after start
+ *   stream  streaming throughput, chunks/s (bench/lib/stream.ts): the runtime shim directly (sf
+ *           frames, the bar's baseline; sd its HTTP NDJSON), sr the agent's REST NDJSON, sg the
+ *           agent's gRPC InvokeStream
  *
  * Besides req/s and latency, each case reports the CPU time its server processes used per
  * request, and how much CPU other processes on the machine took meanwhile (a shared machine
@@ -41,6 +44,7 @@ import { measureFootprint, type Footprint } from "./lib/footprint.ts";
 import { createMeasure, type Case, type Run } from "./lib/load.ts";
 import { createChildren } from "./lib/processes.ts";
 import { checksJson, fmtMs, fmtRps, printChecks, ratioCheck, table, type Check } from "./lib/report.ts";
+import { measureStreaming, type StreamFigure } from "./lib/stream.ts";
 import { startAgentServer, startAsyncio, startEmptyServer, startFlask, startGrpcJs, startNginx, startShim, type Server, type ServerDeps } from "./lib/servers.ts";
 import { CONNECTIONS, createSay, HANDLER_SOURCE, INVOKE_PATH, LOAD_THREADS, wholeSeconds } from "./lib/settings.ts";
 
@@ -74,6 +78,12 @@ const PLAN = ONLY.length ? FULL_PLAN.filter((c) => ONLY.includes(c.key)) : FULL_
 const REPORT_ORDER = ["a", "b", "c", "d", "h8", "c8", "e", "f", "x", "f16", "x16", "gj", "gg", "gg16", "a1", "c1"].filter((k) => PLAN.some((c) => c.key === k));
 const MEASURE_START = !ONLY.length || ONLY.includes("start");
 let footprint: Footprint | Error | undefined;
+const MEASURE_STREAM = !ONLY.length || ONLY.includes("stream");
+let streaming: StreamFigure[] | Error | undefined;
+/** The agent's streaming path against the shim's own NDJSON, same run (set from the first measurements). */
+const STREAM_BAR = 0.5;
+/** gRPC streaming pays connect-node's per-message cost (envelope, HTTP/2 DATA frame, drain wait). */
+const GRPC_STREAM_BAR = 0.1;
 
 interface Figure extends Case {
   runs: Run[];
@@ -96,6 +106,7 @@ function checks(): Check[] {
   const a1 = figures.get("a1")?.median;
   const c1 = figures.get("c1")?.median;
   const start = footprint instanceof Error ? undefined : footprint;
+  const chunks = (key: string) => (streaming instanceof Error ? undefined : streaming?.find((f) => f.key === key)?.chunksPerSecond);
   const all: Check[] = [
     ratioCheck("a/b", "shim direct vs Flask on waitress", rps("a"), rps("b"), ">=", 5),
     ratioCheck("c/d", "agent REST vs nginx -> shim", rps("c"), rps("d"), ">=", 0.55),
@@ -109,6 +120,12 @@ function checks(): Check[] {
           { name: "start", description: "npm start (compiled, local, nothing deployed): spawn to healthy", value: start?.healthyMs, unit: "ms", op: "<=", limit: 500 },
           { name: "RSS", description: "npm start: agent RSS after start", value: start?.rssMb, unit: "MB", op: "<=", limit: 100 },
         ] as Check[])
+      : []),
+    ...(MEASURE_STREAM
+      ? [
+          ratioCheck("sr/sf", "streaming chunks/s: agent REST NDJSON vs the runtime shim's frames directly", chunks("sr"), chunks("sf"), ">=", STREAM_BAR),
+          ratioCheck("sg/sf", "streaming chunks/s: agent gRPC InvokeStream vs the runtime shim's frames directly", chunks("sg"), chunks("sf"), ">=", GRPC_STREAM_BAR),
+        ]
       : []),
   ];
   return all.filter((c) => !ONLY.length || c.value !== undefined);
@@ -142,6 +159,11 @@ function report(): boolean {
   say("");
   if (footprint) {
     say(footprint instanceof Error ? `start: could not be measured: ${footprint.message}` : `start (npm start, compiled): healthy after ${footprint.healthyMs.toFixed(0)} ms, RSS ${footprint.rssMb.toFixed(1)} MB (median of 3)`);
+    say("");
+  }
+  if (streaming) {
+    if (streaming instanceof Error) say(`streaming: could not be measured: ${streaming.message}`);
+    else for (const f of streaming) say(`streaming ${f.key}  ${f.label.padEnd(34)} ${fmtRps(f.chunksPerSecond)} chunks/s`);
     say("");
   }
   const bars = checks();
@@ -183,7 +205,7 @@ function report(): boolean {
 
 /** Servers the plan loads, and what each of them needs started first. */
 const DEPENDS: Record<string, string> = { nginx: "shim", "nginx-asyncio": "asyncio" };
-const NEEDED = new Set(PLAN.flatMap((c) => [c.server, ...(DEPENDS[c.server] ? [DEPENDS[c.server]!] : [])]));
+const NEEDED = new Set([...PLAN.flatMap((c) => [c.server, ...(DEPENDS[c.server] ? [DEPENDS[c.server]!] : [])]), ...(MEASURE_STREAM ? ["agent"] : [])]);
 
 async function withServer(name: string, start: () => Promise<Server>): Promise<void> {
   if (!NEEDED.has(name)) return;
@@ -248,6 +270,11 @@ async function main(): Promise<number> {
           say(`  ${c.key.padEnd(4)} ${describe(figure)}: ERROR ${figure.error}`);
         }
       }
+    }
+    if (MEASURE_STREAM) {
+      say("measuring streaming throughput (chunks/s):");
+      const agent = servers.get("agent");
+      streaming = agent && !(agent instanceof Error) ? await measureStreaming(children, workDir, agent.url).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))) : new Error("the agent did not start");
     }
     if (MEASURE_START) {
       say("measuring the start of the compiled agent (3 starts):");

@@ -6,6 +6,8 @@ import type { ImageTarget } from "./images/docker.ts";
 import type { Config } from "./config.ts";
 import type { Platform } from "./domain/types.ts";
 import { AgentCore } from "./service/core.ts";
+import { AgentMetrics } from "./metrics/agent-metrics.ts";
+import { asFaasError, httpStatusOf } from "./server/errors.ts";
 import { SourceStore } from "./service/sources.ts";
 import { createAgentServer, type AgentServerOptions } from "./server/server.ts";
 import { besideSource, PACKAGE_ROOT } from "./paths.ts";
@@ -22,6 +24,7 @@ export interface RunningAgent {
   url: string;
   core: AgentCore;
   platform: Platform;
+  metrics: AgentMetrics;
   /** Re-reads the TLS certificates (main.ts calls it on SIGHUP). */
   reloadTls(): void;
   stop(): Promise<void>;
@@ -38,17 +41,26 @@ export async function startAgent(
   env: NodeJS.ProcessEnv,
   extra: Pick<AgentServerOptions, "extraRoutes"> & { platform?: Platform } = {},
 ): Promise<RunningAgent> {
-  const platform = extra.platform ?? (await openPlatform(config, logger, env));
+  // A failed call is labelled with the REST status it is answered with, whatever protocol carried it.
+  const metrics: AgentMetrics = new AgentMetrics({
+    platform: extra.platform?.name ?? config.platform,
+    statusOf: (error) => httpStatusOf(asFaasError(error)),
+    listFunctions: (signal) => platform.list(signal),
+  });
+  const platform: Platform = extra.platform ?? (await openPlatform(config, logger, env, metrics));
   const core = new AgentCore({
     platform,
     workflow: config.workflow,
     version: VERSION,
     deployTimeoutMs: config.deployTimeoutMs,
     maxResultBytes: config.maxResultBytes,
+    metrics,
+    logger,
     sources: new SourceStore(join(config.local.stateDir, "sources")),
   });
   const server = createAgentServer({
     core,
+    metrics,
     logger,
     authTokens: config.authTokens,
     bindHost: config.host,
@@ -75,6 +87,7 @@ export async function startAgent(
     reloadTls: () => server.reloadTls(),
     core,
     platform,
+    metrics,
     stop() {
       stopping ??= (async () => {
         core.markShuttingDown();
@@ -91,7 +104,7 @@ export async function startAgent(
  * @kubernetes/client-node, tar-stream) is imported only when that platform is configured, so the
  * default local agent neither loads nor holds them.
  */
-async function openPlatform(config: Config, logger: Logger, env: NodeJS.ProcessEnv): Promise<Platform> {
+async function openPlatform(config: Config, logger: Logger, env: NodeJS.ProcessEnv, metrics: AgentMetrics): Promise<Platform> {
   switch (config.platform) {
     case "local": {
       const { LocalPlatform } = await import("./adapters/local/platform.ts");
@@ -105,7 +118,9 @@ async function openPlatform(config: Config, logger: Logger, env: NodeJS.ProcessE
         drainMs: config.shutdownGraceMs,
         maxResultBytes: config.maxResultBytes,
         hostEnv: env,
+        sandbox: { ...config.local.sandbox, path: env.PATH ?? "/usr/local/bin:/usr/bin:/bin" },
         logger: logger.child({ adapter: "local" }),
+        onWorkerLost: (id, reason) => metrics.workerRestarted(id, reason),
       });
     }
     case "nuclio": {

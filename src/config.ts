@@ -37,6 +37,12 @@ export interface Config {
     python: string;
     /** Threads each worker runs sync handlers on. */
     workerThreads: number;
+    /**
+     * The sandbox of workers and pip: FAAS_BWRAP (bubblewrap executable), FAAS_REQUIRE_ISOLATION=1
+     * (refuse to start without one), FAAS_SANDBOX_UID / FAAS_SANDBOX_GID (who functions run as
+     * when the agent is root; default 65534, nobody).
+     */
+    sandbox: { bwrap: string; require: boolean; uid: number; gid: number };
   };
   /** The knative platform: KNATIVE_DOMAIN, KNATIVE_NAMESPACE, KNATIVE_TIMEOUT (rollout wait, s), KNATIVE_INGRESS_URL (invokes go there with a Host header). */
   knative: { domain: string; namespace: string; timeoutSeconds: number; ingressUrl: string | undefined };
@@ -136,6 +142,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       stateDir: resolve(nonEmpty(env.FAAS_STATE_DIR) ?? join(stateHome, "radical-faas")),
       python: nonEmpty(env.FAAS_PYTHON) ?? "python3",
       workerThreads: int(env, "FAAS_WORKER_THREADS", 64, 1, 1024),
+      sandbox: {
+        bwrap: nonEmpty(env.FAAS_BWRAP) ?? "bwrap",
+        require: bool(env, "FAAS_REQUIRE_ISOLATION", false),
+        uid: int(env, "FAAS_SANDBOX_UID", 65534, 1, 4294967294),
+        gid: int(env, "FAAS_SANDBOX_GID", 65534, 1, 4294967294),
+      },
     },
     knative: {
       domain: nonEmpty(env.KNATIVE_DOMAIN) ?? "example.com",

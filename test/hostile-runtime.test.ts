@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postJson } from "./support/agent.ts";
 import { cpuTicks, rssMiB, startProcessAgent, type ProcessAgent } from "./support/process-agent.ts";
+import { workerHostPid } from "./support/agent-process.ts";
 
 /**
  * The runtime attacks of issue 14 ("one function can take the whole agent down or freeze it",
@@ -170,7 +171,8 @@ describe("runaway and broken handlers", { timeout: 60_000 }, () => {
 
   it("a timed-out sync busy loop stops burning CPU once the caller has INVOKE_TIMEOUT", async () => {
     await deploy("spin-sync", "import os\ndef handle(req):\n    if req.get('spin'):\n        while True:\n            pass\n    return os.getpid()");
-    const pid = (await call("spin-sync")).body.result as number;
+    expect((await call("spin-sync")).status).toBe(200);
+    const pid = await workerHostPid(agent.stateDir, "spin-sync");
     const res = await call("spin-sync", { spin: true });
     expect(res.status).toBe(500);
     expect(res.body.reason).toBe("INVOKE_TIMEOUT");
@@ -178,12 +180,13 @@ describe("runaway and broken handlers", { timeout: 60_000 }, () => {
     await expect.poll(() => cpuTicks(pid), { timeout: 10_000, interval: 100 }).toBeUndefined();
     const next = await call("spin-sync");
     expect(next.status).toBe(200);
-    expect(next.body.result).not.toBe(pid);
+    expect(await workerHostPid(agent.stateDir, "spin-sync")).not.toBe(pid);
   });
 
   it("an async busy loop does not wedge the function: the next call gets a fresh worker", async () => {
     await deploy("spin-async", "import os\nasync def handle(req):\n    if req.get('spin'):\n        while True:\n            pass\n    return os.getpid()");
-    const pid = (await call("spin-async")).body.result as number;
+    expect((await call("spin-async")).status).toBe(200);
+    const pid = await workerHostPid(agent.stateDir, "spin-async");
     expect((await call("spin-async", { spin: true })).body.reason).toBe("INVOKE_TIMEOUT");
     await expect.poll(() => cpuTicks(pid), { timeout: 10_000, interval: 100 }).toBeUndefined();
     const next = await call("spin-async");

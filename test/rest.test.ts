@@ -34,8 +34,8 @@ describe("REST routes of the prototype's README", () => {
   it("GET /health answers the seed's shape", async () => {
     const res = await getJson(`${agent.url}/health`);
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ status: "healthy", platform: "local", workflow: "local" });
-    expect(res.body.checks.map((c: { name: string }) => c.name)).toEqual(["python", "state_dir"]);
+    expect(res.body).toMatchObject({ status: "healthy", platform: "local", workflow: "local", isolation: "bwrap" });
+    expect(res.body.checks.map((c: { name: string }) => c.name)).toEqual(["python", "state_dir", "isolation"]);
   });
 
   it("deploys and invokes the basic example: a string stays a string", async () => {

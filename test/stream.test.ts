@@ -178,6 +178,30 @@ describe("streaming results (local platform, real Python)", () => {
     expect(rest).toEqual(["chunk", "end"]);
   });
 
+  it("the CLI's `faas invoke --stream` prints each chunk as it comes", async () => {
+    const lines: string[] = [];
+    let exit: Promise<unknown> | undefined;
+    const rest = await barrier((payload) =>
+      (async function* () {
+        const run = execa("node", [join(ROOT, "src", "cli", "bin.js"), "invoke", "streamer", "--stream", "-v", "--data", JSON.stringify(payload)], {
+          env: { FAAS_AGENT_URL: agent.url, FAAS_TOKEN: "" },
+          stdin: "ignore",
+          reject: false,
+        });
+        exit = run;
+        for await (const line of run) {
+          lines.push(String(line));
+          yield "chunk";
+        }
+      })(),
+    );
+    expect(rest).toEqual(["chunk"]);
+    expect(lines).toEqual(['{"i":0}', '{"i":1}']);
+    const done = (await exit) as { exitCode: number; stderr: string };
+    expect(done.exitCode).toBe(0);
+    expect(done.stderr).toMatch(/^chunks: 2 {2}time: \d+\.\d ms {2}cold start: (yes|no) {2}platform: local\n?$/);
+  });
+
   it("REST: a failure before the first chunk is a plain error answer; one after it is the status line", async () => {
     const missing = await fetch(`${agent.url}/invoke`, { method: "POST", headers: { accept: "application/x-ndjson", "content-type": "application/json" }, body: JSON.stringify({ id: "nope" }) });
     expect(missing.status).toBe(404);

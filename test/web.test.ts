@@ -283,6 +283,9 @@ describe.skipIf(skipChromium)("web page", () => {
       await narrow.waitForFunction(() => document.getElementById("logs")?.textContent?.includes("handling followed-live"));
       expect(await width()).toBeLessThanOrEqual(400);
       await browser.screenshot(narrow, "narrow-detail");
+      await narrow.click("#source-edit");
+      await narrow.waitForSelector('#edit-form li[data-env="API_SECRET"]');
+      expect(await width()).toBeLessThanOrEqual(400);
     } finally {
       await narrow.close();
     }

@@ -15,14 +15,18 @@ import { command, type CommandContext } from "./command.ts";
 import { readInput } from "./deploy.ts";
 import { agoTime, CliError, EXIT_USAGE, isoTime, prettyJson, table, type Io } from "./format.ts";
 import { trafficShares } from "./options.ts";
+import { printStream } from "./stream.ts";
 
 /** `faas invoke ID`: the payload from --data (JSON or @file), else stdin when it is not a terminal. */
 export const invokeCommand = command({
-  usage: "ID [--data JSON | --data @FILE]",
+  usage: "ID [--data JSON | --data @FILE] [--stream]",
   summary: "call a function; without --data the payload is read from stdin when it is not a terminal; -v prints time and cold start",
   args: { min: 1, max: 1 },
   about: "function",
-  options: { data: { type: "string", short: "d", help: "--data JSON|@FILE" } },
+  options: {
+    data: { type: "string", short: "d", help: "--data JSON|@FILE" },
+    stream: { type: "boolean", help: "print each value a generator handler yields as it comes (a JSON line each)" },
+  },
   async run(ctx, [id], values) {
     const data = values.data;
     const text = data === undefined ? await readStdin(ctx.io) : data.startsWith("@") ? await readInput(ctx.cwd, data.slice(1), "data file") : data;
@@ -34,7 +38,9 @@ export const invokeCommand = command({
         throw new CliError(`the payload is not valid JSON: ${(error as Error).message}`, EXIT_USAGE);
       }
     }
-    const res = await ctx.client.invoke({ id, payload: payload === undefined ? undefined : fromJson(ValueSchema, payload) }, { signal: ctx.signal });
+    const value = payload === undefined ? undefined : fromJson(ValueSchema, payload);
+    if (values.stream) return printStream(ctx, id, value);
+    const res = await ctx.client.invoke({ id, payload: value }, { signal: ctx.signal });
     if (ctx.format === "json") {
       ctx.io.stdout.write(prettyJson(toJson(InvokeResponseSchema, res, { alwaysEmitImplicit: true })));
     } else {

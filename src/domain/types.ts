@@ -111,6 +111,33 @@ export interface FunctionInfo {
   revisions?: RevisionInfo[];
   /** The traffic split (Knative). */
   traffic?: TrafficTarget[];
+  /** The calls the agent counted (the core adds them for Get and List; platforms never set them). */
+  stats?: FunctionStats;
+}
+
+/** A stretch of a function's recent calls: one interval, or the whole recent window. */
+export interface StatsInterval {
+  start: Date;
+  seconds: number;
+  calls: number;
+  errors: number;
+  /** Latency quantiles in seconds; undefined without calls. */
+  p50?: number;
+  p99?: number;
+}
+
+/** A function's calls as the agent counted them (FunctionStats in the proto). */
+export interface FunctionStats {
+  /** Calls that ended since the agent started. */
+  invocations: number;
+  errors: number;
+  coldStarts: number;
+  inflight: number;
+  lastInvokedAt?: Date;
+  /** The recent window (5 minutes) as one stretch. */
+  window: StatsInterval;
+  /** The window's intervals, oldest first; only when asked for (Get). */
+  intervals?: StatsInterval[];
 }
 
 /** The outcome of a successful call. */
@@ -186,6 +213,8 @@ export interface Platform {
   readonly name: PlatformName;
   /** What this platform supports; the core answers anything else without calling it. */
   readonly capabilities: Capabilities;
+  /** How its functions are isolated (HealthResponse.isolation); unset means each runs in its own container. */
+  readonly isolation?: "bwrap" | "none";
   /** Deploys (or atomically replaces) a function, reporting progress through `emit`. */
   deploy(spec: DeploySpec, emit: DeployEmitter, signal: AbortSignal): Promise<FunctionInfo>;
   /**

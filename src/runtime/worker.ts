@@ -4,6 +4,7 @@ import { FaasError } from "../domain/errors.ts";
 import { besideSource } from "../paths.ts";
 import { BoundedLines } from "./bounded-lines.ts";
 import { FrameChannel } from "./frames.ts";
+import { childrenOf, closePipes, OUTPUT_GRACE_MS } from "./child-process.ts";
 import { ConnectionError } from "./http-client.ts";
 import { handlerInvalid, readReady } from "./worker-ready.ts";
 
@@ -11,6 +12,8 @@ import { handlerInvalid, readReady } from "./worker-ready.ts";
 export const RUNTIME_SHIM = besideSource(import.meta.url, "python/faas_runtime.py");
 
 const STDERR_KEPT = 40;
+/** How long a worker whose socket closed may take to exit by itself before it is killed. */
+const EXIT_GRACE_MS = 500;
 /** Longest output line kept; the rest of a longer line is cut and the cut marked. */
 export const MAX_LINE_BYTES = 64 * 1024;
 
@@ -42,6 +45,13 @@ export interface WorkerOptions {
   onRetire?: (worker: Worker) => void;
   /** How long a retiring worker may finish its other calls, in milliseconds. */
   drainMs?: number;
+  /** Turns the worker's argv into the one spawned (the local platform's sandbox); default: as is. */
+  launch?: (argv: string[]) => string[];
+  /**
+   * The spawned process supervises the worker and exits when it does (bubblewrap): it is killed
+   * through its children, so that it reaps them, rather than orphaning them.
+   */
+  supervised?: boolean;
 }
 
 /** How every worker process is spawned (the env and cwd are added per worker). */
@@ -75,10 +85,17 @@ export class Worker {
   private constructor(proc: WorkerProcess, private readonly options: WorkerOptions) {
     this.process = proc;
     this.pid = proc.pid ?? -1;
-    this.exitPromise = proc.then(
-      (r) => this.onProcessExit(r.exitCode, r.signal),
-      (e: { exitCode?: number; signal?: string }) => this.onProcessExit(e.exitCode, e.signal),
-    );
+    // The process's own exit, not execa's promise: that one also waits for the pipes to close,
+    // which a grandchild that left the process group can hold open for ever.
+    this.exitPromise = new Promise<void>((resolve) => {
+      proc.once("exit", (code, signal) => {
+        this.exited = true;
+        // Whatever it started in its process group goes with it.
+        this.signalGroup("SIGKILL");
+        void closePipes(proc, OUTPUT_GRACE_MS).then(() => resolve(this.onProcessExit(code ?? undefined, signal ?? undefined)));
+      });
+    });
+    void proc.catch(() => {});
   }
 
   /**
@@ -87,24 +104,22 @@ export class Worker {
    * the Python traceback.
    */
   static async start(options: WorkerOptions, signal?: AbortSignal): Promise<Worker> {
-    const proc = execa(
+    const [file, ...args] = (options.launch ?? ((argv: string[]) => argv))([
       options.python,
-      [
-        "-u",
-        RUNTIME_SHIM,
-        "--handler",
-        options.handlerPath,
-        "--listen",
-        `unix:${options.socketPath}`,
-        "--protocol",
-        "frame",
-        "--ready-fd",
-        "3",
-        "--exit-on-stdin-eof",
-      ],
-      // detached: the worker leads a process group, so stop/kill reach whatever it started.
-      { ...SPAWN_OPTIONS, cwd: options.cwd, env: options.env, detached: true },
-    );
+      "-u",
+      RUNTIME_SHIM,
+      "--handler",
+      options.handlerPath,
+      "--listen",
+      `unix:${options.socketPath}`,
+      "--protocol",
+      "frame",
+      "--ready-fd",
+      "3",
+      "--exit-on-stdin-eof",
+    ]);
+    // detached: the worker leads a process group, so stop/kill reach whatever it started.
+    const proc = execa(file, args, { ...SPAWN_OPTIONS, cwd: options.cwd, env: options.env, detached: true });
     const worker = new Worker(proc, options);
     worker.pipeOutput();
     try {
@@ -198,7 +213,9 @@ export class Worker {
       await new Promise((r) => setTimeout(r, 10));
     }
     if (!this.exited) {
-      this.signalGroup("SIGTERM");
+      // The shim stops when its stdin ends, which reaches it through a sandbox too (a signal to
+      // the sandbox's outer process would orphan what runs inside instead of ending it in order).
+      this.process.stdin?.end();
       const timer = setTimeout(() => this.kill(), Math.max(1000, deadline - Date.now()));
       await this.exitPromise;
       clearTimeout(timer);
@@ -210,17 +227,17 @@ export class Worker {
 
   /** Kills the process and everything it started, at once. */
   kill(): void {
-    if (!this.exited) this.signalGroup("SIGKILL");
+    if (this.exited) return;
+    const inner = this.options.supervised ? childrenOf(this.pid) : [];
+    // A sandbox's init dies with all it holds and is reaped by its supervisor, which then exits.
+    for (const pid of inner) signal(pid, "SIGKILL");
+    if (inner.length === 0) this.signalGroup("SIGKILL");
+    else setTimeout(() => this.exited || this.signalGroup("SIGKILL"), EXIT_GRACE_MS).unref();
   }
 
   /** Signals the worker's process group (it leads one: spawned detached), or the process alone. */
-  private signalGroup(signal: NodeJS.Signals): void {
-    if (this.pid <= 0) return;
-    try {
-      process.kill(-this.pid, signal);
-    } catch {
-      if (!this.exited) this.process.kill(signal);
-    }
+  private signalGroup(sig: NodeJS.Signals): void {
+    if (this.pid > 0 && !signal(-this.pid, sig) && !this.exited) this.process.kill(sig);
   }
 
   private connect(): Promise<void> {
@@ -235,8 +252,9 @@ export class Worker {
       this.channel = new FrameChannel(socket, {
         maxFrameBytes: this.options.maxResultBytes,
         onClose: (pending) => {
-          // A worker we cannot talk to is of no use; its calls fail with how it ended.
-          if (!this.exited) this.kill();
+          // A worker we cannot talk to is of no use; its calls fail with how it ended. The socket
+          // closes as the process ends: give it a moment to report its own exit status first.
+          if (!this.exited) setTimeout(() => this.kill(), EXIT_GRACE_MS).unref();
           void this.exitPromise.then(() => {
             for (const call of pending) call.reject(this.crashError());
           });
@@ -279,5 +297,15 @@ export class Worker {
       reason: "WORKER_CRASHED",
       metadata: { exit: this.exitDescription, last_output: tail },
     });
+  }
+}
+
+/** Sends `sig` to `pid` (a negative pid: a process group); false when there is no such process. */
+function signal(pid: number, sig: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, sig);
+    return true;
+  } catch {
+    return false;
   }
 }

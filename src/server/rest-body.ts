@@ -47,8 +47,9 @@ export async function readJsonObject(req: BodyRequest, limit: number): Promise<R
 export function requestFromJson<Desc extends DescMessage>(schema: Desc, body: Record<string, unknown>): MessageShape<Desc> {
   const known: Record<string, unknown> = {};
   const seen = new Map<DescField, string>();
+  const fields = fieldsByName(schema);
   for (const [key, value] of Object.entries(body)) {
-    const field = schema.fields.find((f) => f.name === key || f.jsonName === key);
+    const field = fields.get(key);
     if (!field) continue;
     const other = seen.get(field);
     if (other !== undefined) throw invalidArgument(key, `${key} is set twice (as ${other} and ${key})`);
@@ -65,12 +66,25 @@ export function requestFromJson<Desc extends DescMessage>(schema: Desc, body: Re
   }
 }
 
+const FIELDS = new WeakMap<DescMessage, Map<string, DescField>>();
+
+/** A message's fields by proto name and by JSON name. */
+function fieldsByName(schema: DescMessage): Map<string, DescField> {
+  let fields = FIELDS.get(schema);
+  if (!fields) {
+    fields = new Map();
+    for (const f of schema.fields) fields.set(f.name, f).set(f.jsonName, f);
+    FIELDS.set(schema, fields);
+  }
+  return fields;
+}
+
 /** The first field that does not decode, as invalid_argument naming it. */
 function decodeError(schema: DescMessage, known: Record<string, unknown>, error: unknown): FaasError {
   for (const [key, value] of Object.entries(known)) {
     const message = failure(() => fromJson(schema, { [key]: value } as JsonValue));
     if (message === undefined) continue;
-    const field = schema.fields.find((f) => f.name === key || f.jsonName === key)!;
+    const field = fieldsByName(schema).get(key)!;
     return fieldError(field, key, value, message);
   }
   return invalidArgument("body", `request body is invalid: ${(error as Error).message}`);

@@ -8,7 +8,8 @@ import { toFunctionMessage } from "../service/messages.ts";
  * The JSON the REST routes answer with, in the seed's shapes. A function is the Function message
  * of the RPCs (the one mapping, service/messages.ts) in its proto JSON form with snake_case names,
  * without the fields the seed's listing never had: `status`, and `message`, `revisions`,
- * `traffic` and a share's `url` when they are empty.
+ * `traffic` and a share's `url` when they are empty (and the stats' `intervals`, which only Get
+ * fills).
  */
 export function restFunction(fn: FunctionInfo): JsonObject {
   const json = toJson(FunctionSchema, toFunctionMessage(fn), { useProtoFieldName: true, alwaysEmitImplicit: true }) as JsonObject;
@@ -18,6 +19,8 @@ export function restFunction(fn: FunctionInfo): JsonObject {
   const traffic = json.traffic as JsonObject[];
   if (traffic.length === 0) delete json.traffic;
   for (const share of traffic) if (!share.url) delete share.url;
+  const stats = json.stats as JsonObject | undefined;
+  if (stats && (stats.intervals as unknown[]).length === 0) delete stats.intervals;
   return json;
 }
 

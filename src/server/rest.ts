@@ -12,6 +12,8 @@ import {
 import { payloadJson } from "../domain/payload.ts";
 import { fromDeployRequest, fromTrafficMessage, toCapabilitiesResponse } from "../service/messages.ts";
 import type { AgentCore, DeployProgress } from "../service/core.ts";
+import type { AgentMetrics } from "../metrics/agent-metrics.ts";
+import { metricsRoute } from "./metrics-route.ts";
 import type { RequestValidation } from "../service/validation.ts";
 import { asFaasError, httpStatusOf } from "./errors.ts";
 import { readJsonObject, requestFromJson } from "./rest-body.ts";
@@ -24,6 +26,8 @@ type Response = Parameters<NodeHandler>[1];
 
 export interface RestOptions {
   core: AgentCore;
+  /** Served at GET /metrics in the Prometheus text format; no such route when absent. */
+  metrics?: AgentMetrics;
   /** Largest body accepted; larger ones get 413. */
   maxBodyBytes: number;
   logger: Logger;
@@ -53,6 +57,7 @@ export function createRestHandler(options: RestOptions): (req: Request, res: Res
         send(res, 200, report);
       },
     },
+    ...(options.metrics ? { "/metrics": { GET: metricsRoute(options.metrics) } } : {}),
     "/capabilities": {
       GET: async (_req, res) => {
         const caps = toCapabilitiesResponse(core.platformName, core.capabilities);

@@ -11,6 +11,7 @@ import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.ts"
 import { ServerReflection as ServerReflectionAlpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.ts";
 import { createFaasAgentService } from "../service/connect.ts";
 import type { AgentCore } from "../service/core.ts";
+import type { AgentMetrics } from "../metrics/agent-metrics.ts";
 import { RequestValidation } from "../service/validation.ts";
 import { TokenAuth } from "./auth.ts";
 import { errorInterceptor } from "./errors.ts";
@@ -53,6 +54,8 @@ function drainInsteadOfDestroy(req: DrainableRequest): void {
 
 export interface AgentServerOptions {
   core: AgentCore;
+  /** Served at GET /metrics (behind the same credentials as the API); no route when absent. */
+  metrics?: AgentMetrics;
   logger: Logger;
   authTokens: string[];
   /** The address the server will listen on (FAAS_HOST): its name is one the Host check accepts. */
@@ -97,7 +100,7 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   const auth = new TokenAuth(options.authTokens);
   const validation = new RequestValidation();
   const fallback = options.webRoot ? createStaticHandler(options.webRoot) : undefined;
-  const rest = createRestHandler({ core: options.core, maxBodyBytes: options.maxBodyBytes, logger: options.logger, validation, fallback });
+  const rest = createRestHandler({ core: options.core, metrics: options.metrics, maxBodyBytes: options.maxBodyBytes, logger: options.logger, validation, fallback });
   const serving = new ServingStatus();
   const hosts = new HostPolicy({ bindHost: options.bindHost, allowedHosts: options.allowedHosts ?? [], allowedOrigins: options.allowedOrigins ?? [], tls: options.tls !== undefined });
   const tls = options.tls ? createReloadableTls(options.tls, options.logger) : undefined;

@@ -5,12 +5,16 @@ import { optionField, setOptionNames, validateTraffic } from "../domain/options.
 import { validateDeployRequest, validateId, type RawDeployRequest } from "../domain/spec.ts";
 import { DeployRegistry } from "./deploy-control.ts";
 import { SourceStore, type FunctionSource } from "./sources.ts";
+import type { AgentMetrics } from "../metrics/agent-metrics.ts";
+import type { Logger } from "pino";
+import { markReported, reportFailure } from "./failures.ts";
 import type {
   Capabilities,
   DeployEvent,
   DeploySpec,
   FunctionInfo,
   HealthCheck,
+  InvokeOutcome,
   LogLine,
   LogsOptions,
   Platform,
@@ -50,6 +54,8 @@ export interface HealthReport {
   workflow: string;
   version: string;
   checks: HealthCheck[];
+  /** How functions are isolated: "bwrap", "none" (local) or "container". */
+  isolation: string;
 }
 
 export interface AgentCoreOptions {
@@ -61,6 +67,10 @@ export interface AgentCoreOptions {
   maxResultBytes?: number;
   /** Where each function's current source is recorded (Get's source, Deploy's keep_env); none: not recorded. */
   sources?: SourceStore;
+  /** Where calls and deploys are counted, once for every protocol; nothing is counted without it. */
+  metrics?: AgentMetrics;
+  /** Failed calls and deploys are logged here (one line each); silent without it. */
+  logger?: Logger;
 }
 
 const ERROR_LOG_LINES = 15;
@@ -98,7 +108,7 @@ export class AgentCore {
    * an invalid request fails without any event. A failure ends the iteration with a FaasError whose
    * message carries the cause and the last log lines.
    */
-  async *deploy(raw: RawDeployRequest, signal: AbortSignal): AsyncGenerator<DeployProgress> {
+  async *deploy(raw: RawDeployRequest, signal: AbortSignal, requestId = ""): AsyncGenerator<DeployProgress> {
     if (raw.keepEnv?.length) raw = { ...raw, env: await this.sourceStore().keepEnv(raw.id, raw.env, raw.keepEnv) };
     checkText({ handler: raw.handler, requirements: raw.requirements, params: raw.params, env: raw.env });
     const spec = validateDeployRequest(raw);
@@ -126,17 +136,29 @@ export class AgentCore {
       }
       queue.push(event);
     };
+    const started = performance.now();
+    // Counted and logged here, not where the stream is read: a deploy whose caller went away still ends.
     void this.options.platform.deploy(spec, emit, deploySignal).then(
       (fn) => {
         deployed = fn;
+        this.options.metrics?.deployFinished("success", (performance.now() - started) / 1000);
         queue.end();
       },
-      (error: unknown) => queue.end(error ?? new Error("deploy failed")),
+      (error: unknown) => {
+        const failure = control.error(error ?? new Error("deploy failed"));
+        const seconds = (performance.now() - started) / 1000;
+        const cancelled = signal.aborted || (isFaasError(failure) && failure.reason === "CANCELLED");
+        this.options.metrics?.deployFinished(cancelled ? "cancelled" : "failure", seconds);
+        if (cancelled) this.options.logger?.info({ function: spec.id, requestId, seconds }, "deploy cancelled");
+        else reportFailure(this.options.logger, failure, "deploy failed", { function: spec.id, requestId, seconds });
+        queue.end(failure);
+      },
     );
     try {
       yield* queue;
     } catch (error) {
-      throw withLogTail(control.error(error), recent);
+      // Already the precise error (control.error, in the platform's rejection above).
+      throw markReported(withLogTail(error, recent));
     } finally {
       control.done();
     }
@@ -168,19 +190,36 @@ export class AgentCore {
     }
   }
 
-  /** Calls a function with a JSON payload (text). */
-  async invoke(id: string, payloadJson: string, signal: AbortSignal): Promise<InvokeResult> {
+  /**
+   * Calls a function with a JSON payload (text). Every call that reaches a function is counted
+   * (metrics and stats); a failed one is also logged, with `requestId`.
+   */
+  async invoke(id: string, payloadJson: string, signal: AbortSignal, requestId = ""): Promise<InvokeResult> {
     validateId(id);
+    const metrics = this.options.metrics;
     const start = performance.now();
-    const outcome = await this.options.platform.invoke(id, payloadJson, signal);
-    const result = checkResult(outcome.resultJson, this.options.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES);
-    return {
-      resultJson: outcome.resultJson,
-      result,
-      executionTime: (performance.now() - start) / 1000,
-      coldStart: outcome.coldStart,
-      platform: this.platformName,
-    };
+    const calls = metrics?.invocations.begin(id);
+    let outcome: InvokeOutcome;
+    let result: unknown;
+    try {
+      outcome = await this.options.platform.invoke(id, payloadJson, signal);
+      result = checkResult(outcome.resultJson, this.options.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES);
+    } catch (error) {
+      const seconds = (performance.now() - start) / 1000;
+      const status = metrics?.statusOf(error);
+      if (calls && metrics) {
+        if (isFaasError(error) && error.reason === "FUNCTION_NOT_FOUND") metrics.invocations.unknown(calls);
+        else metrics.invocations.failed(calls, status!, seconds);
+      }
+      reportFailure(this.options.logger, error, "invoke failed", { function: id, requestId, status, seconds });
+      throw error;
+    }
+    const executionTime = (performance.now() - start) / 1000;
+    if (calls && metrics) {
+      metrics.invocations.succeeded(calls, executionTime, outcome.coldStart);
+      if (outcome.coldStart) metrics.coldStart(calls);
+    }
+    return { resultJson: outcome.resultJson, result, executionTime, coldStart: outcome.coldStart, platform: this.platformName };
   }
 
   /**
@@ -202,12 +241,18 @@ export class AgentCore {
     yield { type: "end", executionTime: (performance.now() - start) / 1000, coldStart: stream.coldStart, platform: this.platformName, chunks };
   }
 
-  list(signal: AbortSignal): Promise<FunctionInfo[]> {
-    return this.options.platform.list(signal);
+  /** Every function, each with its stats (without the window's intervals). */
+  async list(signal: AbortSignal): Promise<FunctionInfo[]> {
+    const functions = await this.options.platform.list(signal);
+    const recorder = this.options.metrics?.invocations;
+    return recorder ? functions.map((fn) => ({ ...fn, stats: recorder.stats(fn.id) })) : functions;
   }
 
+  /** One function, with its stats and the window's intervals. */
   async get(id: string, signal: AbortSignal): Promise<FunctionInfo> {
-    return this.options.platform.get(validateId(id), signal);
+    const fn = await this.options.platform.get(validateId(id), signal);
+    const recorder = this.options.metrics?.invocations;
+    return recorder ? { ...fn, stats: recorder.stats(fn.id, { intervals: true }) } : fn;
   }
 
   /** What the function's current deploy was made of (env names only), or undefined without a record. */
@@ -224,6 +269,7 @@ export class AgentCore {
       // A first deploy cancelled here leaves nothing to remove: the delete did what was asked.
       if (!(cancelled > 0 && isFaasError(error) && error.kind === "not_found")) throw error;
     }
+    this.options.metrics?.forget(id);
     await this.options.sources?.remove(id);
     return { status: "deleted", platform: this.platformName, functionId: id };
   }
@@ -243,6 +289,7 @@ export class AgentCore {
       workflow: this.options.workflow,
       version: this.options.version,
       checks,
+      isolation: this.options.platform.isolation ?? "container",
     };
   }
 

@@ -6,16 +6,18 @@ import {
   DeployPhase,
   DeployResponseSchema,
   FunctionSchema,
+  FunctionStatsSchema,
   type CapabilitiesResponse,
   type DeployOptions as DeployOptionsMessage,
   type DeployRequest,
   type DeployResponse,
   type Function as FunctionMessage,
+  type FunctionStats as FunctionStatsMessage,
   type TrafficTarget as TrafficTargetMessage,
   StreamingMode,
 } from "../../gen/faas/v1/agent_pb.ts";
 import type { RawDeployRequest } from "../domain/spec.ts";
-import type { Capabilities, DeployOptionName, DeployOptions, DeployPhase as DomainPhase, FunctionInfo, PlatformName, TrafficTarget } from "../domain/types.ts";
+import type { Capabilities, DeployOptionName, FunctionStats, DeployOptions, DeployPhase as DomainPhase, FunctionInfo, PlatformName, TrafficTarget } from "../domain/types.ts";
 import type { DeployProgress } from "./core.ts";
 
 /**
@@ -119,6 +121,32 @@ export function toFunctionMessage(fn: FunctionInfo): FunctionMessage {
       createdAt: timestampFromDate(r.createdAt),
     })),
     traffic: (fn.traffic ?? []).map((t) => ({ revision: t.revision, latest: t.latest, percent: t.percent, tag: t.tag, url: t.url ?? "" })),
+    stats: fn.stats ? toStatsMessage(fn.stats) : undefined,
+  });
+}
+
+/** A function's stats as the FunctionStats message (quantiles without calls are 0). */
+function toStatsMessage(stats: FunctionStats): FunctionStatsMessage {
+  const { window } = stats;
+  return create(FunctionStatsSchema, {
+    invocations: BigInt(stats.invocations),
+    errors: BigInt(stats.errors),
+    coldStarts: BigInt(stats.coldStarts),
+    inflight: stats.inflight,
+    lastInvokedAt: stats.lastInvokedAt ? timestampFromDate(stats.lastInvokedAt) : undefined,
+    windowSeconds: window.seconds,
+    recentInvocations: BigInt(window.calls),
+    recentErrors: BigInt(window.errors),
+    latencyP50Seconds: window.p50 ?? 0,
+    latencyP99Seconds: window.p99 ?? 0,
+    intervals: (stats.intervals ?? []).map((i) => ({
+      startTime: timestampFromDate(i.start),
+      seconds: i.seconds,
+      invocations: BigInt(i.calls),
+      errors: BigInt(i.errors),
+      latencyP50Seconds: i.p50 ?? 0,
+      latencyP99Seconds: i.p99 ?? 0,
+    })),
   });
 }
 

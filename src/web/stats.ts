@@ -76,7 +76,7 @@ export class History {
 /** "1.2 ms", "340 µs", "2.1 s". */
 export function formatSeconds(s: number): string {
   if (s < 1e-3) return `${Math.round(s * 1e6)} µs`;
-  if (s < 1) return `${(s * 1000).toFixed(s < 0.01 ? 2 : 1)} ms`;
+  if (s < 1) return `${(s * 1000).toFixed(s < 0.01 ? 2 : s < 0.1 ? 1 : 0)} ms`;
   return `${s.toFixed(2)} s`;
 }
 

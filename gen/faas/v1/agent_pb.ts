@@ -46,7 +46,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file faas/v1/agent.proto.
  */
 export const file_faas_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("ChNmYWFzL3YxL2FnZW50LnByb3RvEgdmYWFzLnYxIt4NCg1EZXBsb3lSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynYAQFyAhg/EoUBCgdoYW5kbGVyGAIgASgJQnS6SHG6AWEKEWhhbmRsZXJfbm90X2JsYW5rEjdoYW5kbGVyIGlzIHJlcXVpcmVkOiBQeXRob24gc291cmNlIGRlZmluaW5nIGhhbmRsZShyZXEpGhN0aGlzLm1hdGNoZXMocidcUycpyAEBcggogIBAugEBABIjCgxyZXF1aXJlbWVudHMYAyABKAlCDbpICnIIKICABLoBAQAStAcKBnBhcmFtcxgEIAMoCzIiLmZhYXMudjEuRGVwbG95UmVxdWVzdC5QYXJhbXNFbnRyeUL/BrpI+wa6AZgBChVwYXJhbXMuUFlUSE9OX1ZFUlNJT04SK3BhcmFtZXRlciBQWVRIT05fVkVSU0lPTiBtdXN0IGxvb2sgbGlrZSAzLk4aUiEoJ1BZVEhPTl9WRVJTSU9OJyBpbiB0aGlzKSB8fCB0aGlzWydQWVRIT05fVkVSU0lPTiddLm1hdGNoZXMocideM1suXVswLTldezEsMn0kJym6AZYCChRwYXJhbXMuUElQX0lOREVYX1VSTBIucGFyYW1ldGVyIFBJUF9JTkRFWF9VUkwgbXVzdCBiZSBhbiBodHRwKHMpIFVSTBrNASEoJ1BJUF9JTkRFWF9VUkwnIGluIHRoaXMpIHx8ICh0aGlzWydQSVBfSU5ERVhfVVJMJ10ubWF0Y2hlcyhyIl5odHRwcz86Ly9bQS1aYS16MC05Ll9+Oi8/I1tcXUAhJCYnKCkqKyw7PSUtXSskIikgJiYgc2l6ZSh0aGlzWydQSVBfSU5ERVhfVVJMJ10pIDw9ICh0aGlzWydQSVBfSU5ERVhfVVJMJ10uc3RhcnRzV2l0aCgnaHR0cHMnKSA/IDIwMDggOiAyMDA3KSm6AYUCChFwYXJhbXMuQkFTRV9JTUFHRRIvcGFyYW1ldGVyIEJBU0VfSU1BR0UgbXVzdCBiZSBhbiBpbWFnZSByZWZlcmVuY2UavgEhKCdCQVNFX0lNQUdFJyBpbiB0aGlzKSB8fCB0aGlzWydCQVNFX0lNQUdFJ10ubWF0Y2hlcyhyJ15bYS16MC05XSsoWy5fLV1bYS16MC05XSspKig6WzAtOV17MSw1fSk/KC9bYS16MC05XSsoWy5fLV1bYS16MC05XSspKikqKDpbQS1aYS16MC05X11bQS1aYS16MC05Ll8tXXswLDEyN30pPyhAc2hhMjU2OlthLWYwLTldezY0fSk/JCcpmgG4ASK1AboBsQEKDHBhcmFtc19rbm93bhqgAXRoaXMgaW4gWydQWVRIT05fVkVSU0lPTicsICdQSVBfSU5ERVhfVVJMJywgJ0JBU0VfSU1BR0UnXSA/ICcnIDogJ3Vua25vd24gcGFyYW1ldGVyICInICsgdGhpcyArICciOyBrbm93biBwYXJhbWV0ZXJzOiBQWVRIT05fVkVSU0lPTiwgUElQX0lOREVYX1VSTCwgQkFTRV9JTUFHRScS0gEKA2VudhgFIAMoCzIfLmZhYXMudjEuRGVwbG95UmVxdWVzdC5FbnZFbnRyeUKjAbpInwGaAZsBEIABIokBugFqChBlbnZfbm90X3Jlc2VydmVkEjtlbnZpcm9ubWVudCB2YXJpYWJsZSBuYW1lcyBzdGFydGluZyB3aXRoIEZBQVNfIGFyZSByZXNlcnZlZBoZIXRoaXMuc3RhcnRzV2l0aCgnRkFBU18nKXIaMhheW0EtWmEtel9dW0EtWmEtejAtOV9dKiQqCnIIKICAAroBAQASJwoHb3B0aW9ucxgGIAEoCzIWLmZhYXMudjEuRGVwbG95T3B0aW9ucxIPCgdkcnlfcnVuGAcgASgIEjkKCGtlZXBfZW52GAggAygJQie6SCSSASEQgAEiHHIaMhheW0EtWmEtel9dW0EtWmEtejAtOV9dKiQaLQoLUGFyYW1zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIq4DCg1EZXBsb3lPcHRpb25zEhYKCW1pbl9zY2FsZRgBIAEoDUgAiAEBEhYKCW1heF9zY2FsZRgCIAEoDUgBiAEBEiMKBnRhcmdldBgDIAEoAUIOukgLEgkpexSuR+F6hD9IAogBARIoChdzY2FsZV90b196ZXJvX3JldGVudGlvbhgEIAEoCUIHukgEcgIYIBIiChVjb250YWluZXJfY29uY3VycmVuY3kYBSABKA1IA4gBARIcCg90aW1lb3V0X3NlY29uZHMYBiABKA1IBIgBARIlCglyZXNvdXJjZXMYByABKAsyEi5mYWFzLnYxLlJlc291cmNlcxIhCgd3b3JrZXJzGAggASgNQgu6SAgqBhigjQYoAUgFiAEBEjEKB3RyYWZmaWMYCSADKAsyFi5mYWFzLnYxLlRyYWZmaWNUYXJnZXRCCLpIBZIBAhAgQgwKCl9taW5fc2NhbGVCDAoKX21heF9zY2FsZUIJCgdfdGFyZ2V0QhgKFl9jb250YWluZXJfY29uY3VycmVuY3lCEgoQX3RpbWVvdXRfc2Vjb25kc0IKCghfd29ya2VycyKjAgoJUmVzb3VyY2VzEjQKC2NwdV9yZXF1ZXN0GAEgASgJQh+6SBxyGjIYXiR8XlswLTldKyhcLlswLTldKyk/bT8kEjIKCWNwdV9saW1pdBgCIAEoCUIfukgcchoyGF4kfF5bMC05XSsoXC5bMC05XSspP20/JBJLCg5tZW1vcnlfcmVxdWVzdBgDIAEoCUIzukgwci4yLF4kfF5bMC05XSsoXC5bMC05XSspPyhbS01HVFBFXWl8W21rTUdUUEVdKT8kEkkKDG1lbW9yeV9saW1pdBgEIAEoCUIzukgwci4yLF4kfF5bMC05XSsoXC5bMC05XSspPyhbS01HVFBFXWl8W21rTUdUUEVdKT8kEhQKA2dwdRgFIAEoDUIHukgEKgIYQCKYAQoNVHJhZmZpY1RhcmdldBIZCghyZXZpc2lvbhgBIAEoCUIHukgEcgIYPxIOCgZsYXRlc3QYAiABKAgSGAoHcGVyY2VudBgDIAEoDUIHukgEKgIYZBI1CgN0YWcYBCABKAlCKLpIJXIjGD8yH14kfF5bYS16XShbLWEtejAtOV0qW2EtejAtOV0pPyQSCwoDdXJsGAUgASgJItcBCg5EZXBsb3lSZXNwb25zZRIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgVwaGFzZRgCIAEoDjIULmZhYXMudjEuRGVwbG95UGhhc2VIABIgCgNsb2cYAyABKAsyES5mYWFzLnYxLkJ1aWxkTG9nSAASJQoIZnVuY3Rpb24YBCABKAsyES5mYWFzLnYxLkZ1bmN0aW9uSAASIgoHZHJ5X3J1bhgFIAEoCzIPLmZhYXMudjEuRHJ5UnVuSABCBwoFZXZlbnQiVAoGRHJ5UnVuEgwKBGtpbmQYASABKAkSJwoGb2JqZWN0GAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBITCgtkaWZmZXJlbmNlcxgDIAMoCSJNCghCdWlsZExvZxIjCgVwaGFzZRgBIAEoDjIULmZhYXMudjEuRGVwbG95UGhhc2USDgoGc291cmNlGAIgASgJEgwKBGxpbmUYAyABKAki4QIKCEZ1bmN0aW9uEgoKAmlkGAEgASgJEg0KBWltYWdlGAIgASgJEg4KBnN0YXR1cxgDIAEoCRINCgVyZWFkeRgEIAEoCBINCgVzdGF0ZRgFIAEoCRIQCghwbGF0Zm9ybRgGIAEoCRIQCghlbmRwb2ludBgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXZpc2lvbhgKIAEoCRIWCg5weXRob25fdmVyc2lvbhgLIAEoCRIPCgdtZXNzYWdlGAwgASgJEiQKCXJldmlzaW9ucxgNIAMoCzIRLmZhYXMudjEuUmV2aXNpb24SJwoHdHJhZmZpYxgOIAMoCzIWLmZhYXMudjEuVHJhZmZpY1RhcmdldCJ8CghSZXZpc2lvbhIMCgRuYW1lGAEgASgJEhQKDGNvbnRlbnRfaGFzaBgCIAEoCRINCgVpbWFnZRgDIAEoCRINCgVyZWFkeRgEIAEoCBIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKOAgoRU2V0VHJhZmZpY1JlcXVlc3QSwwEKAmlkGAEgASgJQrYBukiyAboBpwEKDGlkX2Ruc19sYWJlbBJoaWQgaXMgaW52YWxpZDogdXNlIGxvd2VyY2FzZSBsZXR0ZXJzLCBkaWdpdHMgYW5kICctJywgc3RhcnQgd2l0aCBhIGxldHRlciBhbmQgZW5kIHdpdGggYSBsZXR0ZXIgb3IgZGlnaXQaLXRoaXMubWF0Y2hlcyhyJ15bYS16XShbLWEtejAtOV0qW2EtejAtOV0pPyQnKcgBAXICGD8SMwoHdHJhZmZpYxgCIAMoCzIWLmZhYXMudjEuVHJhZmZpY1RhcmdldEIKukgHkgEECAEQICI5ChJTZXRUcmFmZmljUmVzcG9uc2USIwoIZnVuY3Rpb24YASABKAsyES5mYWFzLnYxLkZ1bmN0aW9uIv4BCg1JbnZva2VSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynIAQFyAhg/EicKB3BheWxvYWQYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUihgEKDkludm9rZVJlc3BvbnNlEiYKBnJlc3VsdBgBIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIOCgZzdGF0dXMYAiABKAkSFgoOZXhlY3V0aW9uX3RpbWUYAyABKAESEAoIcGxhdGZvcm0YBCABKAkSEgoKY29sZF9zdGFydBgFIAEoCCKEAgoTSW52b2tlU3RyZWFtUmVxdWVzdBLDAQoCaWQYASABKAlCtgG6SLIBugGnAQoMaWRfZG5zX2xhYmVsEmhpZCBpcyBpbnZhbGlkOiB1c2UgbG93ZXJjYXNlIGxldHRlcnMsIGRpZ2l0cyBhbmQgJy0nLCBzdGFydCB3aXRoIGEgbGV0dGVyIGFuZCBlbmQgd2l0aCBhIGxldHRlciBvciBkaWdpdBotdGhpcy5tYXRjaGVzKHInXlthLXpdKFstYS16MC05XSpbYS16MC05XSk/JCcpyAEBcgIYPxInCgdwYXlsb2FkGAIgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlInEKFEludm9rZVN0cmVhbVJlc3BvbnNlEicKBWNodW5rGAEgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlSAASJwoDZW5kGAIgASgLMhguZmFhcy52MS5JbnZva2VTdHJlYW1FbmRIAEIHCgVldmVudCJvCg9JbnZva2VTdHJlYW1FbmQSDgoGc3RhdHVzGAEgASgJEhYKDmV4ZWN1dGlvbl90aW1lGAIgASgBEhAKCHBsYXRmb3JtGAMgASgJEhIKCmNvbGRfc3RhcnQYBCABKAgSDgoGY2h1bmtzGAUgASgEIg0KC0xpc3RSZXF1ZXN0IjQKDExpc3RSZXNwb25zZRIkCglmdW5jdGlvbnMYASADKAsyES5mYWFzLnYxLkZ1bmN0aW9uItIBCgpHZXRSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynIAQFyAhg/IlsKC0dldFJlc3BvbnNlEiMKCGZ1bmN0aW9uGAEgASgLMhEuZmFhcy52MS5GdW5jdGlvbhInCgZzb3VyY2UYAiABKAsyFy5mYWFzLnYxLkZ1bmN0aW9uU291cmNlIq4BCg5GdW5jdGlvblNvdXJjZRIPCgdoYW5kbGVyGAEgASgJEhQKDHJlcXVpcmVtZW50cxgCIAEoCRIzCgZwYXJhbXMYAyADKAsyIy5mYWFzLnYxLkZ1bmN0aW9uU291cmNlLlBhcmFtc0VudHJ5EhEKCWVudl9uYW1lcxgEIAMoCRotCgtQYXJhbXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBItUBCg1EZWxldGVSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynIAQFyAhg/IkcKDkRlbGV0ZVJlc3BvbnNlEg4KBnN0YXR1cxgBIAEoCRIQCghwbGF0Zm9ybRgCIAEoCRITCgtmdW5jdGlvbl9pZBgDIAEoCSLxAQoLTG9nc1JlcXVlc3QSwwEKAmlkGAEgASgJQrYBukiyAboBpwEKDGlkX2Ruc19sYWJlbBJoaWQgaXMgaW52YWxpZDogdXNlIGxvd2VyY2FzZSBsZXR0ZXJzLCBkaWdpdHMgYW5kICctJywgc3RhcnQgd2l0aCBhIGxldHRlciBhbmQgZW5kIHdpdGggYSBsZXR0ZXIgb3IgZGlnaXQaLXRoaXMubWF0Y2hlcyhyJ15bYS16XShbLWEtejAtOV0qW2EtejAtOV0pPyQnKcgBAXICGD8SDgoGZm9sbG93GAIgASgIEgwKBHRhaWwYAyABKA0iVgoMTG9nc1Jlc3BvbnNlEigKBHRpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnN0cmVhbRgCIAEoCRIMCgRsaW5lGAMgASgJIg8KDUhlYWx0aFJlcXVlc3QiewoOSGVhbHRoUmVzcG9uc2USDgoGc3RhdHVzGAEgASgJEhAKCHBsYXRmb3JtGAIgASgJEhAKCHdvcmtmbG93GAMgASgJEg8KB3ZlcnNpb24YBCABKAkSJAoGY2hlY2tzGAUgAygLMhQuZmFhcy52MS5IZWFsdGhDaGVjayI4CgtIZWFsdGhDaGVjaxIMCgRuYW1lGAEgASgJEgoKAm9rGAIgASgIEg8KB21lc3NhZ2UYAyABKAkiFQoTQ2FwYWJpbGl0aWVzUmVxdWVzdCKbAQoUQ2FwYWJpbGl0aWVzUmVzcG9uc2USEAoIcGxhdGZvcm0YASABKAkSDwoHb3B0aW9ucxgCIAMoCRIPCgdkcnlfcnVuGAMgASgIEg8KB3RyYWZmaWMYBCABKAgSEwoLbG9nc19mb2xsb3cYBSABKAgSKQoJc3RyZWFtaW5nGAYgASgOMhYuZmFhcy52MS5TdHJlYW1pbmdNb2RlKrMBCgtEZXBsb3lQaGFzZRIcChhERVBMT1lfUEhBU0VfVU5TUEVDSUZJRUQQABIbChdERVBMT1lfUEhBU0VfVkFMSURBVElORxABEhoKFkRFUExPWV9QSEFTRV9QQUNLQUdJTkcQAhIZChVERVBMT1lfUEhBU0VfQlVJTERJTkcQAxIaChZERVBMT1lfUEhBU0VfREVQTE9ZSU5HEAQSFgoSREVQTE9ZX1BIQVNFX1JFQURZEAUqbAoNU3RyZWFtaW5nTW9kZRIeChpTVFJFQU1JTkdfTU9ERV9VTlNQRUNJRklFRBAAEh4KGlNUUkVBTUlOR19NT0RFX0lOQ1JFTUVOVEFMEAESGwoXU1RSRUFNSU5HX01PREVfQlVGRkVSRUQQAjKYBQoJRmFhc0FnZW50EjsKBkRlcGxveRIWLmZhYXMudjEuRGVwbG95UmVxdWVzdBoXLmZhYXMudjEuRGVwbG95UmVzcG9uc2UwARI5CgZJbnZva2USFi5mYWFzLnYxLkludm9rZVJlcXVlc3QaFy5mYWFzLnYxLkludm9rZVJlc3BvbnNlEk0KDEludm9rZVN0cmVhbRIcLmZhYXMudjEuSW52b2tlU3RyZWFtUmVxdWVzdBodLmZhYXMudjEuSW52b2tlU3RyZWFtUmVzcG9uc2UwARI4CgRMaXN0EhQuZmFhcy52MS5MaXN0UmVxdWVzdBoVLmZhYXMudjEuTGlzdFJlc3BvbnNlIgOQAgESNQoDR2V0EhMuZmFhcy52MS5HZXRSZXF1ZXN0GhQuZmFhcy52MS5HZXRSZXNwb25zZSIDkAIBEj4KBkRlbGV0ZRIWLmZhYXMudjEuRGVsZXRlUmVxdWVzdBoXLmZhYXMudjEuRGVsZXRlUmVzcG9uc2UiA5ACAhJKCgpTZXRUcmFmZmljEhouZmFhcy52MS5TZXRUcmFmZmljUmVxdWVzdBobLmZhYXMudjEuU2V0VHJhZmZpY1Jlc3BvbnNlIgOQAgISNQoETG9ncxIULmZhYXMudjEuTG9nc1JlcXVlc3QaFS5mYWFzLnYxLkxvZ3NSZXNwb25zZTABEj4KBkhlYWx0aBIWLmZhYXMudjEuSGVhbHRoUmVxdWVzdBoXLmZhYXMudjEuSGVhbHRoUmVzcG9uc2UiA5ACARJQCgxDYXBhYmlsaXRpZXMSHC5mYWFzLnYxLkNhcGFiaWxpdGllc1JlcXVlc3QaHS5mYWFzLnYxLkNhcGFiaWxpdGllc1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChNmYWFzL3YxL2FnZW50LnByb3RvEgdmYWFzLnYxIt4NCg1EZXBsb3lSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynYAQFyAhg/EoUBCgdoYW5kbGVyGAIgASgJQnS6SHG6AWEKEWhhbmRsZXJfbm90X2JsYW5rEjdoYW5kbGVyIGlzIHJlcXVpcmVkOiBQeXRob24gc291cmNlIGRlZmluaW5nIGhhbmRsZShyZXEpGhN0aGlzLm1hdGNoZXMocidcUycpyAEBcggogIBAugEBABIjCgxyZXF1aXJlbWVudHMYAyABKAlCDbpICnIIKICABLoBAQAStAcKBnBhcmFtcxgEIAMoCzIiLmZhYXMudjEuRGVwbG95UmVxdWVzdC5QYXJhbXNFbnRyeUL/BrpI+wa6AZgBChVwYXJhbXMuUFlUSE9OX1ZFUlNJT04SK3BhcmFtZXRlciBQWVRIT05fVkVSU0lPTiBtdXN0IGxvb2sgbGlrZSAzLk4aUiEoJ1BZVEhPTl9WRVJTSU9OJyBpbiB0aGlzKSB8fCB0aGlzWydQWVRIT05fVkVSU0lPTiddLm1hdGNoZXMocideM1suXVswLTldezEsMn0kJym6AZYCChRwYXJhbXMuUElQX0lOREVYX1VSTBIucGFyYW1ldGVyIFBJUF9JTkRFWF9VUkwgbXVzdCBiZSBhbiBodHRwKHMpIFVSTBrNASEoJ1BJUF9JTkRFWF9VUkwnIGluIHRoaXMpIHx8ICh0aGlzWydQSVBfSU5ERVhfVVJMJ10ubWF0Y2hlcyhyIl5odHRwcz86Ly9bQS1aYS16MC05Ll9+Oi8/I1tcXUAhJCYnKCkqKyw7PSUtXSskIikgJiYgc2l6ZSh0aGlzWydQSVBfSU5ERVhfVVJMJ10pIDw9ICh0aGlzWydQSVBfSU5ERVhfVVJMJ10uc3RhcnRzV2l0aCgnaHR0cHMnKSA/IDIwMDggOiAyMDA3KSm6AYUCChFwYXJhbXMuQkFTRV9JTUFHRRIvcGFyYW1ldGVyIEJBU0VfSU1BR0UgbXVzdCBiZSBhbiBpbWFnZSByZWZlcmVuY2UavgEhKCdCQVNFX0lNQUdFJyBpbiB0aGlzKSB8fCB0aGlzWydCQVNFX0lNQUdFJ10ubWF0Y2hlcyhyJ15bYS16MC05XSsoWy5fLV1bYS16MC05XSspKig6WzAtOV17MSw1fSk/KC9bYS16MC05XSsoWy5fLV1bYS16MC05XSspKikqKDpbQS1aYS16MC05X11bQS1aYS16MC05Ll8tXXswLDEyN30pPyhAc2hhMjU2OlthLWYwLTldezY0fSk/JCcpmgG4ASK1AboBsQEKDHBhcmFtc19rbm93bhqgAXRoaXMgaW4gWydQWVRIT05fVkVSU0lPTicsICdQSVBfSU5ERVhfVVJMJywgJ0JBU0VfSU1BR0UnXSA/ICcnIDogJ3Vua25vd24gcGFyYW1ldGVyICInICsgdGhpcyArICciOyBrbm93biBwYXJhbWV0ZXJzOiBQWVRIT05fVkVSU0lPTiwgUElQX0lOREVYX1VSTCwgQkFTRV9JTUFHRScS0gEKA2VudhgFIAMoCzIfLmZhYXMudjEuRGVwbG95UmVxdWVzdC5FbnZFbnRyeUKjAbpInwGaAZsBEIABIokBugFqChBlbnZfbm90X3Jlc2VydmVkEjtlbnZpcm9ubWVudCB2YXJpYWJsZSBuYW1lcyBzdGFydGluZyB3aXRoIEZBQVNfIGFyZSByZXNlcnZlZBoZIXRoaXMuc3RhcnRzV2l0aCgnRkFBU18nKXIaMhheW0EtWmEtel9dW0EtWmEtejAtOV9dKiQqCnIIKICAAroBAQASJwoHb3B0aW9ucxgGIAEoCzIWLmZhYXMudjEuRGVwbG95T3B0aW9ucxIPCgdkcnlfcnVuGAcgASgIEjkKCGtlZXBfZW52GAggAygJQie6SCSSASEQgAEiHHIaMhheW0EtWmEtel9dW0EtWmEtejAtOV9dKiQaLQoLUGFyYW1zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIq4DCg1EZXBsb3lPcHRpb25zEhYKCW1pbl9zY2FsZRgBIAEoDUgAiAEBEhYKCW1heF9zY2FsZRgCIAEoDUgBiAEBEiMKBnRhcmdldBgDIAEoAUIOukgLEgkpexSuR+F6hD9IAogBARIoChdzY2FsZV90b196ZXJvX3JldGVudGlvbhgEIAEoCUIHukgEcgIYIBIiChVjb250YWluZXJfY29uY3VycmVuY3kYBSABKA1IA4gBARIcCg90aW1lb3V0X3NlY29uZHMYBiABKA1IBIgBARIlCglyZXNvdXJjZXMYByABKAsyEi5mYWFzLnYxLlJlc291cmNlcxIhCgd3b3JrZXJzGAggASgNQgu6SAgqBhigjQYoAUgFiAEBEjEKB3RyYWZmaWMYCSADKAsyFi5mYWFzLnYxLlRyYWZmaWNUYXJnZXRCCLpIBZIBAhAgQgwKCl9taW5fc2NhbGVCDAoKX21heF9zY2FsZUIJCgdfdGFyZ2V0QhgKFl9jb250YWluZXJfY29uY3VycmVuY3lCEgoQX3RpbWVvdXRfc2Vjb25kc0IKCghfd29ya2VycyKjAgoJUmVzb3VyY2VzEjQKC2NwdV9yZXF1ZXN0GAEgASgJQh+6SBxyGjIYXiR8XlswLTldKyhcLlswLTldKyk/bT8kEjIKCWNwdV9saW1pdBgCIAEoCUIfukgcchoyGF4kfF5bMC05XSsoXC5bMC05XSspP20/JBJLCg5tZW1vcnlfcmVxdWVzdBgDIAEoCUIzukgwci4yLF4kfF5bMC05XSsoXC5bMC05XSspPyhbS01HVFBFXWl8W21rTUdUUEVdKT8kEkkKDG1lbW9yeV9saW1pdBgEIAEoCUIzukgwci4yLF4kfF5bMC05XSsoXC5bMC05XSspPyhbS01HVFBFXWl8W21rTUdUUEVdKT8kEhQKA2dwdRgFIAEoDUIHukgEKgIYQCKYAQoNVHJhZmZpY1RhcmdldBIZCghyZXZpc2lvbhgBIAEoCUIHukgEcgIYPxIOCgZsYXRlc3QYAiABKAgSGAoHcGVyY2VudBgDIAEoDUIHukgEKgIYZBI1CgN0YWcYBCABKAlCKLpIJXIjGD8yH14kfF5bYS16XShbLWEtejAtOV0qW2EtejAtOV0pPyQSCwoDdXJsGAUgASgJItcBCg5EZXBsb3lSZXNwb25zZRIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgVwaGFzZRgCIAEoDjIULmZhYXMudjEuRGVwbG95UGhhc2VIABIgCgNsb2cYAyABKAsyES5mYWFzLnYxLkJ1aWxkTG9nSAASJQoIZnVuY3Rpb24YBCABKAsyES5mYWFzLnYxLkZ1bmN0aW9uSAASIgoHZHJ5X3J1bhgFIAEoCzIPLmZhYXMudjEuRHJ5UnVuSABCBwoFZXZlbnQiVAoGRHJ5UnVuEgwKBGtpbmQYASABKAkSJwoGb2JqZWN0GAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBITCgtkaWZmZXJlbmNlcxgDIAMoCSJNCghCdWlsZExvZxIjCgVwaGFzZRgBIAEoDjIULmZhYXMudjEuRGVwbG95UGhhc2USDgoGc291cmNlGAIgASgJEgwKBGxpbmUYAyABKAkiiAMKCEZ1bmN0aW9uEgoKAmlkGAEgASgJEg0KBWltYWdlGAIgASgJEg4KBnN0YXR1cxgDIAEoCRINCgVyZWFkeRgEIAEoCBINCgVzdGF0ZRgFIAEoCRIQCghwbGF0Zm9ybRgGIAEoCRIQCghlbmRwb2ludBgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXZpc2lvbhgKIAEoCRIWCg5weXRob25fdmVyc2lvbhgLIAEoCRIPCgdtZXNzYWdlGAwgASgJEiQKCXJldmlzaW9ucxgNIAMoCzIRLmZhYXMudjEuUmV2aXNpb24SJwoHdHJhZmZpYxgOIAMoCzIWLmZhYXMudjEuVHJhZmZpY1RhcmdldBIlCgVzdGF0cxgPIAEoCzIWLmZhYXMudjEuRnVuY3Rpb25TdGF0cyLAAgoNRnVuY3Rpb25TdGF0cxITCgtpbnZvY2F0aW9ucxgBIAEoBBIOCgZlcnJvcnMYAiABKAQSEwoLY29sZF9zdGFydHMYAyABKAQSEAoIaW5mbGlnaHQYBCABKA0SMwoPbGFzdF9pbnZva2VkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg53aW5kb3dfc2Vjb25kcxgGIAEoDRIaChJyZWNlbnRfaW52b2NhdGlvbnMYByABKAQSFQoNcmVjZW50X2Vycm9ycxgIIAEoBBIbChNsYXRlbmN5X3A1MF9zZWNvbmRzGAkgASgBEhsKE2xhdGVuY3lfcDk5X3NlY29uZHMYCiABKAESKQoJaW50ZXJ2YWxzGAsgAygLMhYuZmFhcy52MS5TdGF0c0ludGVydmFsIq8BCg1TdGF0c0ludGVydmFsEi4KCnN0YXJ0X3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3NlY29uZHMYAiABKA0SEwoLaW52b2NhdGlvbnMYAyABKAQSDgoGZXJyb3JzGAQgASgEEhsKE2xhdGVuY3lfcDUwX3NlY29uZHMYBSABKAESGwoTbGF0ZW5jeV9wOTlfc2Vjb25kcxgGIAEoASJ8CghSZXZpc2lvbhIMCgRuYW1lGAEgASgJEhQKDGNvbnRlbnRfaGFzaBgCIAEoCRINCgVpbWFnZRgDIAEoCRINCgVyZWFkeRgEIAEoCBIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKOAgoRU2V0VHJhZmZpY1JlcXVlc3QSwwEKAmlkGAEgASgJQrYBukiyAboBpwEKDGlkX2Ruc19sYWJlbBJoaWQgaXMgaW52YWxpZDogdXNlIGxvd2VyY2FzZSBsZXR0ZXJzLCBkaWdpdHMgYW5kICctJywgc3RhcnQgd2l0aCBhIGxldHRlciBhbmQgZW5kIHdpdGggYSBsZXR0ZXIgb3IgZGlnaXQaLXRoaXMubWF0Y2hlcyhyJ15bYS16XShbLWEtejAtOV0qW2EtejAtOV0pPyQnKcgBAXICGD8SMwoHdHJhZmZpYxgCIAMoCzIWLmZhYXMudjEuVHJhZmZpY1RhcmdldEIKukgHkgEECAEQICI5ChJTZXRUcmFmZmljUmVzcG9uc2USIwoIZnVuY3Rpb24YASABKAsyES5mYWFzLnYxLkZ1bmN0aW9uIv4BCg1JbnZva2VSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynIAQFyAhg/EicKB3BheWxvYWQYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUihgEKDkludm9rZVJlc3BvbnNlEiYKBnJlc3VsdBgBIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIOCgZzdGF0dXMYAiABKAkSFgoOZXhlY3V0aW9uX3RpbWUYAyABKAESEAoIcGxhdGZvcm0YBCABKAkSEgoKY29sZF9zdGFydBgFIAEoCCKEAgoTSW52b2tlU3RyZWFtUmVxdWVzdBLDAQoCaWQYASABKAlCtgG6SLIBugGnAQoMaWRfZG5zX2xhYmVsEmhpZCBpcyBpbnZhbGlkOiB1c2UgbG93ZXJjYXNlIGxldHRlcnMsIGRpZ2l0cyBhbmQgJy0nLCBzdGFydCB3aXRoIGEgbGV0dGVyIGFuZCBlbmQgd2l0aCBhIGxldHRlciBvciBkaWdpdBotdGhpcy5tYXRjaGVzKHInXlthLXpdKFstYS16MC05XSpbYS16MC05XSk/JCcpyAEBcgIYPxInCgdwYXlsb2FkGAIgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlInEKFEludm9rZVN0cmVhbVJlc3BvbnNlEicKBWNodW5rGAEgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlSAASJwoDZW5kGAIgASgLMhguZmFhcy52MS5JbnZva2VTdHJlYW1FbmRIAEIHCgVldmVudCJvCg9JbnZva2VTdHJlYW1FbmQSDgoGc3RhdHVzGAEgASgJEhYKDmV4ZWN1dGlvbl90aW1lGAIgASgBEhAKCHBsYXRmb3JtGAMgASgJEhIKCmNvbGRfc3RhcnQYBCABKAgSDgoGY2h1bmtzGAUgASgEIg0KC0xpc3RSZXF1ZXN0IjQKDExpc3RSZXNwb25zZRIkCglmdW5jdGlvbnMYASADKAsyES5mYWFzLnYxLkZ1bmN0aW9uItIBCgpHZXRSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynIAQFyAhg/IlsKC0dldFJlc3BvbnNlEiMKCGZ1bmN0aW9uGAEgASgLMhEuZmFhcy52MS5GdW5jdGlvbhInCgZzb3VyY2UYAiABKAsyFy5mYWFzLnYxLkZ1bmN0aW9uU291cmNlIq4BCg5GdW5jdGlvblNvdXJjZRIPCgdoYW5kbGVyGAEgASgJEhQKDHJlcXVpcmVtZW50cxgCIAEoCRIzCgZwYXJhbXMYAyADKAsyIy5mYWFzLnYxLkZ1bmN0aW9uU291cmNlLlBhcmFtc0VudHJ5EhEKCWVudl9uYW1lcxgEIAMoCRotCgtQYXJhbXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBItUBCg1EZWxldGVSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynIAQFyAhg/IkcKDkRlbGV0ZVJlc3BvbnNlEg4KBnN0YXR1cxgBIAEoCRIQCghwbGF0Zm9ybRgCIAEoCRITCgtmdW5jdGlvbl9pZBgDIAEoCSLxAQoLTG9nc1JlcXVlc3QSwwEKAmlkGAEgASgJQrYBukiyAboBpwEKDGlkX2Ruc19sYWJlbBJoaWQgaXMgaW52YWxpZDogdXNlIGxvd2VyY2FzZSBsZXR0ZXJzLCBkaWdpdHMgYW5kICctJywgc3RhcnQgd2l0aCBhIGxldHRlciBhbmQgZW5kIHdpdGggYSBsZXR0ZXIgb3IgZGlnaXQaLXRoaXMubWF0Y2hlcyhyJ15bYS16XShbLWEtejAtOV0qW2EtejAtOV0pPyQnKcgBAXICGD8SDgoGZm9sbG93GAIgASgIEgwKBHRhaWwYAyABKA0iVgoMTG9nc1Jlc3BvbnNlEigKBHRpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnN0cmVhbRgCIAEoCRIMCgRsaW5lGAMgASgJIg8KDUhlYWx0aFJlcXVlc3QijgEKDkhlYWx0aFJlc3BvbnNlEg4KBnN0YXR1cxgBIAEoCRIQCghwbGF0Zm9ybRgCIAEoCRIQCgh3b3JrZmxvdxgDIAEoCRIPCgd2ZXJzaW9uGAQgASgJEiQKBmNoZWNrcxgFIAMoCzIULmZhYXMudjEuSGVhbHRoQ2hlY2sSEQoJaXNvbGF0aW9uGAYgASgJIjgKC0hlYWx0aENoZWNrEgwKBG5hbWUYASABKAkSCgoCb2sYAiABKAgSDwoHbWVzc2FnZRgDIAEoCSIVChNDYXBhYmlsaXRpZXNSZXF1ZXN0IpsBChRDYXBhYmlsaXRpZXNSZXNwb25zZRIQCghwbGF0Zm9ybRgBIAEoCRIPCgdvcHRpb25zGAIgAygJEg8KB2RyeV9ydW4YAyABKAgSDwoHdHJhZmZpYxgEIAEoCBITCgtsb2dzX2ZvbGxvdxgFIAEoCBIpCglzdHJlYW1pbmcYBiABKA4yFi5mYWFzLnYxLlN0cmVhbWluZ01vZGUqswEKC0RlcGxveVBoYXNlEhwKGERFUExPWV9QSEFTRV9VTlNQRUNJRklFRBAAEhsKF0RFUExPWV9QSEFTRV9WQUxJREFUSU5HEAESGgoWREVQTE9ZX1BIQVNFX1BBQ0tBR0lORxACEhkKFURFUExPWV9QSEFTRV9CVUlMRElORxADEhoKFkRFUExPWV9QSEFTRV9ERVBMT1lJTkcQBBIWChJERVBMT1lfUEhBU0VfUkVBRFkQBSpsCg1TdHJlYW1pbmdNb2RlEh4KGlNUUkVBTUlOR19NT0RFX1VOU1BFQ0lGSUVEEAASHgoaU1RSRUFNSU5HX01PREVfSU5DUkVNRU5UQUwQARIbChdTVFJFQU1JTkdfTU9ERV9CVUZGRVJFRBACMpgFCglGYWFzQWdlbnQSOwoGRGVwbG95EhYuZmFhcy52MS5EZXBsb3lSZXF1ZXN0GhcuZmFhcy52MS5EZXBsb3lSZXNwb25zZTABEjkKBkludm9rZRIWLmZhYXMudjEuSW52b2tlUmVxdWVzdBoXLmZhYXMudjEuSW52b2tlUmVzcG9uc2USTQoMSW52b2tlU3RyZWFtEhwuZmFhcy52MS5JbnZva2VTdHJlYW1SZXF1ZXN0Gh0uZmFhcy52MS5JbnZva2VTdHJlYW1SZXNwb25zZTABEjgKBExpc3QSFC5mYWFzLnYxLkxpc3RSZXF1ZXN0GhUuZmFhcy52MS5MaXN0UmVzcG9uc2UiA5ACARI1CgNHZXQSEy5mYWFzLnYxLkdldFJlcXVlc3QaFC5mYWFzLnYxLkdldFJlc3BvbnNlIgOQAgESPgoGRGVsZXRlEhYuZmFhcy52MS5EZWxldGVSZXF1ZXN0GhcuZmFhcy52MS5EZWxldGVSZXNwb25zZSIDkAICEkoKClNldFRyYWZmaWMSGi5mYWFzLnYxLlNldFRyYWZmaWNSZXF1ZXN0GhsuZmFhcy52MS5TZXRUcmFmZmljUmVzcG9uc2UiA5ACAhI1CgRMb2dzEhQuZmFhcy52MS5Mb2dzUmVxdWVzdBoVLmZhYXMudjEuTG9nc1Jlc3BvbnNlMAESPgoGSGVhbHRoEhYuZmFhcy52MS5IZWFsdGhSZXF1ZXN0GhcuZmFhcy52MS5IZWFsdGhSZXNwb25zZSIDkAIBElAKDENhcGFiaWxpdGllcxIcLmZhYXMudjEuQ2FwYWJpbGl0aWVzUmVxdWVzdBodLmZhYXMudjEuQ2FwYWJpbGl0aWVzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * DeployRequest describes the function to deploy.
@@ -556,6 +556,15 @@ export type Function = Message<"faas.v1.Function"> & {
    * @generated from field: repeated faas.v1.TrafficTarget traffic = 14;
    */
   traffic: TrafficTarget[];
+
+  /**
+   * The function's calls as this agent counted them, over every protocol, since the agent started.
+   * Set in Get and List answers (and the REST /functions listing); unset in Deploy's and
+   * SetTraffic's.
+   *
+   * @generated from field: faas.v1.FunctionStats stats = 15;
+   */
+  stats?: FunctionStats | undefined;
 };
 
 /**
@@ -564,6 +573,160 @@ export type Function = Message<"faas.v1.Function"> & {
  */
 export const FunctionSchema: GenMessage<Function> = /*@__PURE__*/
   messageDesc(file_faas_v1_agent, 7);
+
+/**
+ * FunctionStats are a function's calls as the agent counted them: totals since the agent started
+ * and figures over the last few minutes (the same calls as the Prometheus metrics at /metrics).
+ * A call is counted when the agent had a function to send it to; requests refused before that
+ * (no token, an invalid request, an unknown id) are not. A redeploy keeps the figures; a delete
+ * drops them.
+ *
+ * @generated from message faas.v1.FunctionStats
+ */
+export type FunctionStats = Message<"faas.v1.FunctionStats"> & {
+  /**
+   * Calls that ended since the agent started, successful or not.
+   *
+   * @generated from field: uint64 invocations = 1;
+   */
+  invocations: bigint;
+
+  /**
+   * Of those, the calls that failed (the function raised, timed out, crashed, returned no JSON, …).
+   *
+   * @generated from field: uint64 errors = 2;
+   */
+  errors: bigint;
+
+  /**
+   * Calls that had to start the function first (InvokeResponse.cold_start).
+   *
+   * @generated from field: uint64 cold_starts = 3;
+   */
+  coldStarts: bigint;
+
+  /**
+   * Calls in progress now.
+   *
+   * @generated from field: uint32 inflight = 4;
+   */
+  inflight: number;
+
+  /**
+   * When the last call ended; unset when none has.
+   *
+   * @generated from field: google.protobuf.Timestamp last_invoked_at = 5;
+   */
+  lastInvokedAt?: Timestamp | undefined;
+
+  /**
+   * The length of the recent window the fields below cover, in seconds (300): the current
+   * interval of StatsInterval.seconds and the ones before it.
+   *
+   * @generated from field: uint32 window_seconds = 6;
+   */
+  windowSeconds: number;
+
+  /**
+   * Calls that ended within the window.
+   *
+   * @generated from field: uint64 recent_invocations = 7;
+   */
+  recentInvocations: bigint;
+
+  /**
+   * Of those, the failed ones.
+   *
+   * @generated from field: uint64 recent_errors = 8;
+   */
+  recentErrors: bigint;
+
+  /**
+   * Median time a call took within the window, in seconds, cold starts included (within 4.4 % of
+   * the exact value); 0 without calls in the window.
+   *
+   * @generated from field: double latency_p50_seconds = 9;
+   */
+  latencyP50Seconds: number;
+
+  /**
+   * 99th percentile of the same; 0 without calls in the window.
+   *
+   * @generated from field: double latency_p99_seconds = 10;
+   */
+  latencyP99Seconds: number;
+
+  /**
+   * The window interval by interval, oldest first, empty intervals included (for charts of rate
+   * and latency). Only in Get; empty in List.
+   *
+   * @generated from field: repeated faas.v1.StatsInterval intervals = 11;
+   */
+  intervals: StatsInterval[];
+};
+
+/**
+ * Describes the message faas.v1.FunctionStats.
+ * Use `create(FunctionStatsSchema)` to create a new message.
+ */
+export const FunctionStatsSchema: GenMessage<FunctionStats> = /*@__PURE__*/
+  messageDesc(file_faas_v1_agent, 8);
+
+/**
+ * StatsInterval is one stretch of a function's recent calls.
+ *
+ * @generated from message faas.v1.StatsInterval
+ */
+export type StatsInterval = Message<"faas.v1.StatsInterval"> & {
+  /**
+   * When the stretch began.
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 1;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * Its length in seconds (10).
+   *
+   * @generated from field: uint32 seconds = 2;
+   */
+  seconds: number;
+
+  /**
+   * Calls that ended in it.
+   *
+   * @generated from field: uint64 invocations = 3;
+   */
+  invocations: bigint;
+
+  /**
+   * Of those, the failed ones.
+   *
+   * @generated from field: uint64 errors = 4;
+   */
+  errors: bigint;
+
+  /**
+   * Median latency of its calls, in seconds; 0 without calls.
+   *
+   * @generated from field: double latency_p50_seconds = 5;
+   */
+  latencyP50Seconds: number;
+
+  /**
+   * 99th percentile latency of its calls, in seconds; 0 without calls.
+   *
+   * @generated from field: double latency_p99_seconds = 6;
+   */
+  latencyP99Seconds: number;
+};
+
+/**
+ * Describes the message faas.v1.StatsInterval.
+ * Use `create(StatsIntervalSchema)` to create a new message.
+ */
+export const StatsIntervalSchema: GenMessage<StatsInterval> = /*@__PURE__*/
+  messageDesc(file_faas_v1_agent, 9);
 
 /**
  * Revision is one immutable version of a function.
@@ -612,7 +775,7 @@ export type Revision = Message<"faas.v1.Revision"> & {
  * Use `create(RevisionSchema)` to create a new message.
  */
 export const RevisionSchema: GenMessage<Revision> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 8);
+  messageDesc(file_faas_v1_agent, 10);
 
 /**
  * SetTrafficRequest names a function and the traffic split it should have.
@@ -640,7 +803,7 @@ export type SetTrafficRequest = Message<"faas.v1.SetTrafficRequest"> & {
  * Use `create(SetTrafficRequestSchema)` to create a new message.
  */
 export const SetTrafficRequestSchema: GenMessage<SetTrafficRequest> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 9);
+  messageDesc(file_faas_v1_agent, 11);
 
 /**
  * SetTrafficResponse describes the function once the new split is in place.
@@ -661,7 +824,7 @@ export type SetTrafficResponse = Message<"faas.v1.SetTrafficResponse"> & {
  * Use `create(SetTrafficResponseSchema)` to create a new message.
  */
 export const SetTrafficResponseSchema: GenMessage<SetTrafficResponse> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 10);
+  messageDesc(file_faas_v1_agent, 12);
 
 /**
  * InvokeRequest calls a function.
@@ -689,7 +852,7 @@ export type InvokeRequest = Message<"faas.v1.InvokeRequest"> & {
  * Use `create(InvokeRequestSchema)` to create a new message.
  */
 export const InvokeRequestSchema: GenMessage<InvokeRequest> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 11);
+  messageDesc(file_faas_v1_agent, 13);
 
 /**
  * InvokeResponse is what a function returned.
@@ -739,7 +902,7 @@ export type InvokeResponse = Message<"faas.v1.InvokeResponse"> & {
  * Use `create(InvokeResponseSchema)` to create a new message.
  */
 export const InvokeResponseSchema: GenMessage<InvokeResponse> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 12);
+  messageDesc(file_faas_v1_agent, 14);
 
 /**
  * InvokeStreamRequest calls a function as a stream; the same fields and rules as InvokeRequest.
@@ -767,7 +930,7 @@ export type InvokeStreamRequest = Message<"faas.v1.InvokeStreamRequest"> & {
  * Use `create(InvokeStreamRequestSchema)` to create a new message.
  */
 export const InvokeStreamRequestSchema: GenMessage<InvokeStreamRequest> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 13);
+  messageDesc(file_faas_v1_agent, 15);
 
 /**
  * InvokeStreamResponse is one message of a stream call.
@@ -804,7 +967,7 @@ export type InvokeStreamResponse = Message<"faas.v1.InvokeStreamResponse"> & {
  * Use `create(InvokeStreamResponseSchema)` to create a new message.
  */
 export const InvokeStreamResponseSchema: GenMessage<InvokeStreamResponse> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 14);
+  messageDesc(file_faas_v1_agent, 16);
 
 /**
  * InvokeStreamEnd ends a stream call that succeeded.
@@ -854,7 +1017,7 @@ export type InvokeStreamEnd = Message<"faas.v1.InvokeStreamEnd"> & {
  * Use `create(InvokeStreamEndSchema)` to create a new message.
  */
 export const InvokeStreamEndSchema: GenMessage<InvokeStreamEnd> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 15);
+  messageDesc(file_faas_v1_agent, 17);
 
 /**
  * ListRequest has no fields.
@@ -869,7 +1032,7 @@ export type ListRequest = Message<"faas.v1.ListRequest"> & {
  * Use `create(ListRequestSchema)` to create a new message.
  */
 export const ListRequestSchema: GenMessage<ListRequest> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 16);
+  messageDesc(file_faas_v1_agent, 18);
 
 /**
  * ListResponse lists the deployed functions.
@@ -890,7 +1053,7 @@ export type ListResponse = Message<"faas.v1.ListResponse"> & {
  * Use `create(ListResponseSchema)` to create a new message.
  */
 export const ListResponseSchema: GenMessage<ListResponse> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 17);
+  messageDesc(file_faas_v1_agent, 19);
 
 /**
  * GetRequest names a function.
@@ -911,7 +1074,7 @@ export type GetRequest = Message<"faas.v1.GetRequest"> & {
  * Use `create(GetRequestSchema)` to create a new message.
  */
 export const GetRequestSchema: GenMessage<GetRequest> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 18);
+  messageDesc(file_faas_v1_agent, 20);
 
 /**
  * GetResponse describes a function.
@@ -941,7 +1104,7 @@ export type GetResponse = Message<"faas.v1.GetResponse"> & {
  * Use `create(GetResponseSchema)` to create a new message.
  */
 export const GetResponseSchema: GenMessage<GetResponse> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 19);
+  messageDesc(file_faas_v1_agent, 21);
 
 /**
  * FunctionSource is what a deploy was made of, without secrets: the values of environment
@@ -984,7 +1147,7 @@ export type FunctionSource = Message<"faas.v1.FunctionSource"> & {
  * Use `create(FunctionSourceSchema)` to create a new message.
  */
 export const FunctionSourceSchema: GenMessage<FunctionSource> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 20);
+  messageDesc(file_faas_v1_agent, 22);
 
 /**
  * DeleteRequest names the function to delete.
@@ -1005,7 +1168,7 @@ export type DeleteRequest = Message<"faas.v1.DeleteRequest"> & {
  * Use `create(DeleteRequestSchema)` to create a new message.
  */
 export const DeleteRequestSchema: GenMessage<DeleteRequest> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 21);
+  messageDesc(file_faas_v1_agent, 23);
 
 /**
  * DeleteResponse confirms a deletion.
@@ -1040,7 +1203,7 @@ export type DeleteResponse = Message<"faas.v1.DeleteResponse"> & {
  * Use `create(DeleteResponseSchema)` to create a new message.
  */
 export const DeleteResponseSchema: GenMessage<DeleteResponse> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 22);
+  messageDesc(file_faas_v1_agent, 24);
 
 /**
  * LogsRequest selects a function's log lines.
@@ -1075,7 +1238,7 @@ export type LogsRequest = Message<"faas.v1.LogsRequest"> & {
  * Use `create(LogsRequestSchema)` to create a new message.
  */
 export const LogsRequestSchema: GenMessage<LogsRequest> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 23);
+  messageDesc(file_faas_v1_agent, 25);
 
 /**
  * LogsResponse is one line of a function's output.
@@ -1110,7 +1273,7 @@ export type LogsResponse = Message<"faas.v1.LogsResponse"> & {
  * Use `create(LogsResponseSchema)` to create a new message.
  */
 export const LogsResponseSchema: GenMessage<LogsResponse> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 24);
+  messageDesc(file_faas_v1_agent, 26);
 
 /**
  * HealthRequest has no fields.
@@ -1125,7 +1288,7 @@ export type HealthRequest = Message<"faas.v1.HealthRequest"> & {
  * Use `create(HealthRequestSchema)` to create a new message.
  */
 export const HealthRequestSchema: GenMessage<HealthRequest> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 25);
+  messageDesc(file_faas_v1_agent, 27);
 
 /**
  * HealthResponse reports the agent's health.
@@ -1167,6 +1330,18 @@ export type HealthResponse = Message<"faas.v1.HealthResponse"> & {
    * @generated from field: repeated faas.v1.HealthCheck checks = 5;
    */
   checks: HealthCheck[];
+
+  /**
+   * How functions are kept apart from the agent and from each other: "bwrap" (local platform,
+   * each worker in a bubblewrap sandbox: own PID and mount namespaces, an unprivileged uid when
+   * the agent is root), "none" (local platform without a usable bubblewrap: workers are plain
+   * processes of the agent's user, and the "isolation" check says why; FAAS_REQUIRE_ISOLATION=1
+   * refuses to start instead), or "container" (docker, knative, nuclio: each function in its own
+   * container).
+   *
+   * @generated from field: string isolation = 6;
+   */
+  isolation: string;
 };
 
 /**
@@ -1174,7 +1349,7 @@ export type HealthResponse = Message<"faas.v1.HealthResponse"> & {
  * Use `create(HealthResponseSchema)` to create a new message.
  */
 export const HealthResponseSchema: GenMessage<HealthResponse> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 26);
+  messageDesc(file_faas_v1_agent, 28);
 
 /**
  * HealthCheck is the result of checking one dependency.
@@ -1209,7 +1384,7 @@ export type HealthCheck = Message<"faas.v1.HealthCheck"> & {
  * Use `create(HealthCheckSchema)` to create a new message.
  */
 export const HealthCheckSchema: GenMessage<HealthCheck> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 27);
+  messageDesc(file_faas_v1_agent, 29);
 
 /**
  * CapabilitiesRequest has no fields.
@@ -1224,7 +1399,7 @@ export type CapabilitiesRequest = Message<"faas.v1.CapabilitiesRequest"> & {
  * Use `create(CapabilitiesRequestSchema)` to create a new message.
  */
 export const CapabilitiesRequestSchema: GenMessage<CapabilitiesRequest> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 28);
+  messageDesc(file_faas_v1_agent, 30);
 
 /**
  * CapabilitiesResponse is what the agent's platform supports. Fields are added as the API grows;
@@ -1284,7 +1459,7 @@ export type CapabilitiesResponse = Message<"faas.v1.CapabilitiesResponse"> & {
  * Use `create(CapabilitiesResponseSchema)` to create a new message.
  */
 export const CapabilitiesResponseSchema: GenMessage<CapabilitiesResponse> = /*@__PURE__*/
-  messageDesc(file_faas_v1_agent, 29);
+  messageDesc(file_faas_v1_agent, 31);
 
 /**
  * DeployPhase is a step of a deploy, in the order they happen.

@@ -145,7 +145,7 @@ class DryRun(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., object: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., differences: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Function(_message.Message):
-    __slots__ = ["created_at", "endpoint", "id", "image", "message", "platform", "python_version", "ready", "revision", "revisions", "state", "status", "traffic", "updated_at"]
+    __slots__ = ["created_at", "endpoint", "id", "image", "message", "platform", "python_version", "ready", "revision", "revisions", "state", "stats", "status", "traffic", "updated_at"]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     ENDPOINT_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
@@ -157,6 +157,7 @@ class Function(_message.Message):
     REVISIONS_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
+    STATS_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     TRAFFIC_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -171,10 +172,11 @@ class Function(_message.Message):
     revision: str
     revisions: _containers.RepeatedCompositeFieldContainer[Revision]
     state: str
+    stats: FunctionStats
     status: str
     traffic: _containers.RepeatedCompositeFieldContainer[TrafficTarget]
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., image: _Optional[str] = ..., status: _Optional[str] = ..., ready: bool = ..., state: _Optional[str] = ..., platform: _Optional[str] = ..., endpoint: _Optional[str] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[str] = ..., python_version: _Optional[str] = ..., message: _Optional[str] = ..., revisions: _Optional[_Iterable[_Union[Revision, _Mapping]]] = ..., traffic: _Optional[_Iterable[_Union[TrafficTarget, _Mapping]]] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., image: _Optional[str] = ..., status: _Optional[str] = ..., ready: bool = ..., state: _Optional[str] = ..., platform: _Optional[str] = ..., endpoint: _Optional[str] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[str] = ..., python_version: _Optional[str] = ..., message: _Optional[str] = ..., revisions: _Optional[_Iterable[_Union[Revision, _Mapping]]] = ..., traffic: _Optional[_Iterable[_Union[TrafficTarget, _Mapping]]] = ..., stats: _Optional[_Union[FunctionStats, _Mapping]] = ...) -> None: ...
 
 class FunctionSource(_message.Message):
     __slots__ = ["env_names", "handler", "params", "requirements"]
@@ -194,6 +196,32 @@ class FunctionSource(_message.Message):
     params: _containers.ScalarMap[str, str]
     requirements: str
     def __init__(self, handler: _Optional[str] = ..., requirements: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ..., env_names: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class FunctionStats(_message.Message):
+    __slots__ = ["cold_starts", "errors", "inflight", "intervals", "invocations", "last_invoked_at", "latency_p50_seconds", "latency_p99_seconds", "recent_errors", "recent_invocations", "window_seconds"]
+    COLD_STARTS_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    INFLIGHT_FIELD_NUMBER: _ClassVar[int]
+    INTERVALS_FIELD_NUMBER: _ClassVar[int]
+    INVOCATIONS_FIELD_NUMBER: _ClassVar[int]
+    LAST_INVOKED_AT_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P50_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P99_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    RECENT_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    RECENT_INVOCATIONS_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    cold_starts: int
+    errors: int
+    inflight: int
+    intervals: _containers.RepeatedCompositeFieldContainer[StatsInterval]
+    invocations: int
+    last_invoked_at: _timestamp_pb2.Timestamp
+    latency_p50_seconds: float
+    latency_p99_seconds: float
+    recent_errors: int
+    recent_invocations: int
+    window_seconds: int
+    def __init__(self, invocations: _Optional[int] = ..., errors: _Optional[int] = ..., cold_starts: _Optional[int] = ..., inflight: _Optional[int] = ..., last_invoked_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., window_seconds: _Optional[int] = ..., recent_invocations: _Optional[int] = ..., recent_errors: _Optional[int] = ..., latency_p50_seconds: _Optional[float] = ..., latency_p99_seconds: _Optional[float] = ..., intervals: _Optional[_Iterable[_Union[StatsInterval, _Mapping]]] = ...) -> None: ...
 
 class GetRequest(_message.Message):
     __slots__ = ["id"]
@@ -224,18 +252,20 @@ class HealthRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class HealthResponse(_message.Message):
-    __slots__ = ["checks", "platform", "status", "version", "workflow"]
+    __slots__ = ["checks", "isolation", "platform", "status", "version", "workflow"]
     CHECKS_FIELD_NUMBER: _ClassVar[int]
+    ISOLATION_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_FIELD_NUMBER: _ClassVar[int]
     checks: _containers.RepeatedCompositeFieldContainer[HealthCheck]
+    isolation: str
     platform: str
     status: str
     version: str
     workflow: str
-    def __init__(self, status: _Optional[str] = ..., platform: _Optional[str] = ..., workflow: _Optional[str] = ..., version: _Optional[str] = ..., checks: _Optional[_Iterable[_Union[HealthCheck, _Mapping]]] = ...) -> None: ...
+    def __init__(self, status: _Optional[str] = ..., platform: _Optional[str] = ..., workflow: _Optional[str] = ..., version: _Optional[str] = ..., checks: _Optional[_Iterable[_Union[HealthCheck, _Mapping]]] = ..., isolation: _Optional[str] = ...) -> None: ...
 
 class InvokeRequest(_message.Message):
     __slots__ = ["id", "payload"]
@@ -360,6 +390,22 @@ class SetTrafficResponse(_message.Message):
     FUNCTION_FIELD_NUMBER: _ClassVar[int]
     function: Function
     def __init__(self, function: _Optional[_Union[Function, _Mapping]] = ...) -> None: ...
+
+class StatsInterval(_message.Message):
+    __slots__ = ["errors", "invocations", "latency_p50_seconds", "latency_p99_seconds", "seconds", "start_time"]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    INVOCATIONS_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P50_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P99_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    errors: int
+    invocations: int
+    latency_p50_seconds: float
+    latency_p99_seconds: float
+    seconds: int
+    start_time: _timestamp_pb2.Timestamp
+    def __init__(self, start_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., seconds: _Optional[int] = ..., invocations: _Optional[int] = ..., errors: _Optional[int] = ..., latency_p50_seconds: _Optional[float] = ..., latency_p99_seconds: _Optional[float] = ...) -> None: ...
 
 class TrafficTarget(_message.Message):
     __slots__ = ["latest", "percent", "revision", "tag", "url"]

@@ -47,7 +47,8 @@ export async function applyRevision(
   let interpreter = python.executable;
   let venvKey = "";
   if (spec.requirements.trim()) {
-    venvKey = contentHash(["radical-faas venv v1", python.executable, python.fullVersion, spec.requirements]);
+    // The index is part of the key: a venv built from another index must not serve this deploy.
+    venvKey = contentHash(["radical-faas venv v2", python.executable, python.fullVersion, spec.requirements, spec.params.PIP_INDEX_URL ?? ""]);
     const venv = await ctx.locks.run(`venv:${venvKey}`, () =>
       ensureVenv({
         dir: store.venvDir(venvKey),
@@ -55,6 +56,7 @@ export async function applyRevision(
         requirements: spec.requirements,
         indexUrl: spec.params.PIP_INDEX_URL,
         env: ctx.toolEnv,
+        sandbox: ctx.sandbox,
         timeoutMs: options.deployTimeoutMs,
         onLine: (source, line) => log("building", source, line),
         signal,
@@ -94,7 +96,7 @@ export async function applyRevision(
   log("deploying", "agent", `handler imported; worker ${worker.pid} is serving`);
 
   await store.save(record);
-  const entry: Entry = previous ?? { record, log: entryLog, worker: undefined, starting: undefined, lastUsed: Date.now() };
+  const entry: Entry = previous ?? { record, log: entryLog, worker: undefined, starting: undefined, lastUsed: Date.now(), gone: new AbortController() };
   const old = entry.worker;
   const oldVenv = previous?.record.venv;
   // The swap: new calls go to the new worker from here on; the old one finishes what it has.

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { Worker } from "../../runtime/worker.ts";
 import type { KeyedLock } from "../kit/keyed-lock.ts";
 import type { FunctionLog } from "./logs.ts";
+import type { Sandbox, SandboxOptions } from "./sandbox.ts";
 import type { FunctionRecord, StateStore } from "./store.ts";
 
 /** Options of the local platform; see Config for their environment variables. */
@@ -20,7 +21,11 @@ export interface LocalPlatformOptions {
   maxResultBytes?: number;
   /** The agent's environment: only PATH, HOME, locale, proxy and PIP_* settings pass to pip. */
   hostEnv: NodeJS.ProcessEnv;
+  /** How workers and pip are sandboxed (bubblewrap). */
+  sandbox: SandboxOptions;
   logger: Logger;
+  /** Told when a serving worker goes away: it exited (crashed, killed) or was retired after a timed-out call. */
+  onWorkerLost?: (functionId: string, reason: "exited" | "retired") => void;
 }
 
 /** A deployed function as the local platform holds it. */
@@ -33,6 +38,8 @@ export interface Entry {
   starting: Promise<Worker> | undefined;
   /** When the function last took a call (ms since the epoch), for the idle sweep. */
   lastUsed: number;
+  /** Aborted when the function is deleted: a worker still starting for it is killed at once. */
+  gone: AbortController;
 }
 
 /** What the local platform's parts (platform.ts, apply.ts, workers.ts) share. */
@@ -45,6 +52,8 @@ export interface LocalContext {
   readonly locks: KeyedLock;
   /** The part of the agent's environment tools (pip, python) get. */
   readonly toolEnv: Record<string, string>;
+  /** Where workers and pip run (bubblewrap, or nothing when it is unavailable). */
+  readonly sandbox: Sandbox;
   /** Set when the platform closes: nothing may start any more. */
   closed: boolean;
 }

@@ -1,3 +1,4 @@
+import { rm } from "node:fs/promises";
 import { functionNotFound } from "../../domain/errors.ts";
 import type { Capabilities, DeployEmitter, DeploySpec, FunctionInfo, HealthCheck, InvokeOutcome, InvokeStream, LogLine, LogsOptions, Platform } from "../../domain/types.ts";
 import { PythonFinder } from "../../runtime/python.ts";
@@ -8,6 +9,7 @@ import { startSweeper, type Sweeper } from "../kit/sweeper.ts";
 import { applyRevision, collectVenv, revisionOf } from "./apply.ts";
 import { toolEnvOf, type Entry, type LocalContext, type LocalPlatformOptions } from "./context.ts";
 import { FunctionLog } from "./logs.ts";
+import { Sandbox } from "./sandbox.ts";
 import { StateStore } from "./store.ts";
 import { LocalWorkers } from "./workers.ts";
 
@@ -29,23 +31,31 @@ export class LocalPlatform implements Platform {
   private readonly python: PythonFinder;
   private sweeper: Sweeper | undefined;
 
-  private constructor(options: LocalPlatformOptions) {
+  private constructor(options: LocalPlatformOptions, sandbox: Sandbox) {
     const toolEnv = toolEnvOf(options.hostEnv);
-    this.ctx = { options, store: new StateStore(options.stateDir), entries: new Map(), locks: new KeyedLock(), toolEnv, closed: false };
+    this.ctx = { options, store: new StateStore(options.stateDir), entries: new Map(), locks: new KeyedLock(), toolEnv, sandbox, closed: false };
     this.workers = new LocalWorkers(this.ctx);
     this.python = new PythonFinder(options.python, toolEnv);
   }
 
-  /** Opens the state directory and registers every function deployed before (as idle). */
+  /** Whether workers run in bubblewrap sandboxes ("bwrap") or as plain processes ("none"). */
+  get isolation(): "bwrap" | "none" {
+    return this.ctx.sandbox.isolation;
+  }
+
+  /**
+   * Finds the sandbox (refusing to go on without one if required), opens the state directory,
+   * sweeps what a crash left there and registers every function deployed before (as idle).
+   */
   static async open(options: LocalPlatformOptions): Promise<LocalPlatform> {
-    const platform = new LocalPlatform(options);
+    const platform = new LocalPlatform(options, await Sandbox.open(options.sandbox, options.logger));
     const { store, entries } = platform.ctx;
     await store.init();
     await platform.workers.open();
     for (const record of await store.loadAll()) {
       const log = new FunctionLog(store.logPath(record.id));
       await log.load();
-      entries.set(record.id, { record, log, worker: undefined, starting: undefined, lastUsed: Date.now() });
+      entries.set(record.id, { record, log, worker: undefined, starting: undefined, lastUsed: Date.now(), gone: new AbortController() });
     }
     platform.sweeper = startSweeper(options.idleTimeoutMs, (now) => platform.workers.stopIdle(now));
     return platform;
@@ -100,10 +110,13 @@ export class LocalPlatform implements Platform {
     await locks.run(id, async () => {
       const entry = entries.get(id);
       if (!entry) throw functionNotFound(id);
+      // Recorded before anything slow: once its directory is renamed away, no restart brings it back.
+      const doomed = await store.markDeleted(id);
       entries.delete(id);
+      entry.gone.abort(functionNotFound(id));
       await this.workers.stop(entry);
       await entry.log.close();
-      await store.remove(id);
+      await rm(doomed, { recursive: true, force: true });
       await collectVenv(this.ctx, entry.record.venv);
       options.logger.info({ function: id }, "function deleted");
     });
@@ -140,6 +153,7 @@ export class LocalPlatform implements Platform {
     } catch (error) {
       checks.push({ name: "state_dir", ok: false, message: `${store.root}: ${(error as Error).message}` });
     }
+    checks.push(this.ctx.sandbox.health());
     return checks;
   }
 

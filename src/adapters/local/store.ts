@@ -2,6 +2,9 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promise
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 
+/** Prefix of a deleted function's directory until it is removed (in the state directory). */
+export const DELETED_PREFIX = ".deleted-";
+
 /** What the local platform persists about a function, in `<stateDir>/functions/<id>/function.json`. */
 export interface FunctionRecord {
   id: string;
@@ -46,6 +49,11 @@ export class StateStore {
     return join(this.revisionDir(id, revision), "handler.py");
   }
 
+  /** The function's private writable directory (HOME of its workers), kept until it is deleted. */
+  scratchDir(id: string): string {
+    return join(this.functionsDir, id, "scratch");
+  }
+
   logPath(id: string): string {
     return join(this.functionsDir, id, "output.log");
   }
@@ -54,12 +62,16 @@ export class StateStore {
     return join(this.venvsDir, key);
   }
 
-  /** Writes a revision's handler once; an existing revision directory is reused as is. */
+  /**
+   * Writes a revision's handler once; an existing revision directory is reused as is. The revision
+   * is readable by all (a sandboxed worker runs as another uid when the agent is root): the state
+   * directory above it (0700) is what keeps other users out.
+   */
   async writeRevision(id: string, revision: string, handler: string): Promise<void> {
     const dir = this.revisionDir(id, revision);
     const tmp = `${dir}.tmp-${randomBytes(4).toString("hex")}`;
-    await mkdir(tmp, { recursive: true, mode: 0o700 });
-    await writeFile(join(tmp, "handler.py"), handler, { mode: 0o600 });
+    await mkdir(tmp, { recursive: true, mode: 0o755 });
+    await writeFile(join(tmp, "handler.py"), handler, { mode: 0o644 });
     try {
       await rename(tmp, dir);
     } catch {
@@ -97,11 +109,14 @@ export class StateStore {
     return records;
   }
 
-  async remove(id: string): Promise<void> {
-    // Rename first so that a crash midway never leaves a half-deleted function that looks deployed.
-    const dir = this.functionDir(id);
-    const doomed = join(this.root, `.deleted-${id}-${randomBytes(4).toString("hex")}`);
-    await rename(dir, doomed);
-    await rm(doomed, { recursive: true, force: true });
+  /**
+   * Records that `id` is deleted, in one rename: from here on no restart loads it, whatever is
+   * still running from it. Returns the renamed directory, for the caller to remove (the start-up
+   * sweep removes what a crash left of it).
+   */
+  async markDeleted(id: string): Promise<string> {
+    const doomed = join(this.root, `${DELETED_PREFIX}${id}-${randomBytes(4).toString("hex")}`);
+    await rename(this.functionDir(id), doomed);
+    return doomed;
   }
 }

@@ -1,29 +1,35 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { Worker } from "../../runtime/worker.ts";
+import { RUNTIME_SHIM, Worker } from "../../runtime/worker.ts";
 import type { Endpoint, Routes } from "../kit/endpoint.ts";
 import type { Entry, LocalContext } from "./context.ts";
 import type { FunctionLog } from "./logs.ts";
+import type { WorkerPaths } from "./sandbox.ts";
 import type { FunctionRecord } from "./store.ts";
+import { openSocketDir, sweepState } from "./sweep.ts";
 
 /** A worker is the local platform's kit Endpoint (checked here, where it is used as one). */
 type WorkerEndpoint = Worker & Endpoint;
 
 /**
  * The local platform's worker processes: where they are spawned (the one spawn site), started on
- * demand for a call, forgotten when they exit or retire, and stopped when idle. Each worker gets
- * its own unix socket in a short private directory (socket paths are limited to ~100 bytes).
+ * demand for a call, forgotten when they exit or retire, and stopped when idle. Each runs in the
+ * sandbox (sandbox.ts) and gets its own unix socket in a directory of its own (the only one its
+ * sandbox sees) under a short private directory (socket paths are limited to ~100 bytes).
  */
 export class LocalWorkers {
   private socketDir = "";
 
   constructor(private readonly ctx: LocalContext) {}
 
-  /** Makes the socket directory; call once before starting any worker. */
+  /**
+   * Sweeps what a crash left in the state directory (sweep.ts) and makes this run's socket
+   * directory; call once, before loading functions or starting any worker.
+   */
   async open(): Promise<void> {
-    this.socketDir = await mkdtemp(join(tmpdir(), "rfaas-"));
+    await sweepState(this.ctx.store, this.ctx.options.logger);
+    this.socketDir = await openSocketDir(this.ctx.store.root);
   }
 
   /**
@@ -44,7 +50,7 @@ export class LocalWorkers {
   ensure(entry: Entry, signal: AbortSignal): Promise<Worker> {
     if (entry.starting) return entry.starting;
     const record = entry.record;
-    const starting = this.start(record, entry.log, signal).then(
+    const starting = this.start(record, entry.log, AbortSignal.any([signal, entry.gone.signal])).then(
       (worker) => {
         entry.starting = undefined;
         if (entry.record !== record || this.ctx.entries.get(record.id) !== entry || this.ctx.closed) {
@@ -69,29 +75,42 @@ export class LocalWorkers {
    * Spawns a worker for `record` and waits until its handler imported. Its output goes to `log`,
    * and while it starts also to `during` (a deploy's import lines). Fails as Worker.start does.
    */
-  start(record: FunctionRecord, log: FunctionLog, signal: AbortSignal, during?: (stream: "stdout" | "stderr", line: string) => void): Promise<Worker> {
-    const { options, store } = this.ctx;
+  async start(record: FunctionRecord, log: FunctionLog, signal: AbortSignal, during?: (stream: "stdout" | "stderr", line: string) => void): Promise<Worker> {
+    const { options, store, sandbox } = this.ctx;
     let starting = true;
-    const socketPath = join(this.socketDir, `${record.id}-${randomBytes(4).toString("hex")}.sock`);
+    const socketDir = join(this.socketDir, `${record.id}-${randomBytes(4).toString("hex")}`);
+    const paths: WorkerPaths = {
+      python: record.python,
+      runtime: RUNTIME_SHIM,
+      revisionDir: store.revisionDir(record.id, record.revision),
+      venvDir: record.venv ? store.venvDir(record.venv) : undefined,
+      scratchDir: store.scratchDir(record.id),
+      socketDir,
+    };
+    await mkdir(socketDir, { mode: 0o700 });
+    await mkdir(paths.scratchDir, { recursive: true, mode: 0o700 });
+    await Promise.all([sandbox.hand(socketDir), sandbox.hand(paths.scratchDir)]);
     return Worker.start(
       {
         python: record.python,
         handlerPath: store.handlerPath(record.id, record.revision),
-        socketPath,
-        cwd: store.revisionDir(record.id, record.revision),
-        env: this.env(record),
+        socketPath: join(socketDir, "w.sock"),
+        cwd: paths.revisionDir,
+        env: this.env(record, paths),
+        launch: (argv) => sandbox.workerCommand(argv, paths),
+        supervised: sandbox.isolation === "bwrap",
         startTimeoutMs: options.deployTimeoutMs,
         callTimeoutMs: options.invokeTimeoutMs,
         maxResultBytes: options.maxResultBytes,
         drainMs: options.drainMs,
-        onRetire: (worker) => this.forget(worker, "worker retired after a call timed out"),
+        onRetire: (worker) => this.forget(worker, "retired", "worker retired after a call timed out"),
         onOutput: (stream, line) => {
           log.append(stream, line);
           if (starting) during?.(stream, line);
         },
         onExit: (worker) => {
-          void rm(socketPath, { force: true });
-          this.forget(worker, "worker exited");
+          void rm(socketDir, { recursive: true, force: true });
+          this.forget(worker, "exited", "worker exited");
         },
       },
       signal,
@@ -125,21 +144,25 @@ export class LocalWorkers {
   }
 
   /** Routes no more calls to `worker` (it exited or retired): the next call starts a fresh one. */
-  private forget(worker: Worker, why: string): void {
+  private forget(worker: Worker, reason: "exited" | "retired", why: string): void {
     for (const entry of this.ctx.entries.values()) {
       if (entry.worker === worker) {
         entry.worker = undefined;
-        this.ctx.options.logger.warn({ function: entry.record.id, pid: worker.pid }, why);
+        this.ctx.options.logger.warn({ function: entry.record.id, pid: worker.pid, reason: reason === "exited" ? "WORKER_EXITED" : "WORKER_RETIRED" }, why);
+        this.ctx.options.onWorkerLost?.(entry.record.id, reason);
       }
     }
   }
 
   /** A worker's whole environment: its own env plus what the runtime needs, nothing of the agent's. */
-  private env(record: FunctionRecord): Record<string, string> {
-    const { options, toolEnv, store } = this.ctx;
+  private env(record: FunctionRecord, paths: WorkerPaths): Record<string, string> {
+    const { options, toolEnv, store, sandbox } = this.ctx;
+    const sandboxed = sandbox.isolation !== "none";
     const env: Record<string, string> = {
       PATH: toolEnv.PATH ?? "/usr/local/bin:/usr/bin:/bin",
       LANG: toolEnv.LANG ?? "C.UTF-8",
+      // Inside the sandbox: HOME is its scratch directory, PATH what the sandbox has.
+      ...(sandboxed ? sandbox.workerEnv(paths) : {}),
       PYTHONUNBUFFERED: "1",
       PYTHONDONTWRITEBYTECODE: "1",
       FAAS_WORKER_THREADS: String(options.workerThreads),
@@ -148,8 +171,8 @@ export class LocalWorkers {
       FAAS_REVISION: record.revision,
       ...record.env,
     };
-    if (toolEnv.HOME) env.HOME = toolEnv.HOME;
-    if (toolEnv.PYENV_ROOT) env.PYENV_ROOT = toolEnv.PYENV_ROOT;
+    if (toolEnv.HOME && !sandboxed) env.HOME = toolEnv.HOME;
+    if (toolEnv.PYENV_ROOT && !sandboxed) env.PYENV_ROOT = toolEnv.PYENV_ROOT;
     if (record.venv) env.VIRTUAL_ENV = store.venvDir(record.venv);
     return env;
   }

@@ -52,6 +52,12 @@ export class IngressSim {
         });
         up.on("end", () => res.end());
       });
+      // A client that goes away resets the hop to the function, as Envoy resets its upstream stream
+      // on a downstream reset and the queue-proxy's Go reverse proxy cancels the outgoing request
+      // with its incoming one (net/http: a server request's context ends when the client closes).
+      res.on("close", () => {
+        if (!res.writableFinished) upstream.destroy();
+      });
       upstream.on("error", () => {
         if (!res.headersSent) res.writeHead(503, { "content-length": 0 });
         res.end();
