@@ -1,5 +1,4 @@
-import { readFile } from "node:fs/promises";
-import { createServer, type AddressInfo, type Socket } from "node:net";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { toJson } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
@@ -19,29 +18,30 @@ const noGrpcio = await requirePart("python-grpc");
 /**
  * Streaming results on the local platform, end to end with real Python workers: generator and
  * async generator handlers, InvokeStream over Connect and gRPC, chunks before the generator is
- * done (a barrier the handler waits on, released by the test only after chunk 1 arrived; over
- * TCP, since the handler's sandbox shares the network, not the file system),
+ * done (a FIFO barrier the handler waits on, opened by the test only after chunk 1 arrived),
  * GeneratorExit on cancel, an error midway, a plain Invoke of a generator, back-pressure.
  */
 
-/**
- * Talks to the test's barrier at 127.0.0.1:req["port"]: after the first chunk it connects and
- * waits for a byte (`go`); on GeneratorExit it connects and says so.
- */
-export const STREAMER = `import socket
+/** Waits on FIFOs under req["dir"] (its HOME, answered to {"where": true}): `go` after the first chunk; writes `closed` on GeneratorExit. */
+export const STREAMER = `import os
 
 def handle(req):
+    # Where the test's FIFOs go: HOME, the function's own directory (writable inside its sandbox).
+    return os.environ["HOME"] if req.get("where") else stream(req)
+
+def stream(req):
+    d = req.get("dir", "")
     try:
         for i in range(req.get("n", 3)):
             yield {"i": i, "pad": "x" * req["pad"]} if req.get("pad") else {"i": i}
             if i == 0 and req.get("barrier"):
-                with socket.create_connection(("127.0.0.1", req["port"])) as s:
-                    s.recv(1)
+                with open(os.path.join(d, "go")) as f:
+                    f.read()
             if req.get("boom") == i + 1:
                 raise ValueError(f"boom after {i + 1}")
     except GeneratorExit:
-        with socket.create_connection(("127.0.0.1", req["port"])) as s:
-            s.sendall(b"GeneratorExit")
+        with open(os.path.join(d, "closed"), "w") as f:
+            f.write("GeneratorExit")
         raise
 `;
 
@@ -66,43 +66,19 @@ def handle(req):
     return made[0] if req.get("ping") else flood()
 `;
 
-/** The handler's barrier: `connection()` resolves with the handler's connection once it arrives. */
-async function barrierServer(): Promise<{ port: number; connection(): Promise<Socket>; close(): void }> {
-  const sockets: Socket[] = [];
-  let arrive!: (s: Socket) => void;
-  const arrived = new Promise<Socket>((r) => (arrive = r));
-  const server = createServer((s) => {
-    sockets.push(s);
-    s.on("error", () => {});
-    arrive(s);
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return {
-    port: (server.address() as AddressInfo).port,
-    connection: () => arrived,
-    close() {
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
-}
-
-/** Everything `socket` sends until it closes. */
-function receiveAll(socket: Socket): Promise<string> {
-  return new Promise((resolve) => {
-    let text = "";
-    socket.on("data", (d: Buffer) => (text += d.toString()));
-    socket.on("close", () => resolve(text));
-  });
+async function mkfifo(path: string): Promise<void> {
+  await execa("mkfifo", ["-m", "0666", path]);
 }
 
 describe("streaming results (local platform, real Python)", () => {
   let agent: TestAgent;
+  let dir: string;
   let connect: Client<typeof FaasAgent>;
 
   beforeAll(async () => {
     agent = await startTestAgent({ FAAS_PLATFORM: "local" });
     await deploy(agent, { id: "streamer", handler: STREAMER });
+    dir = (await postJson(`${agent.url}/invoke`, { id: "streamer", payload: { where: true } })).body.result;
     await deploy(agent, { id: "astreamer", handler: ASYNC_STREAMER });
     await deploy(agent, { id: "flood", handler: FLOOD });
     await deploy(agent, { id: "plain", handler: "def handle(req):\n    return {'plain': req}" });
@@ -131,36 +107,35 @@ describe("streaming results (local platform, real Python)", () => {
   });
 
   it("delivers the first chunk while the generator is still running (the handler waits for the test)", async () => {
-    const gate = await barrierServer();
-    try {
-      const grpc = createClient(FaasAgent, createGrpcTransport({ baseUrl: agent.url }));
-      const stream = grpc.invokeStream({ id: "streamer", payload: jsonValue({ n: 2, barrier: true, port: gate.port }) });
-      const it = stream[Symbol.asyncIterator]();
-      const first = await it.next();
-      expect(first.value.event.case).toBe("chunk");
-      // Only now may the generator go on: it waits on the barrier until we answer.
-      (await gate.connection()).write("g");
-      const rest = [];
-      for (let step = await it.next(); !step.done; step = await it.next()) rest.push(step.value.event.case);
-      expect(rest).toEqual(["chunk", "end"]);
-    } finally {
-      gate.close();
-    }
+    const go = join(dir, "go");
+    await mkfifo(go);
+    const grpc = createClient(FaasAgent, createGrpcTransport({ baseUrl: agent.url }));
+    const stream = grpc.invokeStream({ id: "streamer", payload: jsonValue({ n: 2, barrier: true, dir }) });
+    const it = stream[Symbol.asyncIterator]();
+    const first = await it.next();
+    expect(first.value.event.case).toBe("chunk");
+    // Only now may the generator go on: it is blocked opening the FIFO until we write it.
+    await writeFile(go, "go");
+    const rest = [];
+    for (let step = await it.next(); !step.done; step = await it.next()) rest.push(step.value.event.case);
+    expect(rest).toEqual(["chunk", "end"]);
+    await rm(go);
   });
 
   /** The barrier run through one protocol: `open` starts the call and yields its messages' kinds. */
   async function barrier(open: (payload: unknown) => AsyncIterator<string>): Promise<string[]> {
-    const gate = await barrierServer();
+    const go = join(dir, "go");
+    await mkfifo(go);
     try {
-      const messages = open({ n: 2, barrier: true, port: gate.port });
+      const messages = open({ n: 2, barrier: true, dir });
       const first = await messages.next();
       expect(first.value).toBe("chunk");
-      (await gate.connection()).write("g"); // only now can the generator go on
+      await writeFile(go, "go"); // only now can the generator go on
       const rest = [];
       for (let step = await messages.next(); !step.done; step = await messages.next()) rest.push(step.value);
       return rest;
     } finally {
-      gate.close();
+      await rm(go, { force: true });
     }
   }
 
@@ -242,17 +217,18 @@ describe("streaming results (local platform, real Python)", () => {
   });
 
   it("a client that cancels reaches the generator as GeneratorExit", async () => {
-    const gate = await barrierServer();
-    const seen = gate.connection().then(receiveAll); // resolves when the handler has said it
+    const closed = join(dir, "closed");
+    await mkfifo(closed);
+    const seen = readFile(closed, "utf8"); // resolves when the handler writes it
     const controller = new AbortController();
-    const stream = connect.invokeStream({ id: "streamer", payload: jsonValue({ n: 1_000_000_000, pad: 65536, port: gate.port }) }, { signal: controller.signal });
+    const stream = connect.invokeStream({ id: "streamer", payload: jsonValue({ n: 1_000_000_000, pad: 65536, dir }) }, { signal: controller.signal });
     for await (const m of stream) {
       expect(m.event.case).toBe("chunk");
       break;
     }
     controller.abort(); // the client goes away after the first chunk (connect-es cancels by its signal)
     expect(await seen).toBe("GeneratorExit");
-    gate.close();
+    await rm(closed);
     // The worker serves on: its thread was freed.
     expect((await postJson(`${agent.url}/invoke`, { id: "plain", payload: 1 })).body.result).toEqual({ plain: 1 });
   });
