@@ -1,8 +1,10 @@
 import { existsSync, readFileSync } from "node:fs";
+import { DEFAULT_CONTAINER_LIMITS, parseMemory, type ContainerLimits } from "./adapters/docker/limits.ts";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseEnv } from "node:util";
 import type { PlatformName } from "./domain/types.ts";
+import { invocationsConfig } from "./invocations/config.ts";
 import type { InvocationsConfig } from "./invocations/types.ts";
 
 /** The agent's configuration, parsed and validated once at start-up from the environment. */
@@ -62,7 +64,7 @@ export interface Config {
   /** Async invocations (docs/async.md): the queue, its retention and bounds, retries, concurrency, callbacks. */
   invocations: InvocationsConfig;
   /** The docker platform (and image builds): DOCKER_TIMEOUT bounds a build; FAAS_DOCKER_NAMESPACE separates agents sharing an engine. */
-  docker: { timeoutSeconds: number; namespace: string };
+  docker: { timeoutSeconds: number; namespace: string; limits: ContainerLimits };
 }
 
 /** How the port is exposed: TLS and mTLS, and whom browsers and Host headers may name. */
@@ -165,17 +167,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       project: nonEmpty(env.NUCLIO_PROJECT) ?? "default",
       invokeVia: oneOf(env, "NUCLIO_INVOKE_VIA", ["dashboard", "internal", "external"] as const, "dashboard"),
     },
-    invocations: {
-      queueUrl: queueUrl(env),
-      retentionMs: seconds(env, "FAAS_INVOCATION_RETENTION", 86400),
-      maxRecords: int(env, "FAAS_INVOCATION_MAX", 100_000, 10, 10_000_000),
-      concurrency: int(env, "FAAS_ASYNC_CONCURRENCY", 8, 1, 1024),
-      maxAttempts: int(env, "FAAS_ASYNC_MAX_ATTEMPTS", 3, 1, 10),
-      retryBaseMs: seconds(env, "FAAS_ASYNC_RETRY_BASE", 1),
-      callbackSecret: nonEmpty(env.FAAS_CALLBACK_SECRET),
-      callbackTries: int(env, "FAAS_CALLBACK_TRIES", 4, 1, 20),
-    },
-    docker: { timeoutSeconds: int(env, "DOCKER_TIMEOUT", 300, 1, 86400), namespace: dockerNamespace(env) },
+    invocations: invocationsConfig(env),
+    docker: { timeoutSeconds: int(env, "DOCKER_TIMEOUT", 300, 1, 86400), namespace: dockerNamespace(env), limits: containerLimits(env) },
   };
 }
 
@@ -221,12 +214,6 @@ function exposureConfig(env: NodeJS.ProcessEnv): ExposureConfig {
   };
 }
 
-function queueUrl(env: NodeJS.ProcessEnv): string | undefined {
-  const raw = nonEmpty(env.FAAS_QUEUE_URL);
-  if (raw?.split(",").some((u) => !URL.canParse(u.trim()) || !/^(nats|tls):$/.test(new URL(u.trim()).protocol))) throw new ConfigError(`FAAS_QUEUE_URL=${raw} is invalid; expected nats://host:port (several separated by commas)`);
-  return raw;
-}
-
 function list(value: string | undefined): string[] {
   return (value ?? "")
     .split(",")
@@ -261,7 +248,7 @@ function optionalHttpUrl(env: NodeJS.ProcessEnv, name: string): string | undefin
   return raw;
 }
 
-function nonEmpty(value: string | undefined): string | undefined {
+export function nonEmpty(value: string | undefined): string | undefined {
   const v = value?.trim();
   return v ? v : undefined;
 }
@@ -282,7 +269,7 @@ function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean 
   throw new ConfigError(`${name}=${env[name]} is invalid; expected true or false`);
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+export function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const raw = nonEmpty(env[name]);
   if (raw === undefined) return fallback;
   const value = Number(raw);
@@ -293,7 +280,7 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number
 }
 
 /** A duration given in (possibly fractional) seconds, returned in milliseconds. */
-function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number, allowZero = false): number {
+export function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number, allowZero = false): number {
   const raw = nonEmpty(env[name]);
   if (raw === undefined) return fallback * 1000;
   const value = Number(raw);
@@ -301,4 +288,12 @@ function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number, allowZe
     throw new ConfigError(`${name}=${raw} is invalid; expected a number of seconds${allowZero ? " (0 = never)" : " greater than 0"}`);
   }
   return Math.round(value * 1000);
+}
+
+/** FAAS_DOCKER_MEMORY (docker's --memory form, "0" = unlimited) and FAAS_DOCKER_PIDS (0 = unlimited). */
+function containerLimits(env: NodeJS.ProcessEnv): ContainerLimits {
+  const memoryText = nonEmpty(env.FAAS_DOCKER_MEMORY);
+  const memoryBytes = memoryText === undefined ? DEFAULT_CONTAINER_LIMITS.memoryBytes : parseMemory(memoryText);
+  if (memoryBytes === undefined) throw new ConfigError(`FAAS_DOCKER_MEMORY=${memoryText} is invalid; expected bytes or a number with k, m or g (at least 6m), e.g. 512m, or 0 for no limit`);
+  return { memoryBytes, pids: int(env, "FAAS_DOCKER_PIDS", DEFAULT_CONTAINER_LIMITS.pids, 0, 1 << 22) };
 }
