@@ -25,6 +25,7 @@ import { createRestHandler } from "./rest.ts";
 import { createStaticHandler } from "./static.ts";
 import { createReloadableTls, type TlsFiles } from "./tls.ts";
 import { createGrpcUnaryHandler } from "./grpc-unary.ts";
+import { refuseProtoKeys } from "./proto-keys.ts";
 import { keepNativeHttp2 } from "./native-h2.ts";
 
 /** The most of a refused request body the server reads and discards so the client sees the error. */
@@ -119,6 +120,7 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     routes: (router) => {
       rpcPrefixes.clear();
       router.service(FaasAgent, agentService);
+      refuseProtoKeys(router, options.maxBodyBytes);
       router.service(Health, createHealthService(serving));
       const services = () => new Set(router.handlers.map((h) => h.service));
       router.service(ServerReflection, createReflectionService(services));
