@@ -6,19 +6,22 @@ import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestAgent, type TestAgent } from "./support/agent.ts";
-import { count, expectReadable } from "./support/cli.ts";
+import { count, emptyPackageIndex, expectReadable, type PackageIndex } from "./support/cli.ts";
 
 // faas.yaml projects with the real `faas` binary against a real agent: init, deploy, dev.
 const BIN = fileURLToPath(new URL("../src/cli/bin.js", import.meta.url));
 
 let agent: TestAgent;
 let root: string;
+let index: PackageIndex;
 beforeAll(async () => {
   agent = await startTestAgent();
   root = await mkdtemp(join(tmpdir(), "faas-project-"));
+  index = await emptyPackageIndex();
 });
 afterAll(async () => {
   await agent?.dispose();
+  await index?.close();
   if (root) await rm(root, { recursive: true, force: true });
 });
 
@@ -89,6 +92,34 @@ describe("faas deploy with a manifest", () => {
     expect(env.stdout.split("\n").at(-1)).toMatch(/^deployed multi-a /);
     expect(JSON.parse((await faas(dir, ["invoke", "multi-a"])).stdout)).toEqual({ a: "hello" });
   }, 180_000);
+
+  it("one function's pip fails: its sentence and pip's output exactly once (text, -v, -o json), the others deploy", async () => {
+    const dir = await project("pip-multi");
+    await writeFile(join(dir, "ok.py"), "def handle(req):\n    return 'ok'\n");
+    await writeFile(join(dir, "needs.py"), "def handle(req):\n    return 'needs'\n");
+    await writeFile(join(dir, "requirements.txt"), "does-not-exist==9.9\n");
+    await writeFile(
+      join(dir, "faas.yaml"),
+      ["functions:", "  - id: pip-ok", "    handler: ok.py", "  - id: pip-needs", "    handler: needs.py", "    requirements: requirements.txt", `    params: {PIP_INDEX_URL: "${index.url}"}`, ""].join("\n"),
+    );
+    for (const extra of [[], ["-v"], ["-o", "json"]]) {
+      const res = await faas(dir, ["deploy", ...extra]);
+      const all = res.stdout + res.stderr;
+      const what = extra.join(" ") || "text";
+      expect(res.exitCode, what).toBe(1);
+      expect(count(all, "ERROR: No matching distribution found for does-not-exist==9.9"), what).toBe(1);
+      expect(count(all, "Looking in indexes"), what).toBe(1);
+      if (extra[0] === "-o") {
+        const { error } = JSON.parse(res.stderr.split("\n")[0]);
+        expect(error).toMatchObject({ reason: "DEPENDENCY_INSTALL_FAILED", message: "pip could not install does-not-exist==9.9: no matching distribution" });
+      } else {
+        expect(res.stderr).toMatch(/^error: pip could not install does-not-exist==9\.9: no matching distribution\n/);
+        expect(res.stdout).toMatch(/^(deployed|pip-ok unchanged) /m);
+        expectReadable(res.stderr);
+      }
+      expect(res.stderr.trimEnd().split("\n").at(-1), what).toBe("1 of 2 functions failed to deploy");
+    }
+  }, 240_000);
 
   it("a file without --id and without a manifest takes its id from the file name, also on a redeploy", async () => {
     const dir = await project("loose");
@@ -196,6 +227,16 @@ describe("faas dev", () => {
       await seen("watching faas.yaml, devapp.py for changes", 3);
       expect(err).toMatch(/^error: function devapp failed to import: SyntaxError/m);
       expect(count(out + err, "def handle(:")).toBe(1);
+      expect(child.exitCode).toBeNull();
+
+      // Requirements pip cannot install: the sentence, pip's output once, and the watch goes on.
+      // (requirements.txt is not watched yet: only the manifest's change starts the one deploy; pip
+      // fails in the build, before the still broken handler is imported.)
+      await writeFile(join(dir, "requirements.txt"), "does-not-exist==9.9\n");
+      await writeFile(join(dir, "faas.yaml"), `functions:\n  - id: devapp\n    handler: devapp.py\n    requirements: requirements.txt\n    params: {PIP_INDEX_URL: "${index.url}"}\n`);
+      await seen("watching faas.yaml, devapp.py, requirements.txt for changes", 1);
+      expect(err).toMatch(/^error: pip could not install does-not-exist==9\.9: no matching distribution$/m);
+      expect(count(out + err, "ERROR: No matching distribution found for does-not-exist==9.9")).toBe(1);
       expect(child.exitCode).toBeNull();
     } finally {
       child.kill("SIGINT");

@@ -29,7 +29,8 @@ describe("explain", () => {
   });
 
   it("pip: the sentence from its ERROR lines; lines and output already shown are not repeated", () => {
-    const error = agentError(Code.FailedPrecondition, `pip install failed (exit code 1):\n${PIP_OUTPUT.slice(1).join("\n")}`, "DEPENDENCY_INSTALL_FAILED", { exit_code: "1", output: PIP_OUTPUT.join("\n") });
+    // As the agent sends it: one sentence, pip's lines once in `output`.
+    const error = agentError(Code.FailedPrecondition, "pip could not install requests==2.31.0: no matching distribution", "DEPENDENCY_INSTALL_FAILED", { exit_code: "1", output: PIP_OUTPUT.join("\n") });
     const unseen = explain(errorFacts(error));
     expect(unseen.summary).toBe("pip could not install requests==2.31.0: no matching distribution");
     expect(unseen.lines).toEqual(PIP_OUTPUT.slice(1).map((text) => ({ text, highlight: true })));
@@ -48,6 +49,20 @@ describe("explain", () => {
     // The docker platform's build failure names the step and the engine's error.
     const docker = explain({ code: "failed_precondition", message: "installing requirements failed (step 4/7): The command returned a non-zero code: 1", reason: "DEPENDENCY_INSTALL_FAILED", metadata: { step: "step 4/7", docker_error: "The command returned a non-zero code: 1" } }, { shown: new Set(PIP_OUTPUT) });
     expect(docker.summary).toBe("pip could not install requests==2.31.0: no matching distribution");
+  });
+
+  it("pip's one-line output already shown is not repeated as metadata either", () => {
+    const line = "ERROR: Invalid requirement: 'x ===' (from line 1 of /r.txt)";
+    const e = explain({ code: "failed_precondition", message: "pip could not read the requirement \"x ===\" (line 1): invalid requirement", reason: "DEPENDENCY_INSTALL_FAILED", metadata: { exit_code: "1", output: line } }, { shown: new Set([line]) });
+    expect(e.lines).toEqual([]);
+    expect(e.details.metadata).toEqual({ exit_code: "1" });
+  });
+
+  it("a worker that died: the sentence, then its last output once (from metadata)", () => {
+    const e = explain({ code: "unavailable", message: "worker process died while the call was running (exited with code 3)", reason: "WORKER_CRASHED", metadata: { exit: "exited with code 3", last_output: "about to exit\nRuntimeError: gone" } });
+    expect(e.summary).toBe("worker process died while the call was running (exited with code 3)");
+    expect(e.lines).toEqual([{ text: "about to exit", highlight: false }, { text: "RuntimeError: gone", highlight: true }]);
+    expect(e.details.metadata).toEqual({ exit: "exited with code 3" });
   });
 
   it("a handler that does not import, with its traceback", () => {
@@ -85,8 +100,10 @@ describe("explain", () => {
     for (const name of await readdir(dir)) {
       const text = await readFile(new URL(name, dir), "utf8");
       const imports = [...text.matchAll(/from\s+"([^"]+)"/g)].map((m) => m[1]);
-      for (const spec of imports) expect(spec, `${name} imports ${spec}`).toMatch(/^(@connectrpc\/connect|@bufbuild\/protobuf(\/wkt)?|\.\.\/\.\.\/gen\/[^"]+_pb\.ts|\.\/[a-z-]+\.ts)$/);
+      for (const spec of imports) expect(spec, `${name} imports ${spec}`).toMatch(/^(@connectrpc\/connect|@bufbuild\/protobuf(\/wkt)?|\.\.\/\.\.\/gen\/[^"]+_pb\.ts|\.\/[a-z-]+\.ts|\.\.\/domain\/pip\.ts)$/);
     }
+    // The one domain module it shares with the agent imports nothing.
+    expect(await readFile(new URL("../src/domain/pip.ts", import.meta.url), "utf8")).not.toMatch(/^import /m);
   });
 });
 

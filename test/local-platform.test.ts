@@ -270,8 +270,13 @@ describe("local platform: requirements from a package index", () => {
     });
     expect(res.status).toBe(500);
     expect(res.body.reason).toBe("DEPENDENCY_INSTALL_FAILED");
-    expect(res.body.error).toMatch(/pip install failed \(exit code 1\)/);
-    expect(res.body.error).toMatch(/No matching distribution found for does-not-exist==9\.9/);
+    // One sentence; pip's lines once, in `output`, and not again in `logs`.
+    expect(res.body.error).toBe("pip could not install does-not-exist==9.9: no matching distribution");
+    expect(res.body.exit_code).toBe("1");
+    expect(res.body.output).toMatch(/ERROR: No matching distribution found for does-not-exist==9\.9/);
+    const whole = JSON.stringify(res.body);
+    expect(whole.split("No matching distribution found for does-not-exist==9.9").length - 1).toBe(1);
+    expect(res.body.logs.some((l: string) => l.startsWith("wrote revision"))).toBe(true);
     expect((await invoke(agent, "pip-victim")).body.result).toBe("old");
     const venvs = await readdir(join(agent.stateDir, "venvs"));
     expect(venvs).toHaveLength(1); // the failed one was removed

@@ -7,14 +7,18 @@ import { RUNTIME_SHIM } from "../src/runtime/worker.ts";
 describe("runtime reasons → FaasError", () => {
   const pyError = { type: "ValueError", message: "bad value: 7", traceback: 'Traceback (most recent call last):\n  File "handler.py", line 2, in handle' };
 
-  it("FUNCTION_ERROR is function_error with the exception's type, message and traceback", () => {
+  it("FUNCTION_ERROR is function_error: the exception's type and message in one line, the traceback in metadata", () => {
     const error = runtimeError("FUNCTION_ERROR", pyError);
     expect(error).toMatchObject({
       kind: "function_error",
       reason: "FUNCTION_ERROR",
       metadata: { exception_type: "ValueError", exception_message: "bad value: 7", traceback: pyError.traceback },
     });
-    expect(error.message).toBe(`ValueError: bad value: 7\n${pyError.traceback}`);
+    // One line: the traceback is in metadata only, so no surface shows it twice.
+    expect(error.message).toBe("ValueError: bad value: 7");
+    const multiLine = runtimeError("FUNCTION_ERROR", { ...pyError, message: "first\nsecond" });
+    expect(multiLine.message).toBe("ValueError: first");
+    expect(multiLine.metadata.exception_message).toBe("first\nsecond");
   });
 
   it("INVALID_PAYLOAD is invalid_argument INVALID_REQUEST on the payload field", () => {

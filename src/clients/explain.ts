@@ -2,6 +2,7 @@
 // logic: no Node-only imports, so the browser bundle can import it as it is.
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.ts";
+import { pipErrorLines, pipSentence } from "../domain/pip.ts";
 
 /** What an error says, as plain data: the agent's code, message and ErrorInfo. */
 export interface ErrorFacts {
@@ -72,6 +73,9 @@ export function codeName(code: Code): string {
   return (Code[code] ?? "unknown").replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
 }
 
+/** Metadata keys that hold a process's output lines (even when it is one line). */
+const OUTPUT_KEYS = new Set(["output", "traceback", "last_output"]);
+
 /** Explains an error: see Explanation. */
 export function explain(facts: ErrorFacts, context: ExplainContext = {}): Explanation {
   const shown = context.shown ?? new Set<string>();
@@ -110,6 +114,13 @@ export function explain(facts: ErrorFacts, context: ExplainContext = {}): Explan
       lines = pip.lines;
       break;
     }
+    case "WORKER_CRASHED":
+      // What the worker last wrote to stderr, once: the message is the sentence.
+      if (metadata.last_output) {
+        lines = metadata.last_output.split("\n").filter((l) => l.trim() !== "").map((text) => ({ text, highlight: isErrorLine(text) }));
+        delete metadata.last_output;
+      }
+      break;
     case "UNAUTHENTICATED":
       summary = "the agent requires a token and none valid was sent";
       hint = context.surface === "web" ? "enter the agent's token" : "pass --token or set FAAS_TOKEN (the agent's FAAS_AUTH_TOKEN)";
@@ -126,7 +137,8 @@ export function explain(facts: ErrorFacts, context: ExplainContext = {}): Explan
   // Multi-line metadata the user has seen (as lines above or in the streamed log) is not repeated.
   const seen = new Set([...shown, ...lines.map((l) => l.text)]);
   for (const [key, value] of Object.entries(metadata)) {
-    if (value.includes("\n") && value.split("\n").every((l) => l.trim() === "" || seen.has(l))) delete metadata[key];
+    const text = value.includes("\n") || OUTPUT_KEYS.has(key);
+    if (text && value.split("\n").every((l) => l.trim() === "" || seen.has(l))) delete metadata[key];
   }
   const details: ErrorFacts = { code: facts.code, message: summary };
   if (facts.reason) details.reason = facts.reason;
@@ -140,35 +152,13 @@ export function isErrorLine(line: string): boolean {
   return /^\s*(ERROR|error|FATAL|fatal)\b|^\s*[A-Za-z_.]*(Error|Exception)\b.*:|No matching distribution|Could not find a version/.test(line);
 }
 
-/** The sentence and error lines of a failed pip install, from its output (metadata or message) and the streamed log. */
+/** The sentence and error lines of a failed pip install, from its output (metadata) and the streamed log. */
 function explainPip(message: string, metadata: Record<string, string>, shown: ReadonlySet<string>): { summary: string; lines: ExplainedLine[] } {
-  const output = metadata.output ?? metadata.docker_error ?? message;
-  // The streamed build log last: on image platforms pip's lines are only there.
-  const all = [...output.split("\n"), ...message.split("\n").slice(1), ...shown];
-  const errors = [...new Set(all.filter((l) => /^\s*ERROR:|No matching distribution|Could not find a version|error:/.test(l)))];
-  const lines = errors.map((text) => ({ text, highlight: true }));
-  const find = (pattern: RegExp) => {
-    for (const line of all) {
-      const m = pattern.exec(line);
-      if (m) return m;
-    }
-    return undefined;
-  };
-  let m: RegExpExecArray | undefined;
+  // The streamed build log last: on image platforms pip's lines may only be there.
+  const all = [...(metadata.output ?? metadata.docker_error ?? "").split("\n"), ...message.split("\n").slice(1), ...shown];
+  const lines = pipErrorLines(all).map((text) => ({ text, highlight: true }));
   if (/did not finish within/.test(message)) return { summary: firstLine(message), lines };
-  if ((m = find(/No matching distribution found for (\S+)/) ?? find(/Could not find a version that satisfies the requirement (\S+)/))) {
-    return { summary: `pip could not install ${m[1]}: no matching distribution`, lines };
-  }
-  if ((m = find(/Invalid requirement: '([^']*)'(?: \(from line (\d+))?/))) {
-    return { summary: `pip could not read the requirement ${JSON.stringify(m[1])}${m[2] ? ` (line ${m[2]})` : ""}: invalid requirement`, lines };
-  }
-  if (find(/conflicting dependencies|ResolutionImpossible/)) return { summary: "pip could not install the requirements: their versions conflict", lines };
-  if (find(/Failed to establish a new connection|Could not fetch URL|Max retries exceeded|Name or service not known|Temporary failure in name resolution/)) {
-    return { summary: "pip could not reach the package index", lines };
-  }
-  const error = errors[0]?.replace(/^\s*ERROR:\s*/, "");
-  if (error) return { summary: `pip could not install the requirements: ${error}`, lines };
-  return { summary: firstLine(message) || "pip could not install the requirements", lines };
+  return { summary: pipSentence(all) ?? (firstLine(message) || "pip could not install the requirements"), lines };
 }
 
 /** A traceback's lines, its last (the exception) highlighted. */

@@ -93,3 +93,17 @@ export function unsupported(platform: string, what: string): FaasError {
     metadata: { platform },
   });
 }
+
+/**
+ * The handler did not import (on every platform): invalid_argument HANDLER_INVALID. The message is
+ * one line ("handler failed to import: SyntaxError: invalid syntax (handler.py, line 1)"); the
+ * traceback is in metadata only, so that no surface shows it twice.
+ */
+export function handlerInvalid(report: { type?: string; message?: string; traceback?: string }): FaasError {
+  const type = report.type || "ImportError";
+  const first = (report.message ?? "").split("\n", 1)[0];
+  return new FaasError("invalid_argument", `handler failed to import: ${type}${first ? `: ${first}` : ""}`, {
+    reason: "HANDLER_INVALID",
+    metadata: { exception_type: report.type ?? "", exception_message: report.message ?? "", traceback: report.traceback ?? "" },
+  });
+}

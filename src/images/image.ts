@@ -1,6 +1,7 @@
 import type { Readable } from "node:stream";
 import type Docker from "dockerode";
 import { FaasError } from "../domain/errors.ts";
+import { pipSentence } from "../domain/pip.ts";
 import { buildContext } from "./context.ts";
 import { LineSplitter } from "../adapters/kit/lines.ts";
 import { readProgress, type ProgressMessage } from "./progress.ts";
@@ -22,13 +23,16 @@ export interface ImageBuildOptions {
 // eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
 const STEP_LINE = /^Step (\d+\/\d+) : (.*)$/;
+/** Lines of the current build step kept for its error (pip's last lines). */
+const STEP_LINES_KEPT = 25;
 
 /**
  * Builds one function image through the engine's build API (classic builder, host network so that
  * a package index on 127.0.0.1 is reachable) and returns its image id. Fails with FaasError:
  * failed_precondition DEPENDENCY_INSTALL_FAILED when pip fails, failed_precondition IMAGE_BUILD_FAILED
  * for any other failing step, deadline_exceeded when `timeoutMs` passes, unavailable when the
- * engine does not answer. Every message carries Docker's own error.
+ * engine does not answer. A failed pip step says pip's sentence (its lines in metadata `output`);
+ * other failures carry Docker's own error.
  */
 export async function buildImage(options: ImageBuildOptions): Promise<string> {
   const { docker, inputs, onLine } = options;
@@ -39,12 +43,18 @@ export async function buildImage(options: ImageBuildOptions): Promise<string> {
   let imageId = "";
   let failure: ProgressMessage | undefined;
   const splitter = new LineSplitter();
+  // The current step's last lines: pip's, when the requirements step fails.
+  const stepLines: string[] = [];
   const onText = (raw: string) => {
     const line = raw.replace(ANSI, "");
     const stepMatch = STEP_LINE.exec(line);
     if (stepMatch) {
       step = `step ${stepMatch[1]}`;
       instruction = stepMatch[2]!;
+      stepLines.length = 0;
+    } else {
+      stepLines.push(line);
+      if (stepLines.length > STEP_LINES_KEPT) stepLines.shift();
     }
     const built = /^Successfully built ([0-9a-f]+)$/.exec(line);
     if (built) imageId = built[1]!;
@@ -84,9 +94,11 @@ export async function buildImage(options: ImageBuildOptions): Promise<string> {
   if (failure) {
     const dockerError = failure.errorDetail?.message ?? failure.error ?? "build failed";
     if (instruction.includes("requirements.txt") && instruction.startsWith("RUN")) {
-      throw new FaasError("failed_precondition", `installing requirements failed (${step}): ${dockerError}`, {
+      // The same sentence and `output` as the local platform's pip failure.
+      const pipLines = stepLines.filter((l) => !l.startsWith(" ---> ") && l !== dockerError);
+      throw new FaasError("failed_precondition", pipSentence(pipLines) ?? `installing requirements failed (${step}): ${dockerError}`, {
         reason: "DEPENDENCY_INSTALL_FAILED",
-        metadata: { docker_error: dockerError, step },
+        metadata: { docker_error: dockerError, step, output: pipLines.join("\n") },
       });
     }
     throw new FaasError("failed_precondition", `image build failed at ${step} (${instruction}): ${dockerError}`, {

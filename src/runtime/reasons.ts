@@ -39,7 +39,8 @@ export function runtimeError(reason: RuntimeReason, error: unknown, maxResultByt
   const metadata = { exception_type: info.type ?? "", exception_message: info.message ?? "", traceback: info.traceback ?? "" };
   switch (reason) {
     case "FUNCTION_ERROR":
-      return new FaasError("function_error", `${info.type}: ${info.message}\n${info.traceback ?? ""}`.trimEnd(), { reason: "FUNCTION_ERROR", metadata });
+      // One line; the traceback (and a message of several lines) only in metadata, shown once.
+      return new FaasError("function_error", `${info.type}: ${(info.message ?? "").split("\n", 1)[0]}`, { reason: "FUNCTION_ERROR", metadata });
     case "INVALID_PAYLOAD":
       return new FaasError("invalid_argument", info.message ?? "payload is not valid JSON", { reason: "INVALID_REQUEST", metadata: { field: "payload" } });
     case "RESULT_NOT_SERIALIZABLE":

@@ -1,4 +1,4 @@
-import { FaasError } from "../domain/errors.ts";
+import { FaasError, handlerInvalid as importFailed } from "../domain/errors.ts";
 import { abortError, protocolError } from "./frames.ts";
 
 /** Largest readiness report accepted on the control pipe (an import traceback fits easily). */
@@ -79,12 +79,9 @@ export function readReady(wait: ReadyWait): Promise<ReadyReport> {
   });
 }
 
-/** A report that the handler did not import, as invalid_argument HANDLER_INVALID with its traceback. */
+/** A report that the handler did not import, as invalid_argument HANDLER_INVALID with its traceback (in metadata). */
 export function handlerInvalid(report: ReadyReport): FaasError {
-  return new FaasError("invalid_argument", `handler failed to import: ${report.type}: ${report.message}\n${report.traceback ?? ""}`.trimEnd(), {
-    reason: "HANDLER_INVALID",
-    metadata: { exception_type: report.type ?? "", exception_message: report.message ?? "", traceback: report.traceback ?? "" },
-  });
+  return importFailed(report);
 }
 
 function parseReady(line: string): ReadyReport | string {

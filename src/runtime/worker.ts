@@ -290,10 +290,10 @@ export class Worker {
     this.options.onExit?.(this);
   }
 
-  /** How the worker ended, as unavailable WORKER_CRASHED with its last stderr lines. */
+  /** How the worker ended, as unavailable WORKER_CRASHED: one sentence, its last stderr lines in metadata. */
   private crashError(what = "worker process died while the call was running"): FaasError {
     const tail = this.recentStderr.slice(-10).join("\n");
-    return new FaasError("unavailable", `${what} (${this.exitDescription || "not running"})${tail ? `; last output:\n${tail}` : ""}`, {
+    return new FaasError("unavailable", `${what} (${this.exitDescription || "not running"})`, {
       reason: "WORKER_CRASHED",
       metadata: { exit: this.exitDescription, last_output: tail },
     });

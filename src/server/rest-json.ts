@@ -39,3 +39,16 @@ export function restDryRun(rendered: RenderedObject): JsonObject {
 export function errorBody(error: FaasError): Record<string, unknown> {
   return { error: error.message, reason: error.reason, ...error.metadata };
 }
+
+/** Metadata keys that hold output lines (pip's, a traceback, a worker's stderr). */
+const LINE_FIELDS = ["output", "traceback", "last_output"];
+
+/**
+ * A failed deploy's body: the error body plus `logs`, the last `max` build-log lines that its
+ * fields do not already carry (pip's output is in `output`, an import traceback in `traceback`),
+ * so that no line is in the body twice.
+ */
+export function deployErrorBody(error: FaasError, logs: readonly string[], max = 50): Record<string, unknown> {
+  const carried = new Set(LINE_FIELDS.flatMap((key) => (error.metadata[key] ?? "").split("\n")).filter((l) => l.trim() !== ""));
+  return { ...errorBody(error), logs: logs.filter((l) => !carried.has(l)).slice(-max) };
+}

@@ -19,7 +19,7 @@ import { metricsRoute } from "./metrics-route.ts";
 import type { RequestValidation } from "../service/validation.ts";
 import { asFaasError, httpStatusOf } from "./errors.ts";
 import { readJsonObject, requestFromJson } from "./rest-body.ts";
-import { errorBody, restDeployed, restDryRun, restFunction } from "./rest-json.ts";
+import { deployErrorBody, errorBody, restDeployed, restDryRun, restFunction } from "./rest-json.ts";
 import { sendStream, streamFormatOf } from "./rest-stream.ts";
 
 type NodeHandler = NonNullable<ConnectNodeAdapterOptions["fallback"]>;
@@ -147,7 +147,7 @@ async function awaitDeploy(res: Response, progress: AsyncIterable<DeployProgress
   } catch (error) {
     const faas = asFaasError(error);
     // The seed's {"error": ...} plus the build log, so that a failed deploy explains itself.
-    return send(res, httpStatusOf(faas), { ...errorBody(faas), logs: logs.slice(-50) });
+    return send(res, httpStatusOf(faas), deployErrorBody(faas, logs));
   }
 }
 

@@ -73,7 +73,6 @@ export interface AgentCoreOptions {
   logger?: Logger;
 }
 
-const ERROR_LOG_LINES = 15;
 const DEFAULT_MAX_RESULT_BYTES = 8 * 1024 * 1024;
 
 /**
@@ -105,8 +104,8 @@ export class AgentCore {
 
   /**
    * Validates and deploys, yielding progress. The request is validated before the first event, so
-   * an invalid request fails without any event. A failure ends the iteration with a FaasError whose
-   * message carries the cause and the last log lines.
+   * an invalid request fails without any event. A failure ends the iteration with the platform's
+   * FaasError as it is: the log lines were events of this stream, and are not copied into it.
    */
   async *deploy(raw: RawDeployRequest, signal: AbortSignal, requestId = ""): AsyncGenerator<DeployProgress> {
     if (raw.keepEnv?.length) raw = { ...raw, env: await this.sourceStore().keepEnv(raw.id, raw.env, raw.keepEnv) };
@@ -127,13 +126,8 @@ export class AgentCore {
     // Unbounded, as a deploy's events are few (a build's lines, within the deploy timeout) and a
     // phase must never be dropped.
     const queue = new AsyncQueue<DeployEvent>({ maxItems: Number.POSITIVE_INFINITY });
-    const recent: string[] = [];
     let deployed: FunctionInfo | undefined;
     const emit = (event: DeployEvent) => {
-      if (event.type === "log") {
-        recent.push(event.line);
-        if (recent.length > ERROR_LOG_LINES) recent.shift();
-      }
       queue.push(event);
     };
     const started = performance.now();
@@ -158,7 +152,7 @@ export class AgentCore {
       yield* queue;
     } catch (error) {
       // Already the precise error (control.error, in the platform's rejection above).
-      throw markReported(withLogTail(error, recent));
+      throw markReported(error);
     } finally {
       control.done();
     }
@@ -302,18 +296,4 @@ export class AgentCore {
   markShuttingDown(): void {
     this.shuttingDown = true;
   }
-}
-
-
-/** Appends the last log lines to a deploy error unless its message already ends with them. */
-function withLogTail(error: unknown, recent: string[]): unknown {
-  if (!isFaasError(error) || recent.length === 0) return error;
-  const last = recent[recent.length - 1].trim();
-  if (last && error.message.includes(last)) return error;
-  const tail = recent.slice(-10).join("\n");
-  return new FaasError(error.kind, `${error.message}\nlast log lines:\n${tail}`, {
-    reason: error.reason,
-    metadata: error.metadata,
-    cause: error.cause,
-  });
 }

@@ -102,8 +102,9 @@ class FaasAgentServicer(object):
         """Deploy packages, builds and deploys a function, streaming its progress: phase changes and
         build-log lines as they happen, then, as the last message, the deployed function. Deploying an
         existing id replaces it atomically: calls in flight finish on the old version. A failed deploy
-        streams its logs, then ends with an error whose message carries the cause and the last log
-        lines; the previous version, if any, keeps serving.
+        streams its logs, then ends with an error whose message is one sentence (the cause) and whose
+        ErrorInfo metadata holds the lines that explain it once (`output`: pip's last lines;
+        `traceback`: an import's); the previous version, if any, keeps serving.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,6 +1,6 @@
 import { get } from "node:http";
 import type Docker from "dockerode";
-import { FaasError } from "../../domain/errors.ts";
+import { FaasError, handlerInvalid } from "../../domain/errors.ts";
 import type { FunctionInfo } from "../../domain/types.ts";
 import { CONTAINER_PORT } from "../../images/template.ts";
 import { label, LEGACY_DOCKER_LABELS, selector } from "../kit/labels.ts";
@@ -121,12 +121,10 @@ export async function waitHealthy(docker: Docker, containerId: string, port: num
           } catch {
             check = { type: "ImportError", message: raw };
           }
-          throw new FaasError("invalid_argument", `handler failed to import: ${check.type}: ${check.message}\n${check.traceback ?? ""}`.trimEnd(), {
-            reason: "HANDLER_INVALID",
-            metadata: { exception_type: check.type ?? "", traceback: check.traceback ?? "" },
-          });
+          throw handlerInvalid(check);
         }
-        throw new FaasError("unavailable", `the function's container exited with code ${info.State.ExitCode} before it was healthy:\n${output}`.trimEnd(), {
+        // One sentence; the container's last output once, in metadata.
+        throw new FaasError("unavailable", `the function's container exited with code ${info.State.ExitCode} before it was healthy`, {
           reason: "WORKER_CRASHED",
           metadata: { exit: String(info.State.ExitCode), last_output: output },
         });

@@ -3,6 +3,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
 import { FaasError } from "../../domain/errors.ts";
+import { pipSentence } from "../../domain/pip.ts";
 import type { Sandbox } from "./sandbox.ts";
 
 /** Written into a virtualenv last: one without it is partial (an install that failed or was cut short). */
@@ -31,7 +32,7 @@ export interface VenvOptions {
  * Makes sure a virtualenv with `requirements` installed exists at `dir` and returns its python.
  * A complete one (marker file written last) is reused; a partial one from a failed or interrupted
  * install is removed first. A failed pip install throws failed_precondition
- * DEPENDENCY_INSTALL_FAILED with pip's last lines and leaves nothing behind.
+ * DEPENDENCY_INSTALL_FAILED (a sentence; pip's last lines in metadata `output`) and leaves nothing behind.
  */
 export async function ensureVenv(options: VenvOptions): Promise<{ python: string; reused: boolean }> {
   const python = join(options.dir, "bin", "python");
@@ -103,10 +104,10 @@ async function run(options: VenvOptions, source: "venv" | "pip", file: string, a
     throw new FaasError("deadline_exceeded", `${source} did not finish within ${options.timeoutMs / 1000} s`, { reason: "DEPENDENCY_INSTALL_FAILED" });
   }
   if (result.exitCode !== 0) {
-    const what = source === "pip" ? "pip install failed" : "creating the virtualenv failed";
-    const errors = recent.filter((l) => /error|ERROR|not find|No matching/.test(l));
-    const tail = (errors.length ? errors : recent).join("\n");
-    throw new FaasError("failed_precondition", `${what} (exit code ${result.exitCode ?? result.signal}):\n${tail}`, {
+    // One sentence; pip's last lines once, in metadata (REST: the `output` field).
+    const exit = `exit code ${result.exitCode ?? result.signal}`;
+    const sentence = source === "pip" ? (pipSentence(recent) ?? `pip install failed (${exit})`) : `creating the virtualenv failed (${exit})`;
+    throw new FaasError("failed_precondition", sentence, {
       reason: "DEPENDENCY_INSTALL_FAILED",
       metadata: { exit_code: String(result.exitCode ?? ""), output: recent.join("\n") },
     });

@@ -2,7 +2,7 @@ import type { DeployEmitter, DeployPhase } from "../../domain/types.ts";
 import type { Dashboard } from "./dashboard.ts";
 import { dashboardError } from "./dashboard.ts";
 import type { NuclioFunction } from "./function.ts";
-import { FaasError } from "../../domain/errors.ts";
+import { FaasError, handlerInvalid } from "../../domain/errors.ts";
 
 /** States after which nothing more happens without a new deploy (functionconfig/types.go:892-901 "provisioned"). */
 export const TERMINAL_STATES = new Set(["ready", "error", "unhealthy", "scaledToZero", "imported"]);
@@ -136,10 +136,7 @@ export function deployFailed(name: string, state: string, message: string, recen
   if (marker) {
     try {
       const report = JSON.parse(Buffer.from(marker[1]!, "base64").toString("utf8")) as { type?: string; message?: string; traceback?: string };
-      return new FaasError("invalid_argument", `handler failed to import: ${report.type}: ${report.message}\n${report.traceback ?? ""}`.trimEnd(), {
-        reason: "HANDLER_INVALID",
-        metadata: { exception_type: report.type ?? "", exception_message: report.message ?? "", traceback: report.traceback ?? "" },
-      });
+      return handlerInvalid(report);
     } catch {
       // not the marker's JSON after all: reported as a failed deploy below
     }
