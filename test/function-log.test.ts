@@ -1,6 +1,8 @@
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DEFAULT_LOG_LIMITS, FunctionLog, type FunctionLogLimits } from "../src/adapters/local/logs.ts";
 import { FollowBuffer } from "../src/adapters/kit/follow-buffer.ts";
@@ -13,6 +15,16 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
+
+// A real collection, to check that what a bound dropped is freed (not only left uncounted).
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
+/** How many of `refs` are still alive after a full collection (in a later task: a WeakRef keeps its target for the job that made it). */
+async function alive(refs: Array<WeakRef<object>>): Promise<number> {
+  await new Promise((resolve) => setImmediate(resolve));
+  gc();
+  return refs.filter((r) => r.deref() !== undefined).length;
+}
 
 const small: FunctionLogLimits = { ...DEFAULT_LOG_LIMITS, fileBytes: 64 * 1024, keptLines: 50, keptBytes: 16 * 1024, followerLines: 10, followerBytes: 4096 };
 
@@ -112,6 +124,37 @@ describe("followers", () => {
     expect(buffer.bufferedBytes).toBeLessThanOrEqual(10_000);
     expect(buffer.length).toBe(10);
     expect(buffer.droppedTotal).toBe(90);
+  });
+
+  it("frees what its bounds drop at once, and everything when its reader goes away", async () => {
+    const controller = new AbortController();
+    const buffer = new FollowBuffer<{ n: number }>({ maxItems: 10, maxBytes: 1 << 20, size: () => 100, marker: (n) => ({ n: -n }), signal: controller.signal });
+    // Pushed from a function of its own, so that no stale register of this async test holds the last one.
+    const refs = ((): Array<WeakRef<object>> => {
+      const out: Array<WeakRef<object>> = [];
+      for (let n = 0; n < 500; n++) {
+        const item = { n };
+        out.push(new WeakRef(item));
+        buffer.push(item);
+      }
+      return out;
+    })();
+    // 490 dropped, 10 kept: the dropped ones must not wait for a compaction (which starts at 1024).
+    expect(await alive(refs)).toBe(10);
+    // The reader is gone (its request aborted) and never takes them: they go too.
+    controller.abort();
+    expect(await alive(refs)).toBe(0);
+  });
+
+  it("the lines kept for tail past the bounds are freed at once", async () => {
+    const log = new FunctionLog(join(dir, "output.log"), { ...small, keptLines: 10 });
+    const refs: Array<WeakRef<object>> = [];
+    for (let i = 0; i < 500; i++) {
+      log.append("stdout", `line ${i}`);
+      refs.push(new WeakRef(log.tail(1)[0]));
+    }
+    expect(await alive(refs)).toBe(10);
+    await log.close();
   });
 
   it("ends when the follower's signal aborts", async () => {

@@ -44,3 +44,30 @@ function classify(error: ParserError): { status: number; text: string; reason: s
       return { status: 400, text: "Bad Request", reason: "MALFORMED_REQUEST", message: `malformed HTTP request (${error.code ?? "parse error"})` };
   }
 }
+
+/** The part of a response (HTTP/1.1 or HTTP/2) that `releaseWritersOnClose` uses. */
+interface WritableResponse {
+  writableFinished: boolean;
+  once(event: "close", listener: () => void): unknown;
+  listenerCount(event: string): number;
+  emit(event: "error", error: Error): boolean;
+}
+
+/**
+ * When the client goes away before the response is finished, fails a write that is waiting for
+ * `drain`. Node never emits `drain` (nor `error`) on a response whose socket closed while its
+ * buffer was full, and Connect's server (connect-node node-universal-handler.js `write`, lines
+ * 182-220 in 2.1.2) waits for exactly one of the two: without this, a streaming handler whose
+ * reader stopped reading and then disconnected (a stalled `Logs` follower) would stay suspended for
+ * ever, with everything it holds. The error makes Connect throw into the handler, which then ends
+ * and runs its `finally` blocks.
+ */
+export function releaseWritersOnClose(res: WritableResponse): void {
+  res.once("close", () => {
+    if (res.writableFinished) return;
+    if (res.listenerCount("drain") === 0 || res.listenerCount("error") === 0) return;
+    // Node's own code for a write to a destroyed stream: Connect takes it as the client hanging up
+    // (Code.Aborted, not logged).
+    res.emit("error", Object.assign(new Error("the client closed the connection"), { code: "ERR_STREAM_DESTROYED" }));
+  });
+}

@@ -18,7 +18,7 @@ import { TokenAuth } from "./auth.ts";
 import { errorInterceptor } from "./errors.ts";
 import { createGuard } from "./guard.ts";
 import { createHealthService, ServingStatus } from "./health.ts";
-import { answerClientError, MAX_HEADER_BYTES } from "./hygiene.ts";
+import { answerClientError, MAX_HEADER_BYTES, releaseWritersOnClose } from "./hygiene.ts";
 import { HostPolicy } from "./hosts.ts";
 import { createReflectionAlphaService, createReflectionService } from "./reflection.ts";
 import { createRestHandler } from "./rest.ts";
@@ -173,6 +173,7 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     },
     (req, res) => {
     drainInsteadOfDestroy(req);
+    releaseWritersOnClose(res);
     if (!guard(req, res)) return;
     if ("stream" in req) {
       // HTTP/2: sessions are tracked separately. The fast path runs after the guard, like every path.

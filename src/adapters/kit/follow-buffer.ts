@@ -31,8 +31,8 @@ export class FollowBuffer<T> implements AsyncIterable<T> {
 
   constructor(private readonly options: FollowBufferOptions<T>) {
     const signal = options.signal;
-    if (signal?.aborted) this.end();
-    else signal?.addEventListener("abort", () => this.end(), { once: true });
+    if (signal?.aborted) this.abandon();
+    else signal?.addEventListener("abort", () => this.abandon(), { once: true });
   }
 
   /** Items buffered and not yet taken. */
@@ -52,6 +52,9 @@ export class FollowBuffer<T> implements AsyncIterable<T> {
     this.bytes += this.options.size(item);
     while (this.length > 1 && (this.length > this.options.maxItems || this.bytes > this.options.maxBytes)) {
       this.bytes -= this.options.size(this.items[this.head]);
+      // The slot is cleared: a dropped item must not stay alive until the next compaction (up to
+      // 1024 of them, which for 64 KiB lines would be 64 MiB past the bound).
+      (this.items as Array<T | undefined>)[this.head] = undefined;
       this.head++;
       this.dropped++;
       this.droppedTotal++;
@@ -69,6 +72,19 @@ export class FollowBuffer<T> implements AsyncIterable<T> {
     if (this.ended) return;
     this.ended = true;
     this.wake?.();
+  }
+
+  /**
+   * The reader went away (`signal` aborted): no more items, and the buffered ones are dropped at
+   * once, since nobody will take them. Memory is freed even if the reader's consumer never
+   * resumes the iteration (a response stuck on a socket that is gone).
+   */
+  abandon(): void {
+    this.end();
+    this.items = [];
+    this.head = 0;
+    this.bytes = 0;
+    this.dropped = 0;
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<T> {

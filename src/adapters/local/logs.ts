@@ -137,6 +137,8 @@ export class FunctionLog {
     this.keptBytes += entry.line.length * 2 + RECORD_OVERHEAD;
     while (this.lines.length - this.head > 1 && (this.lines.length - this.head > this.limits.keptLines || this.keptBytes > this.limits.keptBytes)) {
       this.keptBytes -= this.lines[this.head].line.length * 2 + RECORD_OVERHEAD;
+      // Cleared, so that a line past the bounds is freed now, not at the next compaction.
+      (this.lines as Array<LogLine | undefined>)[this.head] = undefined;
       this.head++;
     }
     if (this.head > 1024 && this.head * 2 > this.lines.length) {

@@ -129,12 +129,19 @@ export class LocalPlatform implements Platform {
     const follow = options.follow ? entry.log.follow(signal) : undefined;
     // Re-check deletion and shutdown now and then: either ends the follow.
     const check = follow ? setInterval(() => (this.ctx.closed || this.ctx.entries.get(id) !== entry) && follow.unfollow(), 1000).unref() : undefined;
+    // A caller that went away is let go at once, not when this generator resumes: its consumer may
+    // never resume it (a response stuck on a closed socket), and the timer would keep it alive.
+    const release = () => {
+      clearInterval(check);
+      follow?.unfollow();
+    };
+    signal.addEventListener("abort", release, { once: true });
     try {
       yield* entry.log.tail(options.tail);
       if (follow && !signal.aborted) yield* follow.lines;
     } finally {
-      clearInterval(check);
-      follow?.unfollow();
+      signal.removeEventListener("abort", release);
+      release();
     }
   }
 
