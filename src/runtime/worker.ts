@@ -63,6 +63,10 @@ const SPAWN_OPTIONS = {
   cleanup: true,
   encoding: "utf8",
 } as const satisfies Options;
+/** Room in a spare's command line for the `--handler PATH` it shows once it has a function. */
+const SPARE_ROOM = ".".repeat(1024);
+/** The shim's flags every worker gets (see its docstring). */
+const SHIM_FLAGS = ["--protocol", "frame", "--ready-fd", "3", "--exit-on-stdin-eof"];
 type WorkerProcess = ResultPromise<typeof SPAWN_OPTIONS & { cwd: string; env: Record<string, string> }>;
 
 /**
@@ -104,43 +108,55 @@ export class Worker {
    * the Python traceback.
    */
   static async start(options: WorkerOptions, signal?: AbortSignal): Promise<Worker> {
-    const [file, ...args] = (options.launch ?? ((argv: string[]) => argv))([
-      options.python,
-      "-u",
-      RUNTIME_SHIM,
-      "--handler",
-      options.handlerPath,
-      "--listen",
-      `unix:${options.socketPath}`,
-      "--protocol",
-      "frame",
-      "--ready-fd",
-      "3",
-      "--exit-on-stdin-eof",
-    ]);
+    const worker = Worker.spawn(options);
+    await worker.ready(signal);
+    return worker;
+  }
+
+  /**
+   * Spawns the process without waiting for it: with `spare`, a spare that imports the runtime and
+   * waits for its function (the shim's --spare; hand it one with `assign`, then `ready`).
+   */
+  static spawn(options: WorkerOptions, spare = false): Worker {
+    const shim = [RUNTIME_SHIM, ...(spare ? ["--spare", SPARE_ROOM] : ["--handler", options.handlerPath]), "--listen", `unix:${options.socketPath}`];
+    const [file, ...args] = (options.launch ?? ((argv: string[]) => argv))([options.python, "-u", ...shim, ...SHIM_FLAGS]);
     // detached: the worker leads a process group, so stop/kill reach whatever it started.
     const proc = execa(file, args, { ...SPAWN_OPTIONS, cwd: options.cwd, env: options.env, detached: true });
     const worker = new Worker(proc, options);
     worker.pipeOutput();
+    return worker;
+  }
+
+  /**
+   * Waits for the worker's report and connects to it; with `spare`, only for a spare's report that
+   * it waits for its function (the control pipe stays open for the next one). Kills the worker and
+   * throws as `start` does when it does not become ready.
+   */
+  async ready(signal?: AbortSignal, spare = false): Promise<void> {
     try {
       const ready = await readReady({
-        pipe: proc.stdio[3] as NodeJS.ReadableStream,
-        exited: worker.exitPromise,
-        timeoutMs: options.startTimeoutMs,
-        crashed: () => worker.crashError("worker exited before it was ready"),
+        pipe: this.process.stdio[3] as NodeJS.ReadableStream,
+        exited: this.exitPromise,
+        timeoutMs: this.options.startTimeoutMs,
+        crashed: () => this.crashError("worker exited before it was ready"),
         signal,
+        keepOpen: spare,
       });
       if (!ready.ok) {
         // The shim exits right after its report; its traceback is in the report either way.
-        await Promise.race([worker.exitPromise, new Promise((r) => setTimeout(r, 1000).unref())]);
+        await Promise.race([this.exitPromise, new Promise((r) => setTimeout(r, 1000).unref())]);
         throw handlerInvalid(ready);
       }
-      await worker.connect();
-      return worker;
+      if (!spare) await this.connect();
     } catch (error) {
-      worker.kill();
+      this.kill();
       throw error;
     }
+  }
+
+  /** Hands a spare (`spawn` with `spare`) its function: one JSON line on its stdin. */
+  assign(job: { handler: string; cwd: string; env: Record<string, string> }): void {
+    this.process.stdin?.write(`${JSON.stringify(job)}\n`);
   }
 
   /** The unix socket the worker listens on. */
