@@ -131,3 +131,29 @@ def handle(req):
         return {"tag": req["tag"]}
     return req
 `;
+
+/** A NATS server with JetStream (Debian's nats-server -js) on a free port, with its own store directory. */
+export async function startNats(): Promise<{ url: string; stop(): Promise<void> }> {
+  const { mkdtemp, rm } = await import("node:fs/promises");
+  const dir = await mkdtemp(join(tmpdir(), "faas-nats-"));
+  const child = execa("nats-server", ["-js", "-a", "127.0.0.1", "-p", "-1", "-sd", dir], { reject: false, buffer: false, stdin: "ignore" });
+  let out = "";
+  const url = await new Promise<string>((resolve, reject) => {
+    const seen = (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /Listening for client connections on (127\.0\.0\.1:\d+)/.exec(out);
+      if (match && /Server is ready/.test(out)) resolve(`nats://${match[1]}`);
+    };
+    child.stderr!.on("data", seen);
+    child.stdout!.on("data", seen);
+    void child.then(() => reject(new Error(`nats-server exited: ${out}`)));
+  });
+  return {
+    url,
+    async stop() {
+      child.kill("SIGTERM");
+      await child;
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
