@@ -5,7 +5,8 @@
  *   accepted/s   POST /async-invoke answered 202, BENCH_ASYNC_N (default 10 000) from 32 clients
  *   completed/s  the same invocations, from the first accept until none is queued or running
  *   sync p50/p99 of sequential POST /invoke calls to the same function while idle (before), and
- *                while the BENCH_ASYNC_N invocations drain; the ratio drain/idle is the figure
+ *                while the BENCH_ASYNC_N invocations drain (from the end of the accept burst until
+ *                none is queued or running); the ratio drain/idle is the figure
  * Run: node --import tsx bench/async.ts (also part of npm run bench).
  */
 import { mkdtemp, rm } from "node:fs/promises";
@@ -47,7 +48,7 @@ async function drained(url: string): Promise<boolean> {
 
 async function measure(name: string, env: Record<string, string>) {
   const stateDir = await mkdtemp(join(tmpdir(), "faas-bench-async-"));
-  const agent = await spawnAgent({ ...env, FAAS_STATE_DIR: stateDir, FAAS_LOG_LEVEL: "warn" });
+  const agent = await spawnAgent({ ...env, FAAS_STATE_DIR: stateDir });
   try {
     const deployed = await post(`${agent.url}/deploy`, { id: "echo", handler: "def handle(req):\n    return req\n" });
     if (deployed.status !== 200) throw new Error(JSON.stringify(deployed.body));
@@ -55,7 +56,6 @@ async function measure(name: string, env: Record<string, string>) {
     const idle = await syncLatencies(agent.url, () => false, IDLE_CALLS);
     let draining = true;
     const t0 = performance.now();
-    const duringDrain = syncLatencies(agent.url, () => draining, 100);
     let next = 0;
     await Promise.all(
       Array.from({ length: 32 }, async () => {
@@ -67,6 +67,8 @@ async function measure(name: string, env: Record<string, string>) {
       }),
     );
     const acceptedIn = (performance.now() - t0) / 1000;
+    // Sync calls while the accepted invocations drain (after the accept burst, which is load of its own).
+    const duringDrain = syncLatencies(agent.url, () => draining, 100);
     while (!(await drained(agent.url))) await new Promise((r) => setTimeout(r, 100));
     const completedIn = (performance.now() - t0) / 1000;
     draining = false;

@@ -338,6 +338,44 @@ for (const backend of ["sqlite", "jetstream"] as const) {
       });
     });
 
+    describe.skipIf(backend !== "jetstream")("several agents on one queue", () => {
+      it("an invocation accepted by one agent is run by another, and every agent sees it", async () => {
+        let aDead = false;
+        // Nothing finishes while a lives: whatever succeeds, b ran.
+        const gate = await startGate(() => (aDead ? "go" : "hold"));
+        const dirs = [await mkdtemp(join(tmpdir(), "faas-async-a-")), await mkdtemp(join(tmpdir(), "faas-async-b-"))];
+        let a = await spawnAgent({ ...queue(), FAAS_STATE_DIR: dirs[0] });
+        const b = await spawnAgent({ ...queue(), FAAS_STATE_DIR: dirs[1] });
+        try {
+          await deploy(a, { id: "gated", handler: GATED_HANDLER });
+          await deploy(b, { id: "gated", handler: GATED_HANDLER });
+          // a accepts, then dies at once; b runs what a accepted (a's messages come to b after the ack wait).
+          const ids: string[] = [];
+          for (let i = 0; i < 5; i++) ids.push((await postJson(`${a.url}/async-invoke`, { id: "gated", payload: { gate: gate.port, tag: `r${i}` } })).body.invocation_id);
+          await gate.arrived("r0");
+          await a.kill9();
+          aDead = true;
+          for (let i = 0; i < 5; i++) gate.release(`r${i}`); // b's calls held while a lived (a's are gone with it)
+          for (const id of ids) expect((await settle(b.url, id)).at(-1).status).toBe("succeeded");
+          a = await spawnAgent({ ...queue(), FAAS_STATE_DIR: dirs[0] });
+          const seen = await getJson(`${a.url}/invocations/${ids[0]}`);
+          expect(seen.body).toMatchObject({ status: "succeeded", result: { tag: "r0" } });
+          // Cancel on one agent reaches a call running on another.
+          const held = await startGate();
+          const running = (await postJson(`${a.url}/async-invoke`, { id: "gated", payload: { gate: held.port, tag: "x" } })).body.invocation_id;
+          await held.arrived("x");
+          expect((await postJson(`${b.url}/invocations/${running}/cancel`, {})).body.status).toBe("cancelled");
+          expect((await settle(a.url, running)).at(-1).status).toBe("cancelled");
+          held.close();
+        } finally {
+          gate.close();
+          await a.stop();
+          await b.stop();
+          for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+        }
+      });
+    });
+
     describe("drain", () => {
       it("10,000 queued invocations all complete: 0 lost", async () => {
         const agent = await startTestAgent({ ...queue(), FAAS_ASYNC_CONCURRENCY: "8" });
