@@ -2,7 +2,11 @@
  * Helpers of the async invocation tests: an agent as its own process (to kill -9), a TCP gate that
  * handlers meet (the sandbox shares the network, not the file system), and a handler using it.
  */
+import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
 
 /** The agent as its own process (to kill -9): the one helper the isolation and lifetime tests use too. */
 export { spawnAgent, type AgentProcess as AgentChild } from "./agent-process.ts";
@@ -88,7 +92,6 @@ def handle(req):
 
 /** A NATS server with JetStream (Debian's nats-server -js) on a free port, with its own store directory. */
 export async function startNats(): Promise<{ url: string; stop(): Promise<void> }> {
-  const { mkdtemp, rm } = await import("node:fs/promises");
   const dir = await mkdtemp(join(tmpdir(), "faas-nats-"));
   const child = execa("nats-server", ["-js", "-a", "127.0.0.1", "-p", "-1", "-sd", dir], { reject: false, buffer: false, stdin: "ignore" });
   let out = "";
