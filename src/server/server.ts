@@ -24,6 +24,7 @@ import { createRestHandler } from "./rest.ts";
 import { createStaticHandler } from "./static.ts";
 import { createReloadableTls, type TlsFiles } from "./tls.ts";
 import { createGrpcUnaryHandler } from "./grpc-unary.ts";
+import { assignRequestId } from "./request-id.ts";
 import { keepNativeHttp2 } from "./native-h2.ts";
 
 /** The most of a refused request body the server reads and discards so the client sees the error. */
@@ -158,6 +159,7 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     clientCertRequired: options.tls?.clientCaFile !== undefined,
     rpcPath: (path) => rpcPrefixes.has(path.slice(0, path.indexOf("/", 1) + 1)),
     maxBodyBytes: options.maxBodyBytes,
+    logger: options.logger,
   });
 
   const server = createServer(
@@ -168,6 +170,7 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     },
     (req, res) => {
     drainInsteadOfDestroy(req);
+    assignRequestId(req, res);
     if (!guard(req, res)) return;
     if ("stream" in req) {
       // HTTP/2: sessions are tracked separately. The fast path runs after the guard, like every path.
