@@ -152,6 +152,7 @@ async function openPlatform(config: Config, logger: Logger, env: NodeJS.ProcessE
         invokeTimeoutMs: config.invokeTimeoutMs,
         idleTimeoutMs: config.idleTimeoutMs,
         drainMs: config.shutdownGraceMs,
+        limits: config.docker.limits,
         logger: logger.child({ adapter: "docker" }),
       });
     }

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
+import { DEFAULT_CONTAINER_LIMITS, parseMemory, type ContainerLimits } from "./adapters/docker/limits.ts";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseEnv } from "node:util";
@@ -61,7 +62,7 @@ export interface Config {
     invokeVia: "dashboard" | "internal" | "external";
   };
   /** The docker platform (and image builds): DOCKER_TIMEOUT bounds a build; FAAS_DOCKER_NAMESPACE separates agents sharing an engine. */
-  docker: { timeoutSeconds: number; namespace: string };
+  docker: { timeoutSeconds: number; namespace: string; limits: ContainerLimits };
 }
 
 /** How the port is exposed: TLS and mTLS, and whom browsers and Host headers may name. */
@@ -165,7 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       project: nonEmpty(env.NUCLIO_PROJECT) ?? "default",
       invokeVia: oneOf(env, "NUCLIO_INVOKE_VIA", ["dashboard", "internal", "external"] as const, "dashboard"),
     },
-    docker: { timeoutSeconds: int(env, "DOCKER_TIMEOUT", 300, 1, 86400), namespace: dockerNamespace(env) },
+    docker: { timeoutSeconds: int(env, "DOCKER_TIMEOUT", 300, 1, 86400), namespace: dockerNamespace(env), limits: containerLimits(env) },
   };
 }
 
@@ -285,4 +286,12 @@ function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number, allowZe
     throw new ConfigError(`${name}=${raw} is invalid; expected a number of seconds${allowZero ? " (0 = never)" : " greater than 0"}`);
   }
   return Math.round(value * 1000);
+}
+
+/** FAAS_DOCKER_MEMORY (docker's --memory form, "0" = unlimited) and FAAS_DOCKER_PIDS (0 = unlimited). */
+function containerLimits(env: NodeJS.ProcessEnv): ContainerLimits {
+  const memoryText = nonEmpty(env.FAAS_DOCKER_MEMORY);
+  const memoryBytes = memoryText === undefined ? DEFAULT_CONTAINER_LIMITS.memoryBytes : parseMemory(memoryText);
+  if (memoryBytes === undefined) throw new ConfigError(`FAAS_DOCKER_MEMORY=${memoryText} is invalid; expected bytes or a number with k, m or g (at least 6m), e.g. 512m, or 0 for no limit`);
+  return { memoryBytes, pids: int(env, "FAAS_DOCKER_PIDS", DEFAULT_CONTAINER_LIMITS.pids, 0, 1 << 22) };
 }

@@ -81,11 +81,12 @@ async function errorMidway(agent: TestAgent, id: string): Promise<void> {
 
 async function cancelCloses(agent: TestAgent, id: string): Promise<void> {
   const controller = new AbortController();
-  const lines = ndjson(agent, id, { n: 3 }, controller.signal);
+  // Endless once released: only the cancel can end it (at a yield, once the window is full).
+  const lines = ndjson(agent, id, { n: 1_000_000_000 }, controller.signal);
   expect((await lines.next()).value.type).toBe("chunk");
   controller.abort(); // the client goes away while the generator waits at its first yield
   await lines.next().catch(() => undefined);
-  // Released, the generator resumes at its yield, where the closed call meets GeneratorExit.
+  // Released, the generator yields on until the cancel meets it at a yield: GeneratorExit.
   await postJson(`${agent.url}/invoke`, { id, payload: { release: true } });
   expect((await postJson(`${agent.url}/invoke`, { id, payload: { closed: true } })).body.result).toBe(true);
 }

@@ -1,5 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { toJson } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
@@ -23,10 +22,14 @@ const noGrpcio = await requirePart("python-grpc");
  * GeneratorExit on cancel, an error midway, a plain Invoke of a generator, back-pressure.
  */
 
-/** Waits on FIFOs under req["dir"]: `go` after the first chunk; writes `closed` on GeneratorExit. */
+/** Waits on FIFOs under req["dir"] (its HOME, answered to {"where": true}): `go` after the first chunk; writes `closed` on GeneratorExit. */
 export const STREAMER = `import os
 
 def handle(req):
+    # Where the test's FIFOs go: HOME, the function's own directory (writable inside its sandbox).
+    return os.environ["HOME"] if req.get("where") else stream(req)
+
+def stream(req):
     d = req.get("dir", "")
     try:
         for i in range(req.get("n", 3)):
@@ -64,7 +67,7 @@ def handle(req):
 `;
 
 async function mkfifo(path: string): Promise<void> {
-  await execa("mkfifo", [path]);
+  await execa("mkfifo", ["-m", "0666", path]);
 }
 
 describe("streaming results (local platform, real Python)", () => {
@@ -74,8 +77,8 @@ describe("streaming results (local platform, real Python)", () => {
 
   beforeAll(async () => {
     agent = await startTestAgent({ FAAS_PLATFORM: "local" });
-    dir = await mkdtemp(join(tmpdir(), "faas-stream-"));
     await deploy(agent, { id: "streamer", handler: STREAMER });
+    dir = (await postJson(`${agent.url}/invoke`, { id: "streamer", payload: { where: true } })).body.result;
     await deploy(agent, { id: "astreamer", handler: ASYNC_STREAMER });
     await deploy(agent, { id: "flood", handler: FLOOD });
     await deploy(agent, { id: "plain", handler: "def handle(req):\n    return {'plain': req}" });
@@ -84,7 +87,6 @@ describe("streaming results (local platform, real Python)", () => {
 
   afterAll(async () => {
     await agent?.dispose();
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it("declares incremental streaming in Capabilities", async () => {

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // The `faas` command. It runs the compiled CLI (dist/, made by `npm run build`, which `npm ci` runs
 // through `prepare`) when that is at least as new as every source file; otherwise (sources edited
-// since the last build, or no build at all) it runs the TypeScript sources through tsx.
+// since the last build, or no build at all) it runs the TypeScript sources through tsx. An installed
+// copy (under node_modules) runs dist/ whenever it has one.
 import { readdirSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -40,8 +41,14 @@ function builtMtime() {
   }
 }
 
+/**
+ * An installed package (npm install -g, or a dependency) is never edited, and npm gives its files
+ * the time they were unpacked, in tarball order (dist/ before src/): there the build always counts.
+ */
+const installed = root.split(sep).includes("node_modules");
+
 let main;
-if (builtMtime() >= Math.max(newest(join(root, "src")), newest(join(root, "gen")))) {
+if (builtMtime() >= 0 && (installed || builtMtime() >= Math.max(newest(join(root, "src")), newest(join(root, "gen"))))) {
   ({ main } = await import(pathToFileURL(compiled).href));
 } else {
   const { register } = await import("tsx/esm/api");

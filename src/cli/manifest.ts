@@ -49,7 +49,7 @@ export async function readManifest(cwd: string, path?: string): Promise<Manifest
   const fail = (where: string, what: string): never => {
     throw new CliError(`${name}: ${where}${where ? ": " : ""}${what}`, EXIT_USAGE);
   };
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length > 0) {
     const [first] = doc.errors;
     const line = first instanceof YAMLParseError && first.linePos ? `line ${first.linePos[0].line}` : "";

@@ -88,7 +88,7 @@ export function explain(facts: ErrorFacts, context: ExplainContext = {}): Explan
     delete metadata.traceback;
   };
 
-  switch (facts.reason) {
+  switch (facts.reason ?? (facts.code === "unauthenticated" ? "UNAUTHENTICATED" : undefined)) {
     case "FUNCTION_ERROR": {
       const type = metadata.exception_type || first.split(":")[0];
       const text = firstLine(metadata.exception_message ?? first.slice(type.length + 2));
@@ -98,13 +98,14 @@ export function explain(facts: ErrorFacts, context: ExplainContext = {}): Explan
     }
     case "HANDLER_INVALID": {
       const type = metadata.exception_type;
-      const detail = type ? `${type}${metadata.exception_message ? `: ${firstLine(metadata.exception_message)}` : ""}` : first.replace(/^handler failed to import:\s*/, "");
+      const stated = first.replace(/^handler failed to import:\s*/, "");
+      const detail = type && metadata.exception_message ? `${type}: ${firstLine(metadata.exception_message)}` : stated || type || "the import failed";
       summary = `${fn} failed to import: ${detail}`;
       fromTraceback(metadata.traceback || rest.join("\n"));
       break;
     }
     case "DEPENDENCY_INSTALL_FAILED": {
-      const pip = explainPip(message, metadata);
+      const pip = explainPip(message, metadata, shown);
       summary = pip.summary;
       lines = pip.lines;
       break;
@@ -140,9 +141,10 @@ export function isErrorLine(line: string): boolean {
 }
 
 /** The sentence and error lines of a failed pip install, from its output (metadata or message) and the streamed log. */
-function explainPip(message: string, metadata: Record<string, string>): { summary: string; lines: ExplainedLine[] } {
+function explainPip(message: string, metadata: Record<string, string>, shown: ReadonlySet<string>): { summary: string; lines: ExplainedLine[] } {
   const output = metadata.output ?? metadata.docker_error ?? message;
-  const all = [...output.split("\n"), ...message.split("\n").slice(1)];
+  // The streamed build log last: on image platforms pip's lines are only there.
+  const all = [...output.split("\n"), ...message.split("\n").slice(1), ...shown];
   const errors = [...new Set(all.filter((l) => /^\s*ERROR:|No matching distribution|Could not find a version|error:/.test(l)))];
   const lines = errors.map((text) => ({ text, highlight: true }));
   const find = (pattern: RegExp) => {

@@ -34,6 +34,8 @@ export async function launchBrowser(): Promise<TestBrowser> {
     cspViolations,
     async open(url, width = 1280, height = 1000) {
       const page = await context.newPage();
+      // Waits end on what the page shows; the deadline only bounds a loaded machine's slowness.
+      page.setDefaultTimeout(120_000);
       page.on("console", (msg) => {
         if (/Content.Security.Policy/i.test(msg.text())) cspViolations.push(msg.text());
       });

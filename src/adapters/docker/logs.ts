@@ -2,9 +2,13 @@ import { PassThrough, type Readable } from "node:stream";
 import type Docker from "dockerode";
 import { dockerUnavailable } from "../../images/image.ts";
 import type { LogLine, LogsOptions } from "../../domain/types.ts";
-import { LineSplitter } from "../kit/lines.ts";
+import { StringDecoder } from "node:string_decoder";
+import { BoundedLines } from "../../runtime/bounded-lines.ts";
 import { AsyncQueue } from "../kit/queue.ts";
 import { parseTimestamped } from "../kit/timestamps.ts";
+
+/** Longest line kept, as for local workers' output (runtime/worker.ts MAX_LINE_BYTES). */
+const MAX_LINE_BYTES = 64 * 1024;
 
 /**
  * A container's output lines, read from the engine's logs API (timestamps on): the last
@@ -24,17 +28,25 @@ export async function* containerLogs(docker: Docker, containerId: string, option
     throw dockerUnavailable(error);
   }
   const queue = new AsyncQueue<LogLine>({ signal, onDrain: () => raw.resume() });
-  const splitters = { stdout: new LineSplitter(), stderr: new LineSplitter() };
+  // Lines are cut at MAX_LINE_BYTES (and the cut marked) as they arrive: a container that writes
+  // one endless line (the engine hands it over in 16 KiB pieces) cannot make the agent buffer it.
+  let room = true;
+  const splitter = (stream: "stdout" | "stderr") => ({
+    decoder: new StringDecoder("utf8"),
+    lines: new BoundedLines(MAX_LINE_BYTES, (text) => (room = queue.push(parseTimestamped(text, stream)) && room)),
+  });
+  const splitters = { stdout: splitter("stdout"), stderr: splitter("stderr") };
   const sink = (stream: "stdout" | "stderr") => {
     const out = new PassThrough();
     out.on("data", (chunk: Buffer) => {
-      let room = true;
-      for (const text of splitters[stream].push(chunk)) room = queue.push(parseTimestamped(text, stream)) && room;
+      room = true;
+      splitters[stream].lines.push(splitters[stream].decoder.write(chunk));
       if (!room) raw.pause();
     });
     // The last partial lines once demuxStream's PassThrough has delivered what it holds.
     out.on("end", () => {
-      for (const text of splitters[stream].flush()) queue.push(parseTimestamped(text, stream));
+      splitters[stream].lines.push(splitters[stream].decoder.end());
+      splitters[stream].lines.end();
       if (++ended === 2) queue.end();
     });
     return out;

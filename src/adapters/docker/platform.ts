@@ -10,6 +10,7 @@ import { describeView, listViews, type ContainerView } from "./containers.ts";
 import { ignoreNotFound, removeImageIfUnused, restartContainer, startContainer, within } from "./run.ts";
 import { ContainerEndpoint } from "./channel.ts";
 import { callRoute, streamRoute, type Routes } from "../kit/endpoint.ts";
+import type { ContainerLimits } from "./limits.ts";
 import { containerLogs } from "./logs.ts";
 import { contentHash, canonicalJson } from "../kit/hash.ts";
 import { KeyedLock } from "../kit/keyed-lock.ts";
@@ -31,6 +32,8 @@ export interface DockerPlatformOptions {
   idleTimeoutMs: number;
   /** How long a replaced container may finish the calls it has before it is stopped. */
   drainMs: number;
+  /** Memory and pids limits of every container (FAAS_DOCKER_MEMORY, FAAS_DOCKER_PIDS); default limits.ts's. */
+  limits?: ContainerLimits;
   logger: Logger;
 }
 
@@ -83,7 +86,7 @@ export class DockerPlatform implements Platform {
         phases.enter("deploying");
         const log = (phase: DeployPhase, source: string, line: string) => phases.log(line, source, phase);
         const made = { image: image.ref, hash: image.hash, revision, pythonVersion: inputs.pythonVersion, createdAt: current?.createdAt ?? new Date() };
-        const view = await startContainer(this.docker, { namespace: this.options.namespace, startTimeoutMs: this.options.startTimeoutMs }, spec, made, log, signal);
+        const view = await startContainer(this.docker, { namespace: this.options.namespace, startTimeoutMs: this.options.startTimeoutMs, limits: this.options.limits }, spec, made, log, signal);
         const previous = this.live.get(spec.id);
         // The switch: calls made from here on go to the new container; the old one drains, then goes.
         this.live.set(spec.id, { view, endpoint: new ContainerEndpoint(view.containerId, view.port, this.options.invokeTimeoutMs), starting: undefined, stopping: undefined, lastUsed: Date.now() });

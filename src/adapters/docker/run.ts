@@ -5,6 +5,7 @@ import type { DeployPhase, DeploySpec } from "../../domain/types.ts";
 import { dockerUnavailable } from "../../images/image.ts";
 import { CONTAINER_PORT } from "../../images/template.ts";
 import { LABELS, MANAGED_BY } from "../kit/labels.ts";
+import { DEFAULT_CONTAINER_LIMITS, limitsHostConfig, type ContainerLimits } from "./limits.ts";
 import { publishedPort, waitHealthy, type ContainerView } from "./containers.ts";
 
 /** What a new container runs: the image (reference and content hash), the revision, the Python. */
@@ -24,7 +25,7 @@ export interface ContainerMade {
  */
 export async function startContainer(
   docker: Docker,
-  where: { namespace: string; startTimeoutMs: number },
+  where: { namespace: string; startTimeoutMs: number; limits?: ContainerLimits },
   spec: DeploySpec,
   made: ContainerMade,
   log: (phase: DeployPhase, source: string, line: string) => void,
@@ -46,7 +47,7 @@ export async function startContainer(
         [LABELS.pythonVersion]: pythonVersion,
       },
       ExposedPorts: { [`${CONTAINER_PORT}/tcp`]: {} },
-      HostConfig: { PortBindings: { [`${CONTAINER_PORT}/tcp`]: [{ HostIp: "127.0.0.1", HostPort: "" }] } },
+      HostConfig: { PortBindings: { [`${CONTAINER_PORT}/tcp`]: [{ HostIp: "127.0.0.1", HostPort: "" }] }, ...limitsHostConfig(where.limits ?? DEFAULT_CONTAINER_LIMITS) },
       abortSignal: signal,
     } as Docker.ContainerCreateOptions)
     .catch((error: unknown) => {

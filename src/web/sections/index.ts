@@ -4,3 +4,4 @@ import "./overview.ts";
 import "./stats.ts";
 import "./logs.ts";
 import "./source.ts";
+import "./stream.ts";
