@@ -1,7 +1,6 @@
-import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
@@ -10,8 +9,9 @@ import { getJson, startTestAgent, type TestAgent } from "./support/agent.ts";
 
 // A hostile web page in real Chromium against an agent started as the README says (loopback, no
 // token). The page is served from a second origin: another port on 127.0.0.1, and foreign names
-// mapped to 127.0.0.1 with --host-resolver-rules. The handler it tries to deploy writes a marker file
-// on import: the marker proves whether any attempt ran code, the agent's list whether any deployed.
+// mapped to 127.0.0.1 with --host-resolver-rules. The handler it tries to deploy reports a marker on
+// import (over TCP to the test: its sandbox shares the network, not the file system): the marker
+// proves whether any attempt ran code, the agent's list whether any deployed.
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 let dir: string;
@@ -20,9 +20,16 @@ let browser: BrowserContext;
 let page: Page;
 let attacker: { server: Server; port: number };
 
-/** A handler whose import writes `marker`: if it ever runs, the file exists. */
+/** Markers handlers reported to the test, by name; `arrived` resolves when one comes. */
+const markers = { port: 0, seen: new Set<string>(), waiting: new Map<string, () => void>() };
+let markerServer: NetServer;
+function markerArrived(marker: string): Promise<void> {
+  return markers.seen.has(marker) ? Promise.resolve() : new Promise((resolve) => markers.waiting.set(marker, resolve));
+}
+
+/** A handler whose import reports `marker` to the test: if it ever runs, the marker is seen. */
 function hostileHandler(marker: string): string {
-  return `import pathlib\npathlib.Path(${JSON.stringify(marker)}).write_text("pwned")\ndef handle(req):\n    return "pwned"\n`;
+  return `import socket\nwith socket.create_connection(("127.0.0.1", ${markers.port})) as s:\n    s.sendall(${JSON.stringify(marker)}.encode())\ndef handle(req):\n    return "pwned"\n`;
 }
 
 /** Serves a blank page on 127.0.0.1 (any Host): the attacker's origin. */
@@ -100,6 +107,17 @@ async function attack(p: Page, agentUrl: string, handler: string, id: string): P
 }
 
 beforeAll(async () => {
+  markerServer = createNetServer((socket) => {
+    let text = "";
+    socket.on("error", () => {});
+    socket.on("data", (d: Buffer) => (text += d.toString()));
+    socket.on("end", () => {
+      markers.seen.add(text);
+      markers.waiting.get(text)?.();
+    });
+  });
+  await new Promise<void>((resolve) => markerServer.listen(0, "127.0.0.1", resolve));
+  markers.port = (markerServer.address() as AddressInfo).port;
   dir = await mkdtemp(join(tmpdir(), "faas-attack-"));
   agent = await startTestAgent();
   attacker = await startAttacker();
@@ -123,12 +141,13 @@ afterAll(async () => {
   if (attacker) await stopAttacker(attacker.server).catch(() => {});
   await agent?.dispose();
   if (dir) await rm(dir, { recursive: true, force: true });
+  markerServer?.close();
 });
 
 describe("a hostile page on another origin", () => {
   for (const origin of ["127.0.0.1 on another port", "a foreign host name mapped to 127.0.0.1"]) {
     it(`cannot deploy or read: ${origin}`, async () => {
-      const marker = join(dir, `marker-${origin.length}`);
+      const marker = `marker-${origin.length}`;
       const base = origin.startsWith("127") ? `http://127.0.0.1:${attacker.port}` : `http://evil.example:${attacker.port}`;
       const p = await browser.newPage();
       const statuses = recordStatuses(p, agent.url);
@@ -140,7 +159,7 @@ describe("a hostile page on another origin", () => {
       expect(seen.noCorsForm).toBe("opaque");
       expect(seen.jsonPreflight).toBe("blocked: TypeError"); // preflight refused, POST never sent
       expect(seen.read).toBe("blocked: TypeError");
-      expect(existsSync(marker)).toBe(false);
+      expect(markers.seen.has(marker)).toBe(false);
       expect((await getJson(`${agent.url}/functions`)).body.functions).toEqual([]);
       // What the agent answered: 403 for the foreign Origin, whatever the content type.
       expect(statuses.length).toBeGreaterThanOrEqual(4);
@@ -157,7 +176,7 @@ describe("a hostile page on another origin", () => {
     await stopAttacker(site.server);
     const rebound = await startTestAgent({ PORT: String(site.port) });
     try {
-      const marker = join(dir, "marker-rebind");
+      const marker = "marker-rebind";
       const seen = await p.evaluate(async (handler) => {
         const list = await fetch("/functions");
         const deploy = await fetch("/deploy", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: "evil-rebind", handler }) });
@@ -166,7 +185,7 @@ describe("a hostile page on another origin", () => {
       expect(seen.list).toMatch(/^421 .*HOST_NOT_ALLOWED/);
       expect(seen.deploy).toMatch(/^421 .*HOST_NOT_ALLOWED/);
       expect(seen.list).not.toContain("functions");
-      expect(existsSync(marker)).toBe(false);
+      expect(markers.seen.has(marker)).toBe(false);
       expect((await getJson(`${rebound.url}/functions`)).body.functions).toEqual([]);
     } finally {
       await p.close();
@@ -182,12 +201,12 @@ describe("an origin the operator allows (FAAS_ALLOWED_ORIGINS)", () => {
     const friendly = await startTestAgent({ FAAS_ALLOWED_ORIGINS: allowed });
     const p = await browser.newPage();
     try {
-      const marker = join(dir, "marker-allowed");
+      const marker = "marker-allowed";
       await p.goto(`${allowed}/`);
       const seen = await attack(p, friendly.url, hostileHandler(marker), "ok");
       expect(seen.jsonPreflight).toMatch(/^200 .*"status":"deployed"/);
       expect(seen.read).toMatch(/^200 .*ok-json/);
-      expect(existsSync(marker)).toBe(true);
+      await markerArrived(marker); // the import ran: its deploy answered 200 after it
       // Still JSON only: the no-cors and form attempts were 415 and deployed nothing.
       const ids = (await getJson(`${friendly.url}/functions`)).body.functions.map((f: { id: string }) => f.id);
       expect(ids).toEqual(["ok-json"]);

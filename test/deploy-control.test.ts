@@ -1,5 +1,3 @@
-import { readFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createClient, ConnectError, Code } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
@@ -7,14 +5,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FaasAgent } from "../gen/faas/v1/agent_pb.ts";
 import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.ts";
 import { deploy, getJson, postJson, startTestAgent, type TestAgent } from "./support/agent.ts";
+import { noProcessesMentioning, tcpBarrier, workerHostPids } from "./support/agent-process.ts";
 
 /**
  * A deploy that outlives FAAS_DEPLOY_TIMEOUT is deadline_exceeded DEPLOY_TIMEOUT (HTTP 504) on
  * every protocol, not "cancelled by the caller"; a delete of a function whose deploy is running
  * cancels that deploy (its worker is killed) and answers at once instead of waiting behind it.
  */
-const stuckImport = (pidFile: string, result: number) =>
-  `import os, time\nopen(${JSON.stringify(pidFile)}, 'w').write(str(os.getpid()))\ntime.sleep(3600)\ndef handle(req):\n    return ${result}`;
+// The import tells the test it started (a connection to its barrier: the sandbox shares the
+// network, not the file system) and then never ends.
+const stuckImport = (port: number, result: number) =>
+  `import socket, time\n_held = socket.create_connection(("127.0.0.1", ${port}))\ntime.sleep(3600)\ndef handle(req):\n    return ${result}`;
 
 function alive(pid: number): boolean {
   try {
@@ -25,10 +26,22 @@ function alive(pid: number): boolean {
   }
 }
 
-async function pidFrom(path: string): Promise<number> {
-  let text = "";
-  await expect.poll(async () => (text = await readFile(path, "utf8").catch(() => "")), { timeout: 20_000, interval: 50 }).not.toBe("");
-  return Number(text);
+type Gate = Awaited<ReturnType<typeof tcpBarrier>>;
+const gates: Gate[] = [];
+/** A barrier of the test's own (closed after the file). */
+async function newGate(): Promise<Gate> {
+  const gate = await tcpBarrier();
+  gates.push(gate);
+  return gate;
+}
+afterAll(() => gates.forEach((g) => g.close()));
+
+/** Waits until the stuck import of `id` has reached `gate`; its worker's pid as this machine sees it. */
+async function stuckWorker(agent: TestAgent, gate: Gate, id: string, except: number[] = []): Promise<number> {
+  await gate.next();
+  const pids = (await workerHostPids(agent.stateDir, id)).filter((pid) => !except.includes(pid));
+  expect(pids).toHaveLength(1);
+  return pids[0]!;
 }
 
 describe("FAAS_DEPLOY_TIMEOUT", { timeout: 60_000 }, () => {
@@ -41,12 +54,14 @@ describe("FAAS_DEPLOY_TIMEOUT", { timeout: 60_000 }, () => {
   });
 
   it("REST: 504 with reason DEPLOY_TIMEOUT, and the stuck import is killed", async () => {
-    const pidFile = join(agent.stateDir, "rest.pid");
-    const res = await postJson(`${agent.url}/deploy`, { id: "stuck-rest", handler: stuckImport(pidFile, 1) });
+    const gate = await newGate();
+    const res = await postJson(`${agent.url}/deploy`, { id: "stuck-rest", handler: stuckImport(gate.port, 1) });
     expect(res.status).toBe(504);
     expect(res.body.reason).toBe("DEPLOY_TIMEOUT");
     expect(res.body.error).toContain("did not finish within 2 s (FAAS_DEPLOY_TIMEOUT)");
-    await expect.poll(() => alive(Number(readFileSyncSafe(pidFile))), { timeout: 10_000 }).toBe(false);
+    // Nothing of its worker is left (the stuck import ran: it reached the barrier).
+    await gate.next();
+    await noProcessesMentioning(join(agent.stateDir, "functions", "stuck-rest"));
     expect((await getJson(`${agent.url}/functions`)).body.functions).toEqual([]);
   });
 
@@ -55,8 +70,9 @@ describe("FAAS_DEPLOY_TIMEOUT", { timeout: 60_000 }, () => {
     ["gRPC", () => createGrpcTransport({ baseUrl: agent.url })],
   ])("%s: deadline_exceeded with reason DEPLOY_TIMEOUT", async (_name, transport) => {
     const client = createClient(FaasAgent, transport());
+    const gate = await newGate();
     const error = await (async () => {
-      for await (const _ of client.deploy({ id: "stuck-rpc", handler: stuckImport(join(agent.stateDir, "rpc.pid"), 1) }));
+      for await (const _ of client.deploy({ id: "stuck-rpc", handler: stuckImport(gate.port, 1) }));
     })().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConnectError);
     expect((error as ConnectError).code).toBe(Code.DeadlineExceeded);
@@ -76,9 +92,10 @@ describe("delete cancels a running deploy", { timeout: 60_000 }, () => {
 
   it("of a redeploy: the delete answers at once, the deploy ends CANCELLED, its worker is gone, nothing is left", async () => {
     await deploy(agent, { id: "victim", handler: "def handle(req):\n    return 1" });
-    const pidFile = join(agent.stateDir, "redeploy.pid");
-    const redeploy = postJson(`${agent.url}/deploy`, { id: "victim", handler: stuckImport(pidFile, 2) });
-    const pid = await pidFrom(pidFile);
+    const serving = await workerHostPids(agent.stateDir, "victim");
+    const gate = await newGate();
+    const redeploy = postJson(`${agent.url}/deploy`, { id: "victim", handler: stuckImport(gate.port, 2) });
+    const pid = await stuckWorker(agent, gate, "victim", serving);
     const started = Date.now();
     const del = await postJson(`${agent.url}/delete`, { id: "victim" });
     expect(del.status).toBe(200);
@@ -94,9 +111,9 @@ describe("delete cancels a running deploy", { timeout: 60_000 }, () => {
   });
 
   it("of a first deploy: the delete succeeds (nothing remains), and the id can be deployed again", async () => {
-    const pidFile = join(agent.stateDir, "first.pid");
-    const first = postJson(`${agent.url}/deploy`, { id: "newcomer", handler: stuckImport(pidFile, 3) });
-    const pid = await pidFrom(pidFile);
+    const gate = await newGate();
+    const first = postJson(`${agent.url}/deploy`, { id: "newcomer", handler: stuckImport(gate.port, 3) });
+    const pid = await stuckWorker(agent, gate, "newcomer");
     const del = await postJson(`${agent.url}/delete`, { id: "newcomer" });
     expect(del.status).toBe(200);
     expect((await first).body.reason).toBe("CANCELLED");
@@ -111,12 +128,3 @@ describe("delete cancels a running deploy", { timeout: 60_000 }, () => {
     expect(res.body.reason).toBe("FUNCTION_NOT_FOUND");
   });
 });
-
-/** A pid file's number, or 0 before it exists. */
-function readFileSyncSafe(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return "0";
-  }
-}

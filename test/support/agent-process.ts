@@ -103,8 +103,41 @@ export async function noProcessesMentioning(needle: string, timeoutMs = 10_000):
  * `os.getpid()` answers there is no use outside). Throws unless exactly one runs.
  */
 export async function workerHostPid(stateDir: string, id: string): Promise<number> {
+  const pids = await workerHostPids(stateDir, id);
+  if (pids.length !== 1) throw new Error(`expected one worker of ${id}, found pids ${JSON.stringify(pids)}`);
+  return pids[0]!;
+}
+
+/** The host pids of every Python worker of function `id` (starting, serving or draining). */
+export async function workerHostPids(stateDir: string, id: string): Promise<number[]> {
   const handlerDir = join(stateDir, "functions", id, "revisions");
-  const workers = (await processesMentioning(handlerDir)).filter((p) => p.cmdline.includes("faas_runtime.py") && !/^\S*bwrap /.test(p.cmdline));
-  if (workers.length !== 1) throw new Error(`expected one worker of ${id}, found ${JSON.stringify(workers)}`);
-  return workers[0]!.pid;
+  const workers = await processesMentioning(handlerDir);
+  return workers.filter((p) => p.cmdline.includes("faas_runtime.py") && !/^\S*bwrap /.test(p.cmdline)).map((p) => p.pid);
+}
+
+/**
+ * A TCP server on 127.0.0.1 that handlers reach through their sandbox (the network is shared, the
+ * file system is not): `next()` resolves at each connection, which is held open until `close`.
+ */
+export async function tcpBarrier(): Promise<{ port: number; next(): Promise<void>; close(): void }> {
+  const { createServer } = await import("node:net");
+  const held: import("node:net").Socket[] = [];
+  const waiting: Array<() => void> = [];
+  let arrived = 0;
+  const server = createServer((socket) => {
+    held.push(socket);
+    socket.on("error", () => {});
+    arrived++;
+    waiting.shift()?.();
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  let taken = 0;
+  return {
+    port: (server.address() as { port: number }).port,
+    next: () => (taken++ < arrived ? Promise.resolve() : new Promise<void>((r) => waiting.push(r))),
+    close() {
+      for (const s of held) s.destroy();
+      server.close();
+    },
+  };
 }
