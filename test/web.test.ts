@@ -139,6 +139,16 @@ describe.skipIf(skipChromium)("web page", { timeout: 240_000 }, () => {
     expect(res.status).toBe(200);
     await page.waitForFunction(() => document.getElementById("logs")!.textContent!.includes("handling followed-live"));
     expect(await page.textContent("#logs-status")).toBe("following…");
+    // Stats from Get: the two calls above, and charts of them.
+    for (let n = 0; n < 6; n++) expect((await postJson(`${agent.url}/invoke`, { id: "web-hello", payload: { name: `call-${n}` } })).status).toBe(200);
+    await page.waitForFunction(() => document.querySelector('#stats-figures [data-figure="calls (5 min)"] dd')?.textContent === "8");
+    expect(await page.textContent('#stats-figures [data-figure="errors (5 min)"] dd')).toBe("0");
+    expect(await page.textContent('#stats-figures [data-figure="p50 (5 min)"] dd')).toMatch(/^\d+(\.\d+)? (µs|ms|s)$/);
+    expect(await page.textContent('#stats-figures [data-figure="last call"] dd')).toMatch(/^(just now|\d+s ago)$/);
+    // The rate chart has a line through the slots with calls; the latency chart's p50 and p99 too.
+    expect(await page.$$eval("#stats-charts svg", (svgs) => svgs.map((s) => s.getAttribute("aria-label")))).toEqual(["rate", "latency"]);
+    for (const series of ["calls", "p50", "p99"]) expect(await page.getAttribute(`#stats-charts path[data-series="${series}"]`, "d")).toMatch(/^M[\d.]+,[\d.]+/);
+    expect(await page.textContent('#stats-charts .scale')).toContain("last 5 min");
     await browser.screenshot(page, "detail");
   });
 

@@ -54,18 +54,21 @@ export function lineChart(series: readonly Series[], options: ChartOptions): HTM
   for (const s of series) {
     // One path with a move at every gap, so slots without data leave the line open.
     let d = "";
+    let dots = "";
     let drawing = false;
     s.values.forEach((v, i) => {
       if (v === undefined) {
         drawing = false;
         return;
       }
-      d += `${drawing ? "L" : "M"}${x(i).toFixed(1)},${y(v).toFixed(1)}`;
+      const at = `${x(i).toFixed(1)},${y(v).toFixed(1)}`;
+      d += `${drawing ? "L" : "M"}${at}`;
       // A point alone between gaps: a zero-length segment, drawn as a dot by the round line cap.
-      if (!drawing && s.values[i + 1] === undefined) d += "l0,0";
+      if (!drawing && s.values[i + 1] === undefined) dots += `M${at}l0,0`;
       drawing = true;
     });
     if (d) svg.append(el("path", { d, class: `line ${s.className}`, "data-series": s.name }));
+    if (dots) svg.append(el("path", { d: dots, class: `line point ${s.className}` }));
   }
 
   const legend = document.createElement("figcaption");

@@ -1,3 +1,4 @@
+import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Function as FunctionMessage } from "../../gen/faas/v1/agent_pb.ts";
 
 /** One stretch of time of a function's recent calls (a slot of the agent's window, or a page sample). */
@@ -18,6 +19,8 @@ export interface Stats {
   invocations: number;
   errors: number;
   coldStarts: number;
+  /** Calls running now. */
+  inflight?: number;
   /** Over the agent's window (5 minutes). */
   windowCalls: number;
   windowErrors: number;
@@ -33,8 +36,29 @@ export interface Stats {
  * none. The one place that reads the message, so that its shape changes here only.
  */
 export function readStats(fn: FunctionMessage): Stats | undefined {
-  void fn;
-  return undefined;
+  const s = fn.stats;
+  if (!s) return undefined;
+  // Quantiles are 0 without calls: shown as no value, not as 0 s.
+  const q = (v: number, calls: bigint | number) => (Number(calls) > 0 && v > 0 ? v : undefined);
+  return {
+    invocations: Number(s.invocations),
+    errors: Number(s.errors),
+    coldStarts: Number(s.coldStarts),
+    inflight: s.inflight,
+    windowCalls: Number(s.recentInvocations),
+    windowErrors: Number(s.recentErrors),
+    p50: q(s.latencyP50Seconds, s.recentInvocations),
+    p99: q(s.latencyP99Seconds, s.recentInvocations),
+    lastInvoked: s.lastInvokedAt ? timestampDate(s.lastInvokedAt) : undefined,
+    intervals: s.intervals.map((i) => ({
+      start: i.startTime ? timestampDate(i.startTime).getTime() : 0,
+      seconds: i.seconds,
+      calls: Number(i.invocations),
+      errors: Number(i.errors),
+      p50: q(i.latencyP50Seconds, i.invocations),
+      p99: q(i.latencyP99Seconds, i.invocations),
+    })),
+  };
 }
 
 /** Samples kept by History: 5 minutes at one per 2 s refresh. */

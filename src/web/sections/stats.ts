@@ -13,6 +13,7 @@ function figures(stats: Stats): Array<[string, string]> {
     ["p99 (5 min)", stats.p99 === undefined ? "–" : formatSeconds(stats.p99)],
     ["calls in all", String(stats.invocations)],
     ["cold starts", String(stats.coldStarts)],
+    ["in flight", String(stats.inflight ?? 0)],
     ["last call", stats.lastInvoked ? relativeTime(stats.lastInvoked) : "never"],
   ];
 }

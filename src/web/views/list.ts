@@ -4,6 +4,7 @@ import type { App } from "../app.ts";
 import { relativeTime } from "../../clients/time.ts";
 import { byId, button, h } from "../dom.ts";
 import { showError } from "../errors.ts";
+import { readStats } from "../stats.ts";
 import { detailHref } from "../router.ts";
 
 /** The columns of the list: a header and how a function fills the cell (narrow screens show the header beside it). */
@@ -14,6 +15,7 @@ const COLUMNS: Array<{ name: string; cell: (fn: FunctionMessage) => Node | strin
   { name: "python", cell: (fn) => fn.pythonVersion },
   { name: "revision", cell: (fn) => fn.revision.slice(0, 12), className: () => "mono" },
   { name: "updated", cell: (fn) => (fn.updatedAt ? relativeTime(timestampDate(fn.updatedAt)) : "-") },
+  { name: "calls 5m", cell: (fn) => callsCell(fn) },
 ];
 
 /**
@@ -51,6 +53,13 @@ export function mountList(app: App): void {
     byId("function-ids").replaceChildren(...functions.map((fn) => h("option", { value: fn.id })));
     updated.textContent = `updated ${new Date().toLocaleTimeString()}`;
   });
+}
+
+/** Calls (and errors) over the agent's 5-minute window, "-" without stats. */
+function callsCell(fn: FunctionMessage): string {
+  const stats = readStats(fn);
+  if (!stats) return "-";
+  return stats.windowErrors > 0 ? `${stats.windowCalls} (${stats.windowErrors} failed)` : String(stats.windowCalls);
 }
 
 function row(app: App, fn: FunctionMessage, error: HTMLElement): HTMLTableRowElement {
