@@ -9,6 +9,8 @@ import { AgentCore } from "./service/core.ts";
 import { AgentMetrics } from "./metrics/agent-metrics.ts";
 import { asFaasError, httpStatusOf } from "./server/errors.ts";
 import { SourceStore } from "./service/sources.ts";
+import { openInvocations } from "./invocations/open.ts";
+import type { InvocationService } from "./invocations/service.ts";
 import { createAgentServer, type AgentServerOptions } from "./server/server.ts";
 import { besideSource, PACKAGE_ROOT } from "./paths.ts";
 
@@ -24,6 +26,8 @@ export interface RunningAgent {
   url: string;
   core: AgentCore;
   platform: Platform;
+  /** Durable async invocations (SQLite in the state dir, or JetStream with FAAS_QUEUE_URL). */
+  invocations: InvocationService;
   metrics: AgentMetrics;
   /** Re-reads the TLS certificates (main.ts calls it on SIGHUP). */
   reloadTls(): void;
@@ -58,8 +62,16 @@ export async function startAgent(
     logger,
     sources: new SourceStore(join(config.local.stateDir, "sources")),
   });
+  let invocations: InvocationService;
+  try {
+    invocations = await openInvocations(config.invocations, config.local.stateDir, core, logger);
+  } catch (error) {
+    await platform.close();
+    throw error;
+  }
   const server = createAgentServer({
     core,
+    invocations,
     metrics,
     logger,
     authTokens: config.authTokens,
@@ -75,7 +87,9 @@ export async function startAgent(
   let address: AddressInfo;
   try {
     address = await server.listen(config.port, config.host);
+    await invocations.start();
   } catch (error) {
+    await invocations.close();
     await platform.close();
     throw error;
   }
@@ -87,10 +101,13 @@ export async function startAgent(
     reloadTls: () => server.reloadTls(),
     core,
     platform,
+    invocations,
     metrics,
     stop() {
       stopping ??= (async () => {
         core.markShuttingDown();
+        // Before the platform closes: an attempt cut short by the shutdown is queued again, not failed.
+        await invocations.close();
         await server.close(config.shutdownGraceMs);
         await platform.close();
       })();

@@ -4,6 +4,8 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseEnv } from "node:util";
 import type { PlatformName } from "./domain/types.ts";
+import { invocationsConfig } from "./invocations/config.ts";
+import type { InvocationsConfig } from "./invocations/types.ts";
 
 /** The agent's configuration, parsed and validated once at start-up from the environment. */
 export interface Config {
@@ -61,6 +63,8 @@ export interface Config {
     project: string;
     invokeVia: "dashboard" | "internal" | "external";
   };
+  /** Async invocations (docs/async.md): the queue, its retention and bounds, retries, concurrency, callbacks. */
+  invocations: InvocationsConfig;
   /** The docker platform (and image builds): DOCKER_TIMEOUT bounds a build; FAAS_DOCKER_NAMESPACE separates agents sharing an engine. */
   docker: { timeoutSeconds: number; namespace: string; limits: ContainerLimits };
 }
@@ -166,6 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       project: nonEmpty(env.NUCLIO_PROJECT) ?? "default",
       invokeVia: oneOf(env, "NUCLIO_INVOKE_VIA", ["dashboard", "internal", "external"] as const, "dashboard"),
     },
+    invocations: invocationsConfig(env),
     docker: { timeoutSeconds: int(env, "DOCKER_TIMEOUT", 300, 1, 86400), namespace: dockerNamespace(env), limits: containerLimits(env) },
   };
 }
@@ -246,7 +251,7 @@ function optionalHttpUrl(env: NodeJS.ProcessEnv, name: string): string | undefin
   return raw;
 }
 
-function nonEmpty(value: string | undefined): string | undefined {
+export function nonEmpty(value: string | undefined): string | undefined {
   const v = value?.trim();
   return v ? v : undefined;
 }
@@ -267,7 +272,7 @@ function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean 
   throw new ConfigError(`${name}=${env[name]} is invalid; expected true or false`);
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+export function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const raw = nonEmpty(env[name]);
   if (raw === undefined) return fallback;
   const value = Number(raw);
@@ -278,7 +283,7 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number
 }
 
 /** A duration given in (possibly fractional) seconds, returned in milliseconds. */
-function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number, allowZero = false): number {
+export function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number, allowZero = false): number {
   const raw = nonEmpty(env[name]);
   if (raw === undefined) return fallback * 1000;
   const value = Number(raw);

@@ -331,7 +331,7 @@ describe("faas options", () => {
     expect(deployHelp.stdout).toMatch(/^Usage: faas deploy \[FILE\.py \| ID\]/);
     const json = await faas(["list", "--nope", "-o", "json"]);
     expect(JSON.parse(json.stderr)).toEqual({ error: { code: "usage", message: "unknown option --nope (see faas list --help)" } });
-  });
+  }, 180_000); // 15 CLI processes, 13 at once: a minute on a loaded machine
 
   it("--version prints the package's version", async () => {
     const { version } = JSON.parse(await readFile(fileURLToPath(new URL("../package.json", import.meta.url)), "utf8"));

@@ -65,7 +65,7 @@ describe("the contract", () => {
 
   it("serves FaasAgent under /faas.v1.FaasAgent with every rpc", () => {
     expect(FaasAgent.typeName).toBe("faas.v1.FaasAgent");
-    expect(Object.keys(FaasAgent.method).sort()).toEqual(["capabilities", "delete", "deploy", "get", "health", "invoke", "invokeStream", "list", "logs", "setTraffic"]);
+    expect(Object.keys(FaasAgent.method).sort()).toEqual(["cancelInvocation", "capabilities", "delete", "deploy", "get", "getInvocation", "health", "invoke", "invokeAsync", "invokeStream", "list", "listInvocations", "logs", "setTraffic", "watchInvocation"]);
   });
 
   it("comments every rpc, message, field and enum value", async () => {

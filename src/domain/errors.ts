@@ -41,6 +41,9 @@ export type FaasErrorReason =
   | "DEPLOY_FAILED"
   | "DEPLOY_IN_PROGRESS"
   | "UNSUPPORTED"
+  | "INVOCATION_NOT_FOUND"
+  | "INVOCATION_FINISHED"
+  | "QUEUE_FULL"
   | "INTERNAL";
 
 export interface FaasErrorOptions {

@@ -12,6 +12,8 @@ import {
 import { payloadJson } from "../domain/payload.ts";
 import { fromDeployRequest, fromTrafficMessage, toCapabilitiesResponse } from "../service/messages.ts";
 import type { AgentCore, DeployProgress } from "../service/core.ts";
+import { invocationRoutes } from "../invocations/rest.ts";
+import type { InvocationService } from "../invocations/service.ts";
 import type { AgentMetrics } from "../metrics/agent-metrics.ts";
 import { metricsRoute } from "./metrics-route.ts";
 import { requestIdOf } from "./request-id.ts";
@@ -34,6 +36,8 @@ export interface RestOptions {
   logger: Logger;
   /** The contract's request rules (proto annotations), checked before the core is called, as for the RPCs. */
   validation: RequestValidation;
+  /** Async invocations (/async-invoke, /invocations); UNSUPPORTED when absent. */
+  invocations?: InvocationService;
   /** Serves anything that is not a REST route (e.g. static files); 404 when absent. */
   fallback?: (req: Request, res: Response) => void;
 }
@@ -109,9 +113,12 @@ export function createRestHandler(options: RestOptions): (req: Request, res: Res
     },
   };
 
+  const async = invocationRoutes({ service: options.invocations, platform: core.platformName, validation, maxBodyBytes: options.maxBodyBytes, send });
+  Object.assign(routes, async.exact);
+
   return (req, res) => {
     const path = (req.url ?? "/").split("?", 1)[0];
-    const route = routes[path];
+    const route = routes[path] ?? async.match(path);
     if (!route) {
       if (options.fallback) return options.fallback(req, res);
       return send(res, 404, { error: `no route ${path}` });

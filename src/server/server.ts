@@ -11,6 +11,7 @@ import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.ts"
 import { ServerReflection as ServerReflectionAlpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.ts";
 import { createFaasAgentService } from "../service/connect.ts";
 import type { AgentCore } from "../service/core.ts";
+import type { InvocationService } from "../invocations/service.ts";
 import type { AgentMetrics } from "../metrics/agent-metrics.ts";
 import { RequestValidation } from "../service/validation.ts";
 import { TokenAuth } from "./auth.ts";
@@ -25,6 +26,7 @@ import { createStaticHandler } from "./static.ts";
 import { createReloadableTls, type TlsFiles } from "./tls.ts";
 import { createGrpcUnaryHandler } from "./grpc-unary.ts";
 import { assignRequestId } from "./request-id.ts";
+import { refuseProtoKeys } from "./proto-keys.ts";
 import { keepNativeHttp2 } from "./native-h2.ts";
 
 /** The most of a refused request body the server reads and discards so the client sees the error. */
@@ -55,6 +57,8 @@ function drainInsteadOfDestroy(req: DrainableRequest): void {
 
 export interface AgentServerOptions {
   core: AgentCore;
+  /** Durable async invocations (the async RPCs and REST routes); they answer UNSUPPORTED without it. */
+  invocations?: InvocationService;
   /** Served at GET /metrics (behind the same credentials as the API); no route when absent. */
   metrics?: AgentMetrics;
   logger: Logger;
@@ -101,7 +105,7 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   const auth = new TokenAuth(options.authTokens);
   const validation = new RequestValidation();
   const fallback = options.webRoot ? createStaticHandler(options.webRoot) : undefined;
-  const rest = createRestHandler({ core: options.core, metrics: options.metrics, maxBodyBytes: options.maxBodyBytes, logger: options.logger, validation, fallback });
+  const rest = createRestHandler({ core: options.core, invocations: options.invocations, metrics: options.metrics, maxBodyBytes: options.maxBodyBytes, logger: options.logger, validation, fallback });
   const serving = new ServingStatus();
   const hosts = new HostPolicy({ bindHost: options.bindHost, allowedHosts: options.allowedHosts ?? [], allowedOrigins: options.allowedOrigins ?? [], tls: options.tls !== undefined });
   const tls = options.tls ? createReloadableTls(options.tls, options.logger) : undefined;
@@ -110,13 +114,14 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   // invalid UTF-8 with invalid_argument instead of replacing it without a word.
   const STRICT_UTF8_JSON = { ignoreUnknownFields: true, textDecoder: new TextDecoder("utf-8", { fatal: true }) };
   // One implementation and one interceptor chain for the Connect adapter and the gRPC fast path.
-  const agentService = createFaasAgentService(options.core);
+  const agentService = createFaasAgentService(options.core, options.invocations);
   // Outermost first: errors are converted last. Credentials are checked by the guard, before this.
   const interceptors = [errorInterceptor(options.logger), createValidateInterceptor({ validator: validation.validator })];
   const handler = connectNodeAdapter({
     routes: (router) => {
       rpcPrefixes.clear();
       router.service(FaasAgent, agentService);
+      refuseProtoKeys(router, options.maxBodyBytes);
       router.service(Health, createHealthService(serving));
       const services = () => new Set(router.handlers.map((h) => h.service));
       router.service(ServerReflection, createReflectionService(services));

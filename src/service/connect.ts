@@ -13,6 +13,8 @@ import {
   SetTrafficResponseSchema,
 } from "../../gen/faas/v1/agent_pb.ts";
 import { invalidPayload, payloadJson } from "../domain/payload.ts";
+import { invocationRpcs } from "../invocations/rpc.ts";
+import type { InvocationService } from "../invocations/service.ts";
 import type { AgentCore } from "./core.ts";
 import { fromDeployRequest, fromTrafficMessage, toCapabilitiesResponse, toDeployResponse, toFunctionMessage } from "./messages.ts";
 
@@ -21,8 +23,10 @@ import { fromDeployRequest, fromTrafficMessage, toCapabilitiesResponse, toDeploy
  * messages.ts, which the REST routes share). Errors are FaasErrors; the error interceptor
  * (server/errors.ts) turns them into Connect errors.
  */
-export function createFaasAgentService(core: AgentCore): ServiceImpl<typeof FaasAgent> {
+export function createFaasAgentService(core: AgentCore, invocations?: InvocationService): ServiceImpl<typeof FaasAgent> {
   return {
+    ...invocationRpcs(invocations, core.platformName),
+
     async *deploy(req, ctx: HandlerContext) {
       for await (const event of core.deploy(fromDeployRequest(req), ctx.signal, requestId(ctx))) yield toDeployResponse(event);
     },
@@ -85,7 +89,7 @@ export function createFaasAgentService(core: AgentCore): ServiceImpl<typeof Faas
  * message was decoded (and would vanish without a word), and a number JSON cannot carry (1e400
  * read as Infinity) makes toJson throw: both are refused as INVALID_PAYLOAD.
  */
-function payloadToJson(value: Value): JsonValue {
+export function payloadToJson(value: Value): JsonValue {
   const stack: Value[] = [value];
   while (stack.length > 0) {
     const v = stack.pop()!;

@@ -28,6 +28,11 @@
 //                                            platform
 //   UNSUPPORTED           unimplemented      the operation or option is not supported by the agent's
 //                                            platform (metadata: platform)
+//   INVOCATION_NOT_FOUND  not_found          no async invocation with that id (or it was pruned after
+//                                            the retention)
+//   INVOCATION_FINISHED   failed_precondition the invocation already succeeded or failed (cancel)
+//   QUEUE_FULL            unavailable        the async store holds its maximum of invocations
+//                                            (FAAS_INVOCATION_MAX); retry later
 //
 // Request rules are declared on the fields below with protovalidate (buf.validate) annotations and
 // enforced by the agent for every protocol, the REST routes included: a violation is
@@ -46,7 +51,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file faas/v1/agent.proto.
  */
 export const file_faas_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("ChNmYWFzL3YxL2FnZW50LnByb3RvEgdmYWFzLnYxIt4NCg1EZXBsb3lSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynYAQFyAhg/EoUBCgdoYW5kbGVyGAIgASgJQnS6SHG6AWEKEWhhbmRsZXJfbm90X2JsYW5rEjdoYW5kbGVyIGlzIHJlcXVpcmVkOiBQeXRob24gc291cmNlIGRlZmluaW5nIGhhbmRsZShyZXEpGhN0aGlzLm1hdGNoZXMocidcUycpyAEBcggogIBAugEBABIjCgxyZXF1aXJlbWVudHMYAyABKAlCDbpICnIIKICABLoBAQAStAcKBnBhcmFtcxgEIAMoCzIiLmZhYXMudjEuRGVwbG95UmVxdWVzdC5QYXJhbXNFbnRyeUL/BrpI+wa6AZgBChVwYXJhbXMuUFlUSE9OX1ZFUlNJT04SK3BhcmFtZXRlciBQWVRIT05fVkVSU0lPTiBtdXN0IGxvb2sgbGlrZSAzLk4aUiEoJ1BZVEhPTl9WRVJTSU9OJyBpbiB0aGlzKSB8fCB0aGlzWydQWVRIT05fVkVSU0lPTiddLm1hdGNoZXMocideM1suXVswLTldezEsMn0kJym6AZYCChRwYXJhbXMuUElQX0lOREVYX1VSTBIucGFyYW1ldGVyIFBJUF9JTkRFWF9VUkwgbXVzdCBiZSBhbiBodHRwKHMpIFVSTBrNASEoJ1BJUF9JTkRFWF9VUkwnIGluIHRoaXMpIHx8ICh0aGlzWydQSVBfSU5ERVhfVVJMJ10ubWF0Y2hlcyhyIl5odHRwcz86Ly9bQS1aYS16MC05Ll9+Oi8/I1tcXUAhJCYnKCkqKyw7PSUtXSskIikgJiYgc2l6ZSh0aGlzWydQSVBfSU5ERVhfVVJMJ10pIDw9ICh0aGlzWydQSVBfSU5ERVhfVVJMJ10uc3RhcnRzV2l0aCgnaHR0cHMnKSA/IDIwMDggOiAyMDA3KSm6AYUCChFwYXJhbXMuQkFTRV9JTUFHRRIvcGFyYW1ldGVyIEJBU0VfSU1BR0UgbXVzdCBiZSBhbiBpbWFnZSByZWZlcmVuY2UavgEhKCdCQVNFX0lNQUdFJyBpbiB0aGlzKSB8fCB0aGlzWydCQVNFX0lNQUdFJ10ubWF0Y2hlcyhyJ15bYS16MC05XSsoWy5fLV1bYS16MC05XSspKig6WzAtOV17MSw1fSk/KC9bYS16MC05XSsoWy5fLV1bYS16MC05XSspKikqKDpbQS1aYS16MC05X11bQS1aYS16MC05Ll8tXXswLDEyN30pPyhAc2hhMjU2OlthLWYwLTldezY0fSk/JCcpmgG4ASK1AboBsQEKDHBhcmFtc19rbm93bhqgAXRoaXMgaW4gWydQWVRIT05fVkVSU0lPTicsICdQSVBfSU5ERVhfVVJMJywgJ0JBU0VfSU1BR0UnXSA/ICcnIDogJ3Vua25vd24gcGFyYW1ldGVyICInICsgdGhpcyArICciOyBrbm93biBwYXJhbWV0ZXJzOiBQWVRIT05fVkVSU0lPTiwgUElQX0lOREVYX1VSTCwgQkFTRV9JTUFHRScS0gEKA2VudhgFIAMoCzIfLmZhYXMudjEuRGVwbG95UmVxdWVzdC5FbnZFbnRyeUKjAbpInwGaAZsBEIABIokBugFqChBlbnZfbm90X3Jlc2VydmVkEjtlbnZpcm9ubWVudCB2YXJpYWJsZSBuYW1lcyBzdGFydGluZyB3aXRoIEZBQVNfIGFyZSByZXNlcnZlZBoZIXRoaXMuc3RhcnRzV2l0aCgnRkFBU18nKXIaMhheW0EtWmEtel9dW0EtWmEtejAtOV9dKiQqCnIIKICAAroBAQASJwoHb3B0aW9ucxgGIAEoCzIWLmZhYXMudjEuRGVwbG95T3B0aW9ucxIPCgdkcnlfcnVuGAcgASgIEjkKCGtlZXBfZW52GAggAygJQie6SCSSASEQgAEiHHIaMhheW0EtWmEtel9dW0EtWmEtejAtOV9dKiQaLQoLUGFyYW1zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIq4DCg1EZXBsb3lPcHRpb25zEhYKCW1pbl9zY2FsZRgBIAEoDUgAiAEBEhYKCW1heF9zY2FsZRgCIAEoDUgBiAEBEiMKBnRhcmdldBgDIAEoAUIOukgLEgkpexSuR+F6hD9IAogBARIoChdzY2FsZV90b196ZXJvX3JldGVudGlvbhgEIAEoCUIHukgEcgIYIBIiChVjb250YWluZXJfY29uY3VycmVuY3kYBSABKA1IA4gBARIcCg90aW1lb3V0X3NlY29uZHMYBiABKA1IBIgBARIlCglyZXNvdXJjZXMYByABKAsyEi5mYWFzLnYxLlJlc291cmNlcxIhCgd3b3JrZXJzGAggASgNQgu6SAgqBhigjQYoAUgFiAEBEjEKB3RyYWZmaWMYCSADKAsyFi5mYWFzLnYxLlRyYWZmaWNUYXJnZXRCCLpIBZIBAhAgQgwKCl9taW5fc2NhbGVCDAoKX21heF9zY2FsZUIJCgdfdGFyZ2V0QhgKFl9jb250YWluZXJfY29uY3VycmVuY3lCEgoQX3RpbWVvdXRfc2Vjb25kc0IKCghfd29ya2VycyKjAgoJUmVzb3VyY2VzEjQKC2NwdV9yZXF1ZXN0GAEgASgJQh+6SBxyGjIYXiR8XlswLTldKyhcLlswLTldKyk/bT8kEjIKCWNwdV9saW1pdBgCIAEoCUIfukgcchoyGF4kfF5bMC05XSsoXC5bMC05XSspP20/JBJLCg5tZW1vcnlfcmVxdWVzdBgDIAEoCUIzukgwci4yLF4kfF5bMC05XSsoXC5bMC05XSspPyhbS01HVFBFXWl8W21rTUdUUEVdKT8kEkkKDG1lbW9yeV9saW1pdBgEIAEoCUIzukgwci4yLF4kfF5bMC05XSsoXC5bMC05XSspPyhbS01HVFBFXWl8W21rTUdUUEVdKT8kEhQKA2dwdRgFIAEoDUIHukgEKgIYQCKYAQoNVHJhZmZpY1RhcmdldBIZCghyZXZpc2lvbhgBIAEoCUIHukgEcgIYPxIOCgZsYXRlc3QYAiABKAgSGAoHcGVyY2VudBgDIAEoDUIHukgEKgIYZBI1CgN0YWcYBCABKAlCKLpIJXIjGD8yH14kfF5bYS16XShbLWEtejAtOV0qW2EtejAtOV0pPyQSCwoDdXJsGAUgASgJItcBCg5EZXBsb3lSZXNwb25zZRIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgVwaGFzZRgCIAEoDjIULmZhYXMudjEuRGVwbG95UGhhc2VIABIgCgNsb2cYAyABKAsyES5mYWFzLnYxLkJ1aWxkTG9nSAASJQoIZnVuY3Rpb24YBCABKAsyES5mYWFzLnYxLkZ1bmN0aW9uSAASIgoHZHJ5X3J1bhgFIAEoCzIPLmZhYXMudjEuRHJ5UnVuSABCBwoFZXZlbnQiVAoGRHJ5UnVuEgwKBGtpbmQYASABKAkSJwoGb2JqZWN0GAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBITCgtkaWZmZXJlbmNlcxgDIAMoCSJNCghCdWlsZExvZxIjCgVwaGFzZRgBIAEoDjIULmZhYXMudjEuRGVwbG95UGhhc2USDgoGc291cmNlGAIgASgJEgwKBGxpbmUYAyABKAkiiAMKCEZ1bmN0aW9uEgoKAmlkGAEgASgJEg0KBWltYWdlGAIgASgJEg4KBnN0YXR1cxgDIAEoCRINCgVyZWFkeRgEIAEoCBINCgVzdGF0ZRgFIAEoCRIQCghwbGF0Zm9ybRgGIAEoCRIQCghlbmRwb2ludBgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXZpc2lvbhgKIAEoCRIWCg5weXRob25fdmVyc2lvbhgLIAEoCRIPCgdtZXNzYWdlGAwgASgJEiQKCXJldmlzaW9ucxgNIAMoCzIRLmZhYXMudjEuUmV2aXNpb24SJwoHdHJhZmZpYxgOIAMoCzIWLmZhYXMudjEuVHJhZmZpY1RhcmdldBIlCgVzdGF0cxgPIAEoCzIWLmZhYXMudjEuRnVuY3Rpb25TdGF0cyLAAgoNRnVuY3Rpb25TdGF0cxITCgtpbnZvY2F0aW9ucxgBIAEoBBIOCgZlcnJvcnMYAiABKAQSEwoLY29sZF9zdGFydHMYAyABKAQSEAoIaW5mbGlnaHQYBCABKA0SMwoPbGFzdF9pbnZva2VkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg53aW5kb3dfc2Vjb25kcxgGIAEoDRIaChJyZWNlbnRfaW52b2NhdGlvbnMYByABKAQSFQoNcmVjZW50X2Vycm9ycxgIIAEoBBIbChNsYXRlbmN5X3A1MF9zZWNvbmRzGAkgASgBEhsKE2xhdGVuY3lfcDk5X3NlY29uZHMYCiABKAESKQoJaW50ZXJ2YWxzGAsgAygLMhYuZmFhcy52MS5TdGF0c0ludGVydmFsIq8BCg1TdGF0c0ludGVydmFsEi4KCnN0YXJ0X3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3NlY29uZHMYAiABKA0SEwoLaW52b2NhdGlvbnMYAyABKAQSDgoGZXJyb3JzGAQgASgEEhsKE2xhdGVuY3lfcDUwX3NlY29uZHMYBSABKAESGwoTbGF0ZW5jeV9wOTlfc2Vjb25kcxgGIAEoASJ8CghSZXZpc2lvbhIMCgRuYW1lGAEgASgJEhQKDGNvbnRlbnRfaGFzaBgCIAEoCRINCgVpbWFnZRgDIAEoCRINCgVyZWFkeRgEIAEoCBIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKOAgoRU2V0VHJhZmZpY1JlcXVlc3QSwwEKAmlkGAEgASgJQrYBukiyAboBpwEKDGlkX2Ruc19sYWJlbBJoaWQgaXMgaW52YWxpZDogdXNlIGxvd2VyY2FzZSBsZXR0ZXJzLCBkaWdpdHMgYW5kICctJywgc3RhcnQgd2l0aCBhIGxldHRlciBhbmQgZW5kIHdpdGggYSBsZXR0ZXIgb3IgZGlnaXQaLXRoaXMubWF0Y2hlcyhyJ15bYS16XShbLWEtejAtOV0qW2EtejAtOV0pPyQnKcgBAXICGD8SMwoHdHJhZmZpYxgCIAMoCzIWLmZhYXMudjEuVHJhZmZpY1RhcmdldEIKukgHkgEECAEQICI5ChJTZXRUcmFmZmljUmVzcG9uc2USIwoIZnVuY3Rpb24YASABKAsyES5mYWFzLnYxLkZ1bmN0aW9uIv4BCg1JbnZva2VSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynIAQFyAhg/EicKB3BheWxvYWQYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUihgEKDkludm9rZVJlc3BvbnNlEiYKBnJlc3VsdBgBIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIOCgZzdGF0dXMYAiABKAkSFgoOZXhlY3V0aW9uX3RpbWUYAyABKAESEAoIcGxhdGZvcm0YBCABKAkSEgoKY29sZF9zdGFydBgFIAEoCCKEAgoTSW52b2tlU3RyZWFtUmVxdWVzdBLDAQoCaWQYASABKAlCtgG6SLIBugGnAQoMaWRfZG5zX2xhYmVsEmhpZCBpcyBpbnZhbGlkOiB1c2UgbG93ZXJjYXNlIGxldHRlcnMsIGRpZ2l0cyBhbmQgJy0nLCBzdGFydCB3aXRoIGEgbGV0dGVyIGFuZCBlbmQgd2l0aCBhIGxldHRlciBvciBkaWdpdBotdGhpcy5tYXRjaGVzKHInXlthLXpdKFstYS16MC05XSpbYS16MC05XSk/JCcpyAEBcgIYPxInCgdwYXlsb2FkGAIgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlInEKFEludm9rZVN0cmVhbVJlc3BvbnNlEicKBWNodW5rGAEgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlSAASJwoDZW5kGAIgASgLMhguZmFhcy52MS5JbnZva2VTdHJlYW1FbmRIAEIHCgVldmVudCJvCg9JbnZva2VTdHJlYW1FbmQSDgoGc3RhdHVzGAEgASgJEhYKDmV4ZWN1dGlvbl90aW1lGAIgASgBEhAKCHBsYXRmb3JtGAMgASgJEhIKCmNvbGRfc3RhcnQYBCABKAgSDgoGY2h1bmtzGAUgASgEIg0KC0xpc3RSZXF1ZXN0IjQKDExpc3RSZXNwb25zZRIkCglmdW5jdGlvbnMYASADKAsyES5mYWFzLnYxLkZ1bmN0aW9uItIBCgpHZXRSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynIAQFyAhg/IlsKC0dldFJlc3BvbnNlEiMKCGZ1bmN0aW9uGAEgASgLMhEuZmFhcy52MS5GdW5jdGlvbhInCgZzb3VyY2UYAiABKAsyFy5mYWFzLnYxLkZ1bmN0aW9uU291cmNlIq4BCg5GdW5jdGlvblNvdXJjZRIPCgdoYW5kbGVyGAEgASgJEhQKDHJlcXVpcmVtZW50cxgCIAEoCRIzCgZwYXJhbXMYAyADKAsyIy5mYWFzLnYxLkZ1bmN0aW9uU291cmNlLlBhcmFtc0VudHJ5EhEKCWVudl9uYW1lcxgEIAMoCRotCgtQYXJhbXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBItUBCg1EZWxldGVSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynIAQFyAhg/IkcKDkRlbGV0ZVJlc3BvbnNlEg4KBnN0YXR1cxgBIAEoCRIQCghwbGF0Zm9ybRgCIAEoCRITCgtmdW5jdGlvbl9pZBgDIAEoCSLxAQoLTG9nc1JlcXVlc3QSwwEKAmlkGAEgASgJQrYBukiyAboBpwEKDGlkX2Ruc19sYWJlbBJoaWQgaXMgaW52YWxpZDogdXNlIGxvd2VyY2FzZSBsZXR0ZXJzLCBkaWdpdHMgYW5kICctJywgc3RhcnQgd2l0aCBhIGxldHRlciBhbmQgZW5kIHdpdGggYSBsZXR0ZXIgb3IgZGlnaXQaLXRoaXMubWF0Y2hlcyhyJ15bYS16XShbLWEtejAtOV0qW2EtejAtOV0pPyQnKcgBAXICGD8SDgoGZm9sbG93GAIgASgIEgwKBHRhaWwYAyABKA0iVgoMTG9nc1Jlc3BvbnNlEigKBHRpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnN0cmVhbRgCIAEoCRIMCgRsaW5lGAMgASgJIg8KDUhlYWx0aFJlcXVlc3QijgEKDkhlYWx0aFJlc3BvbnNlEg4KBnN0YXR1cxgBIAEoCRIQCghwbGF0Zm9ybRgCIAEoCRIQCgh3b3JrZmxvdxgDIAEoCRIPCgd2ZXJzaW9uGAQgASgJEiQKBmNoZWNrcxgFIAMoCzIULmZhYXMudjEuSGVhbHRoQ2hlY2sSEQoJaXNvbGF0aW9uGAYgASgJIjgKC0hlYWx0aENoZWNrEgwKBG5hbWUYASABKAkSCgoCb2sYAiABKAgSDwoHbWVzc2FnZRgDIAEoCSIVChNDYXBhYmlsaXRpZXNSZXF1ZXN0IpsBChRDYXBhYmlsaXRpZXNSZXNwb25zZRIQCghwbGF0Zm9ybRgBIAEoCRIPCgdvcHRpb25zGAIgAygJEg8KB2RyeV9ydW4YAyABKAgSDwoHdHJhZmZpYxgEIAEoCBITCgtsb2dzX2ZvbGxvdxgFIAEoCBIpCglzdHJlYW1pbmcYBiABKA4yFi5mYWFzLnYxLlN0cmVhbWluZ01vZGUqswEKC0RlcGxveVBoYXNlEhwKGERFUExPWV9QSEFTRV9VTlNQRUNJRklFRBAAEhsKF0RFUExPWV9QSEFTRV9WQUxJREFUSU5HEAESGgoWREVQTE9ZX1BIQVNFX1BBQ0tBR0lORxACEhkKFURFUExPWV9QSEFTRV9CVUlMRElORxADEhoKFkRFUExPWV9QSEFTRV9ERVBMT1lJTkcQBBIWChJERVBMT1lfUEhBU0VfUkVBRFkQBSpsCg1TdHJlYW1pbmdNb2RlEh4KGlNUUkVBTUlOR19NT0RFX1VOU1BFQ0lGSUVEEAASHgoaU1RSRUFNSU5HX01PREVfSU5DUkVNRU5UQUwQARIbChdTVFJFQU1JTkdfTU9ERV9CVUZGRVJFRBACMpgFCglGYWFzQWdlbnQSOwoGRGVwbG95EhYuZmFhcy52MS5EZXBsb3lSZXF1ZXN0GhcuZmFhcy52MS5EZXBsb3lSZXNwb25zZTABEjkKBkludm9rZRIWLmZhYXMudjEuSW52b2tlUmVxdWVzdBoXLmZhYXMudjEuSW52b2tlUmVzcG9uc2USTQoMSW52b2tlU3RyZWFtEhwuZmFhcy52MS5JbnZva2VTdHJlYW1SZXF1ZXN0Gh0uZmFhcy52MS5JbnZva2VTdHJlYW1SZXNwb25zZTABEjgKBExpc3QSFC5mYWFzLnYxLkxpc3RSZXF1ZXN0GhUuZmFhcy52MS5MaXN0UmVzcG9uc2UiA5ACARI1CgNHZXQSEy5mYWFzLnYxLkdldFJlcXVlc3QaFC5mYWFzLnYxLkdldFJlc3BvbnNlIgOQAgESPgoGRGVsZXRlEhYuZmFhcy52MS5EZWxldGVSZXF1ZXN0GhcuZmFhcy52MS5EZWxldGVSZXNwb25zZSIDkAICEkoKClNldFRyYWZmaWMSGi5mYWFzLnYxLlNldFRyYWZmaWNSZXF1ZXN0GhsuZmFhcy52MS5TZXRUcmFmZmljUmVzcG9uc2UiA5ACAhI1CgRMb2dzEhQuZmFhcy52MS5Mb2dzUmVxdWVzdBoVLmZhYXMudjEuTG9nc1Jlc3BvbnNlMAESPgoGSGVhbHRoEhYuZmFhcy52MS5IZWFsdGhSZXF1ZXN0GhcuZmFhcy52MS5IZWFsdGhSZXNwb25zZSIDkAIBElAKDENhcGFiaWxpdGllcxIcLmZhYXMudjEuQ2FwYWJpbGl0aWVzUmVxdWVzdBodLmZhYXMudjEuQ2FwYWJpbGl0aWVzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChNmYWFzL3YxL2FnZW50LnByb3RvEgdmYWFzLnYxIt4NCg1EZXBsb3lSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynYAQFyAhg/EoUBCgdoYW5kbGVyGAIgASgJQnS6SHG6AWEKEWhhbmRsZXJfbm90X2JsYW5rEjdoYW5kbGVyIGlzIHJlcXVpcmVkOiBQeXRob24gc291cmNlIGRlZmluaW5nIGhhbmRsZShyZXEpGhN0aGlzLm1hdGNoZXMocidcUycpyAEBcggogIBAugEBABIjCgxyZXF1aXJlbWVudHMYAyABKAlCDbpICnIIKICABLoBAQAStAcKBnBhcmFtcxgEIAMoCzIiLmZhYXMudjEuRGVwbG95UmVxdWVzdC5QYXJhbXNFbnRyeUL/BrpI+wa6AZgBChVwYXJhbXMuUFlUSE9OX1ZFUlNJT04SK3BhcmFtZXRlciBQWVRIT05fVkVSU0lPTiBtdXN0IGxvb2sgbGlrZSAzLk4aUiEoJ1BZVEhPTl9WRVJTSU9OJyBpbiB0aGlzKSB8fCB0aGlzWydQWVRIT05fVkVSU0lPTiddLm1hdGNoZXMocideM1suXVswLTldezEsMn0kJym6AZYCChRwYXJhbXMuUElQX0lOREVYX1VSTBIucGFyYW1ldGVyIFBJUF9JTkRFWF9VUkwgbXVzdCBiZSBhbiBodHRwKHMpIFVSTBrNASEoJ1BJUF9JTkRFWF9VUkwnIGluIHRoaXMpIHx8ICh0aGlzWydQSVBfSU5ERVhfVVJMJ10ubWF0Y2hlcyhyIl5odHRwcz86Ly9bQS1aYS16MC05Ll9+Oi8/I1tcXUAhJCYnKCkqKyw7PSUtXSskIikgJiYgc2l6ZSh0aGlzWydQSVBfSU5ERVhfVVJMJ10pIDw9ICh0aGlzWydQSVBfSU5ERVhfVVJMJ10uc3RhcnRzV2l0aCgnaHR0cHMnKSA/IDIwMDggOiAyMDA3KSm6AYUCChFwYXJhbXMuQkFTRV9JTUFHRRIvcGFyYW1ldGVyIEJBU0VfSU1BR0UgbXVzdCBiZSBhbiBpbWFnZSByZWZlcmVuY2UavgEhKCdCQVNFX0lNQUdFJyBpbiB0aGlzKSB8fCB0aGlzWydCQVNFX0lNQUdFJ10ubWF0Y2hlcyhyJ15bYS16MC05XSsoWy5fLV1bYS16MC05XSspKig6WzAtOV17MSw1fSk/KC9bYS16MC05XSsoWy5fLV1bYS16MC05XSspKikqKDpbQS1aYS16MC05X11bQS1aYS16MC05Ll8tXXswLDEyN30pPyhAc2hhMjU2OlthLWYwLTldezY0fSk/JCcpmgG4ASK1AboBsQEKDHBhcmFtc19rbm93bhqgAXRoaXMgaW4gWydQWVRIT05fVkVSU0lPTicsICdQSVBfSU5ERVhfVVJMJywgJ0JBU0VfSU1BR0UnXSA/ICcnIDogJ3Vua25vd24gcGFyYW1ldGVyICInICsgdGhpcyArICciOyBrbm93biBwYXJhbWV0ZXJzOiBQWVRIT05fVkVSU0lPTiwgUElQX0lOREVYX1VSTCwgQkFTRV9JTUFHRScS0gEKA2VudhgFIAMoCzIfLmZhYXMudjEuRGVwbG95UmVxdWVzdC5FbnZFbnRyeUKjAbpInwGaAZsBEIABIokBugFqChBlbnZfbm90X3Jlc2VydmVkEjtlbnZpcm9ubWVudCB2YXJpYWJsZSBuYW1lcyBzdGFydGluZyB3aXRoIEZBQVNfIGFyZSByZXNlcnZlZBoZIXRoaXMuc3RhcnRzV2l0aCgnRkFBU18nKXIaMhheW0EtWmEtel9dW0EtWmEtejAtOV9dKiQqCnIIKICAAroBAQASJwoHb3B0aW9ucxgGIAEoCzIWLmZhYXMudjEuRGVwbG95T3B0aW9ucxIPCgdkcnlfcnVuGAcgASgIEjkKCGtlZXBfZW52GAggAygJQie6SCSSASEQgAEiHHIaMhheW0EtWmEtel9dW0EtWmEtejAtOV9dKiQaLQoLUGFyYW1zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIq4DCg1EZXBsb3lPcHRpb25zEhYKCW1pbl9zY2FsZRgBIAEoDUgAiAEBEhYKCW1heF9zY2FsZRgCIAEoDUgBiAEBEiMKBnRhcmdldBgDIAEoAUIOukgLEgkpexSuR+F6hD9IAogBARIoChdzY2FsZV90b196ZXJvX3JldGVudGlvbhgEIAEoCUIHukgEcgIYIBIiChVjb250YWluZXJfY29uY3VycmVuY3kYBSABKA1IA4gBARIcCg90aW1lb3V0X3NlY29uZHMYBiABKA1IBIgBARIlCglyZXNvdXJjZXMYByABKAsyEi5mYWFzLnYxLlJlc291cmNlcxIhCgd3b3JrZXJzGAggASgNQgu6SAgqBhigjQYoAUgFiAEBEjEKB3RyYWZmaWMYCSADKAsyFi5mYWFzLnYxLlRyYWZmaWNUYXJnZXRCCLpIBZIBAhAgQgwKCl9taW5fc2NhbGVCDAoKX21heF9zY2FsZUIJCgdfdGFyZ2V0QhgKFl9jb250YWluZXJfY29uY3VycmVuY3lCEgoQX3RpbWVvdXRfc2Vjb25kc0IKCghfd29ya2VycyKjAgoJUmVzb3VyY2VzEjQKC2NwdV9yZXF1ZXN0GAEgASgJQh+6SBxyGjIYXiR8XlswLTldKyhcLlswLTldKyk/bT8kEjIKCWNwdV9saW1pdBgCIAEoCUIfukgcchoyGF4kfF5bMC05XSsoXC5bMC05XSspP20/JBJLCg5tZW1vcnlfcmVxdWVzdBgDIAEoCUIzukgwci4yLF4kfF5bMC05XSsoXC5bMC05XSspPyhbS01HVFBFXWl8W21rTUdUUEVdKT8kEkkKDG1lbW9yeV9saW1pdBgEIAEoCUIzukgwci4yLF4kfF5bMC05XSsoXC5bMC05XSspPyhbS01HVFBFXWl8W21rTUdUUEVdKT8kEhQKA2dwdRgFIAEoDUIHukgEKgIYQCKYAQoNVHJhZmZpY1RhcmdldBIZCghyZXZpc2lvbhgBIAEoCUIHukgEcgIYPxIOCgZsYXRlc3QYAiABKAgSGAoHcGVyY2VudBgDIAEoDUIHukgEKgIYZBI1CgN0YWcYBCABKAlCKLpIJXIjGD8yH14kfF5bYS16XShbLWEtejAtOV0qW2EtejAtOV0pPyQSCwoDdXJsGAUgASgJItcBCg5EZXBsb3lSZXNwb25zZRIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgVwaGFzZRgCIAEoDjIULmZhYXMudjEuRGVwbG95UGhhc2VIABIgCgNsb2cYAyABKAsyES5mYWFzLnYxLkJ1aWxkTG9nSAASJQoIZnVuY3Rpb24YBCABKAsyES5mYWFzLnYxLkZ1bmN0aW9uSAASIgoHZHJ5X3J1bhgFIAEoCzIPLmZhYXMudjEuRHJ5UnVuSABCBwoFZXZlbnQiVAoGRHJ5UnVuEgwKBGtpbmQYASABKAkSJwoGb2JqZWN0GAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBITCgtkaWZmZXJlbmNlcxgDIAMoCSJNCghCdWlsZExvZxIjCgVwaGFzZRgBIAEoDjIULmZhYXMudjEuRGVwbG95UGhhc2USDgoGc291cmNlGAIgASgJEgwKBGxpbmUYAyABKAkiiAMKCEZ1bmN0aW9uEgoKAmlkGAEgASgJEg0KBWltYWdlGAIgASgJEg4KBnN0YXR1cxgDIAEoCRINCgVyZWFkeRgEIAEoCBINCgVzdGF0ZRgFIAEoCRIQCghwbGF0Zm9ybRgGIAEoCRIQCghlbmRwb2ludBgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXZpc2lvbhgKIAEoCRIWCg5weXRob25fdmVyc2lvbhgLIAEoCRIPCgdtZXNzYWdlGAwgASgJEiQKCXJldmlzaW9ucxgNIAMoCzIRLmZhYXMudjEuUmV2aXNpb24SJwoHdHJhZmZpYxgOIAMoCzIWLmZhYXMudjEuVHJhZmZpY1RhcmdldBIlCgVzdGF0cxgPIAEoCzIWLmZhYXMudjEuRnVuY3Rpb25TdGF0cyLAAgoNRnVuY3Rpb25TdGF0cxITCgtpbnZvY2F0aW9ucxgBIAEoBBIOCgZlcnJvcnMYAiABKAQSEwoLY29sZF9zdGFydHMYAyABKAQSEAoIaW5mbGlnaHQYBCABKA0SMwoPbGFzdF9pbnZva2VkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg53aW5kb3dfc2Vjb25kcxgGIAEoDRIaChJyZWNlbnRfaW52b2NhdGlvbnMYByABKAQSFQoNcmVjZW50X2Vycm9ycxgIIAEoBBIbChNsYXRlbmN5X3A1MF9zZWNvbmRzGAkgASgBEhsKE2xhdGVuY3lfcDk5X3NlY29uZHMYCiABKAESKQoJaW50ZXJ2YWxzGAsgAygLMhYuZmFhcy52MS5TdGF0c0ludGVydmFsIq8BCg1TdGF0c0ludGVydmFsEi4KCnN0YXJ0X3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3NlY29uZHMYAiABKA0SEwoLaW52b2NhdGlvbnMYAyABKAQSDgoGZXJyb3JzGAQgASgEEhsKE2xhdGVuY3lfcDUwX3NlY29uZHMYBSABKAESGwoTbGF0ZW5jeV9wOTlfc2Vjb25kcxgGIAEoASJ8CghSZXZpc2lvbhIMCgRuYW1lGAEgASgJEhQKDGNvbnRlbnRfaGFzaBgCIAEoCRINCgVpbWFnZRgDIAEoCRINCgVyZWFkeRgEIAEoCBIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKOAgoRU2V0VHJhZmZpY1JlcXVlc3QSwwEKAmlkGAEgASgJQrYBukiyAboBpwEKDGlkX2Ruc19sYWJlbBJoaWQgaXMgaW52YWxpZDogdXNlIGxvd2VyY2FzZSBsZXR0ZXJzLCBkaWdpdHMgYW5kICctJywgc3RhcnQgd2l0aCBhIGxldHRlciBhbmQgZW5kIHdpdGggYSBsZXR0ZXIgb3IgZGlnaXQaLXRoaXMubWF0Y2hlcyhyJ15bYS16XShbLWEtejAtOV0qW2EtejAtOV0pPyQnKcgBAXICGD8SMwoHdHJhZmZpYxgCIAMoCzIWLmZhYXMudjEuVHJhZmZpY1RhcmdldEIKukgHkgEECAEQICI5ChJTZXRUcmFmZmljUmVzcG9uc2USIwoIZnVuY3Rpb24YASABKAsyES5mYWFzLnYxLkZ1bmN0aW9uIv4BCg1JbnZva2VSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynIAQFyAhg/EicKB3BheWxvYWQYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUihgEKDkludm9rZVJlc3BvbnNlEiYKBnJlc3VsdBgBIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIOCgZzdGF0dXMYAiABKAkSFgoOZXhlY3V0aW9uX3RpbWUYAyABKAESEAoIcGxhdGZvcm0YBCABKAkSEgoKY29sZF9zdGFydBgFIAEoCCKEAgoTSW52b2tlU3RyZWFtUmVxdWVzdBLDAQoCaWQYASABKAlCtgG6SLIBugGnAQoMaWRfZG5zX2xhYmVsEmhpZCBpcyBpbnZhbGlkOiB1c2UgbG93ZXJjYXNlIGxldHRlcnMsIGRpZ2l0cyBhbmQgJy0nLCBzdGFydCB3aXRoIGEgbGV0dGVyIGFuZCBlbmQgd2l0aCBhIGxldHRlciBvciBkaWdpdBotdGhpcy5tYXRjaGVzKHInXlthLXpdKFstYS16MC05XSpbYS16MC05XSk/JCcpyAEBcgIYPxInCgdwYXlsb2FkGAIgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlInEKFEludm9rZVN0cmVhbVJlc3BvbnNlEicKBWNodW5rGAEgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlSAASJwoDZW5kGAIgASgLMhguZmFhcy52MS5JbnZva2VTdHJlYW1FbmRIAEIHCgVldmVudCJvCg9JbnZva2VTdHJlYW1FbmQSDgoGc3RhdHVzGAEgASgJEhYKDmV4ZWN1dGlvbl90aW1lGAIgASgBEhAKCHBsYXRmb3JtGAMgASgJEhIKCmNvbGRfc3RhcnQYBCABKAgSDgoGY2h1bmtzGAUgASgEIg0KC0xpc3RSZXF1ZXN0IjQKDExpc3RSZXNwb25zZRIkCglmdW5jdGlvbnMYASADKAsyES5mYWFzLnYxLkZ1bmN0aW9uItIBCgpHZXRSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynIAQFyAhg/IlsKC0dldFJlc3BvbnNlEiMKCGZ1bmN0aW9uGAEgASgLMhEuZmFhcy52MS5GdW5jdGlvbhInCgZzb3VyY2UYAiABKAsyFy5mYWFzLnYxLkZ1bmN0aW9uU291cmNlIq4BCg5GdW5jdGlvblNvdXJjZRIPCgdoYW5kbGVyGAEgASgJEhQKDHJlcXVpcmVtZW50cxgCIAEoCRIzCgZwYXJhbXMYAyADKAsyIy5mYWFzLnYxLkZ1bmN0aW9uU291cmNlLlBhcmFtc0VudHJ5EhEKCWVudl9uYW1lcxgEIAMoCRotCgtQYXJhbXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBItUBCg1EZWxldGVSZXF1ZXN0EsMBCgJpZBgBIAEoCUK2AbpIsgG6AacBCgxpZF9kbnNfbGFiZWwSaGlkIGlzIGludmFsaWQ6IHVzZSBsb3dlcmNhc2UgbGV0dGVycywgZGlnaXRzIGFuZCAnLScsIHN0YXJ0IHdpdGggYSBsZXR0ZXIgYW5kIGVuZCB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Gi10aGlzLm1hdGNoZXMocideW2Etel0oWy1hLXowLTldKlthLXowLTldKT8kJynIAQFyAhg/IkcKDkRlbGV0ZVJlc3BvbnNlEg4KBnN0YXR1cxgBIAEoCRIQCghwbGF0Zm9ybRgCIAEoCRITCgtmdW5jdGlvbl9pZBgDIAEoCSLxAQoLTG9nc1JlcXVlc3QSwwEKAmlkGAEgASgJQrYBukiyAboBpwEKDGlkX2Ruc19sYWJlbBJoaWQgaXMgaW52YWxpZDogdXNlIGxvd2VyY2FzZSBsZXR0ZXJzLCBkaWdpdHMgYW5kICctJywgc3RhcnQgd2l0aCBhIGxldHRlciBhbmQgZW5kIHdpdGggYSBsZXR0ZXIgb3IgZGlnaXQaLXRoaXMubWF0Y2hlcyhyJ15bYS16XShbLWEtejAtOV0qW2EtejAtOV0pPyQnKcgBAXICGD8SDgoGZm9sbG93GAIgASgIEgwKBHRhaWwYAyABKA0iVgoMTG9nc1Jlc3BvbnNlEigKBHRpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnN0cmVhbRgCIAEoCRIMCgRsaW5lGAMgASgJIg8KDUhlYWx0aFJlcXVlc3QijgEKDkhlYWx0aFJlc3BvbnNlEg4KBnN0YXR1cxgBIAEoCRIQCghwbGF0Zm9ybRgCIAEoCRIQCgh3b3JrZmxvdxgDIAEoCRIPCgd2ZXJzaW9uGAQgASgJEiQKBmNoZWNrcxgFIAMoCzIULmZhYXMudjEuSGVhbHRoQ2hlY2sSEQoJaXNvbGF0aW9uGAYgASgJIjgKC0hlYWx0aENoZWNrEgwKBG5hbWUYASABKAkSCgoCb2sYAiABKAgSDwoHbWVzc2FnZRgDIAEoCSIVChNDYXBhYmlsaXRpZXNSZXF1ZXN0IpsBChRDYXBhYmlsaXRpZXNSZXNwb25zZRIQCghwbGF0Zm9ybRgBIAEoCRIPCgdvcHRpb25zGAIgAygJEg8KB2RyeV9ydW4YAyABKAgSDwoHdHJhZmZpYxgEIAEoCBITCgtsb2dzX2ZvbGxvdxgFIAEoCBIpCglzdHJlYW1pbmcYBiABKA4yFi5mYWFzLnYxLlN0cmVhbWluZ01vZGUi3gMKEkludm9rZUFzeW5jUmVxdWVzdBLDAQoCaWQYASABKAlCtgG6SLIBugGnAQoMaWRfZG5zX2xhYmVsEmhpZCBpcyBpbnZhbGlkOiB1c2UgbG93ZXJjYXNlIGxldHRlcnMsIGRpZ2l0cyBhbmQgJy0nLCBzdGFydCB3aXRoIGEgbGV0dGVyIGFuZCBlbmQgd2l0aCBhIGxldHRlciBvciBkaWdpdBotdGhpcy5tYXRjaGVzKHInXlthLXpdKFstYS16MC05XSpbYS16MC05XSk/JCcpyAEBcgIYPxInCgdwYXlsb2FkGAIgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEpIBCgxjYWxsYmFja191cmwYAyABKAlCfLpIeboBbgoRY2FsbGJhY2tfdXJsX2h0dHASI2NhbGxiYWNrX3VybCBtdXN0IGJlIGFuIGh0dHAocykgVVJMGjR0aGlzLm1hdGNoZXMocideaHR0cHM/Oi8vW15ccy8/I0BdKyhbLz8jXVteXHNdKik/JCcp2AEBcgMYgBASJQoPaWRlbXBvdGVuY3lfa2V5GAQgASgJQgy6SAlyBxiAAroBAQASHQoMbWF4X2F0dGVtcHRzGAUgASgNQge6SAQqAhgKIk8KE0ludm9rZUFzeW5jUmVzcG9uc2USFQoNaW52b2NhdGlvbl9pZBgBIAEoCRIOCgZzdGF0dXMYAiABKAkSEQoJZHVwbGljYXRlGAMgASgIIvsDCgpJbnZvY2F0aW9uEhUKDWludm9jYXRpb25faWQYASABKAkSEwoLZnVuY3Rpb25faWQYAiABKAkSDgoGc3RhdHVzGAMgASgJEhAKCGF0dGVtcHRzGAQgASgNEhQKDG1heF9hdHRlbXB0cxgFIAEoDRIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOZXhlY3V0aW9uX3RpbWUYCSABKAESEgoKY29sZF9zdGFydBgKIAEoCBImCgZyZXN1bHQYCyABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSJwoFZXJyb3IYDCABKAsyGC5mYWFzLnYxLkludm9jYXRpb25FcnJvchIUCgxjYWxsYmFja191cmwYDSABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GA4gASgJEhcKD2NhbGxiYWNrX3N0YXR1cxgPIAEoCRIzCg9uZXh0X2F0dGVtcHRfYXQYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIsABCg9JbnZvY2F0aW9uRXJyb3ISDAoEY29kZRgBIAEoCRIOCgZyZWFzb24YAiABKAkSDwoHbWVzc2FnZRgDIAEoCRI4CghtZXRhZGF0YRgEIAMoCzImLmZhYXMudjEuSW52b2NhdGlvbkVycm9yLk1ldGFkYXRhRW50cnkSEwoLaHR0cF9zdGF0dXMYBSABKA0aLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIr4BChRHZXRJbnZvY2F0aW9uUmVxdWVzdBKlAQoNaW52b2NhdGlvbl9pZBgBIAEoCUKNAbpIiQG6AX8KDWludm9jYXRpb25faWQSSWludm9jYXRpb25faWQgaXMgaW52YWxpZDogZXhwZWN0ZWQgaW52LSBmb2xsb3dlZCBieSAzMiBoZXhhZGVjaW1hbCBkaWdpdHMaI3RoaXMubWF0Y2hlcyhyJ15pbnYtWzAtOWEtZl17MzJ9JCcpyAEBcgIYQCJAChVHZXRJbnZvY2F0aW9uUmVzcG9uc2USJwoKaW52b2NhdGlvbhgBIAEoCzITLmZhYXMudjEuSW52b2NhdGlvbiLrAgoWTGlzdEludm9jYXRpb25zUmVxdWVzdBLMAQoLZnVuY3Rpb25faWQYASABKAlCtgG6SLIBugGnAQoMaWRfZG5zX2xhYmVsEmhpZCBpcyBpbnZhbGlkOiB1c2UgbG93ZXJjYXNlIGxldHRlcnMsIGRpZ2l0cyBhbmQgJy0nLCBzdGFydCB3aXRoIGEgbGV0dGVyIGFuZCBlbmQgd2l0aCBhIGxldHRlciBvciBkaWdpdBotdGhpcy5tYXRjaGVzKHInXlthLXpdKFstYS16MC05XSpbYS16MC05XSk/JCcp2AEBcgIYPxJHCgZzdGF0dXMYAiABKAlCN7pINNgBAXIvUgZxdWV1ZWRSB3J1bm5pbmdSCXN1Y2NlZWRlZFIGZmFpbGVkUgljYW5jZWxsZWQSGwoJcGFnZV9zaXplGAMgASgNQgi6SAUqAxjoBxIcCgpwYWdlX3Rva2VuGAQgASgJQgi6SAVyAxiAASJcChdMaXN0SW52b2NhdGlvbnNSZXNwb25zZRIoCgtpbnZvY2F0aW9ucxgBIAMoCzITLmZhYXMudjEuSW52b2NhdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiwQEKF0NhbmNlbEludm9jYXRpb25SZXF1ZXN0EqUBCg1pbnZvY2F0aW9uX2lkGAEgASgJQo0BukiJAboBfwoNaW52b2NhdGlvbl9pZBJJaW52b2NhdGlvbl9pZCBpcyBpbnZhbGlkOiBleHBlY3RlZCBpbnYtIGZvbGxvd2VkIGJ5IDMyIGhleGFkZWNpbWFsIGRpZ2l0cxojdGhpcy5tYXRjaGVzKHInXmludi1bMC05YS1mXXszMn0kJynIAQFyAhhAIkMKGENhbmNlbEludm9jYXRpb25SZXNwb25zZRInCgppbnZvY2F0aW9uGAEgASgLMhMuZmFhcy52MS5JbnZvY2F0aW9uIsABChZXYXRjaEludm9jYXRpb25SZXF1ZXN0EqUBCg1pbnZvY2F0aW9uX2lkGAEgASgJQo0BukiJAboBfwoNaW52b2NhdGlvbl9pZBJJaW52b2NhdGlvbl9pZCBpcyBpbnZhbGlkOiBleHBlY3RlZCBpbnYtIGZvbGxvd2VkIGJ5IDMyIGhleGFkZWNpbWFsIGRpZ2l0cxojdGhpcy5tYXRjaGVzKHInXmludi1bMC05YS1mXXszMn0kJynIAQFyAhhAIkIKF1dhdGNoSW52b2NhdGlvblJlc3BvbnNlEicKCmludm9jYXRpb24YASABKAsyEy5mYWFzLnYxLkludm9jYXRpb24qswEKC0RlcGxveVBoYXNlEhwKGERFUExPWV9QSEFTRV9VTlNQRUNJRklFRBAAEhsKF0RFUExPWV9QSEFTRV9WQUxJREFUSU5HEAESGgoWREVQTE9ZX1BIQVNFX1BBQ0tBR0lORxACEhkKFURFUExPWV9QSEFTRV9CVUlMRElORxADEhoKFkRFUExPWV9QSEFTRV9ERVBMT1lJTkcQBBIWChJERVBMT1lfUEhBU0VfUkVBRFkQBSpsCg1TdHJlYW1pbmdNb2RlEh4KGlNUUkVBTUlOR19NT0RFX1VOU1BFQ0lGSUVEEAASHgoaU1RSRUFNSU5HX01PREVfSU5DUkVNRU5UQUwQARIbChdTVFJFQU1JTkdfTU9ERV9CVUZGRVJFRBACMsgICglGYWFzQWdlbnQSOwoGRGVwbG95EhYuZmFhcy52MS5EZXBsb3lSZXF1ZXN0GhcuZmFhcy52MS5EZXBsb3lSZXNwb25zZTABEjkKBkludm9rZRIWLmZhYXMudjEuSW52b2tlUmVxdWVzdBoXLmZhYXMudjEuSW52b2tlUmVzcG9uc2USTQoMSW52b2tlU3RyZWFtEhwuZmFhcy52MS5JbnZva2VTdHJlYW1SZXF1ZXN0Gh0uZmFhcy52MS5JbnZva2VTdHJlYW1SZXNwb25zZTABEjgKBExpc3QSFC5mYWFzLnYxLkxpc3RSZXF1ZXN0GhUuZmFhcy52MS5MaXN0UmVzcG9uc2UiA5ACARI1CgNHZXQSEy5mYWFzLnYxLkdldFJlcXVlc3QaFC5mYWFzLnYxLkdldFJlc3BvbnNlIgOQAgESPgoGRGVsZXRlEhYuZmFhcy52MS5EZWxldGVSZXF1ZXN0GhcuZmFhcy52MS5EZWxldGVSZXNwb25zZSIDkAICEkoKClNldFRyYWZmaWMSGi5mYWFzLnYxLlNldFRyYWZmaWNSZXF1ZXN0GhsuZmFhcy52MS5TZXRUcmFmZmljUmVzcG9uc2UiA5ACAhI1CgRMb2dzEhQuZmFhcy52MS5Mb2dzUmVxdWVzdBoVLmZhYXMudjEuTG9nc1Jlc3BvbnNlMAESPgoGSGVhbHRoEhYuZmFhcy52MS5IZWFsdGhSZXF1ZXN0GhcuZmFhcy52MS5IZWFsdGhSZXNwb25zZSIDkAIBElAKDENhcGFiaWxpdGllcxIcLmZhYXMudjEuQ2FwYWJpbGl0aWVzUmVxdWVzdBodLmZhYXMudjEuQ2FwYWJpbGl0aWVzUmVzcG9uc2UiA5ACARJICgtJbnZva2VBc3luYxIbLmZhYXMudjEuSW52b2tlQXN5bmNSZXF1ZXN0GhwuZmFhcy52MS5JbnZva2VBc3luY1Jlc3BvbnNlElMKDUdldEludm9jYXRpb24SHS5mYWFzLnYxLkdldEludm9jYXRpb25SZXF1ZXN0Gh4uZmFhcy52MS5HZXRJbnZvY2F0aW9uUmVzcG9uc2UiA5ACARJZCg9MaXN0SW52b2NhdGlvbnMSHy5mYWFzLnYxLkxpc3RJbnZvY2F0aW9uc1JlcXVlc3QaIC5mYWFzLnYxLkxpc3RJbnZvY2F0aW9uc1Jlc3BvbnNlIgOQAgESXAoQQ2FuY2VsSW52b2NhdGlvbhIgLmZhYXMudjEuQ2FuY2VsSW52b2NhdGlvblJlcXVlc3QaIS5mYWFzLnYxLkNhbmNlbEludm9jYXRpb25SZXNwb25zZSIDkAICElYKD1dhdGNoSW52b2NhdGlvbhIfLmZhYXMudjEuV2F0Y2hJbnZvY2F0aW9uUmVxdWVzdBogLmZhYXMudjEuV2F0Y2hJbnZvY2F0aW9uUmVzcG9uc2UwAWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * DeployRequest describes the function to deploy.
@@ -1462,6 +1467,469 @@ export const CapabilitiesResponseSchema: GenMessage<CapabilitiesResponse> = /*@_
   messageDesc(file_faas_v1_agent, 31);
 
 /**
+ * InvokeAsyncRequest is a call to run later.
+ *
+ * @generated from message faas.v1.InvokeAsyncRequest
+ */
+export type InvokeAsyncRequest = Message<"faas.v1.InvokeAsyncRequest"> & {
+  /**
+   * The function's id. Required; the same rules as DeployRequest.id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The value passed to `handle(req)`: any JSON value. Unset means an empty object.
+   *
+   * @generated from field: google.protobuf.Value payload = 2;
+   */
+  payload?: Value | undefined;
+
+  /**
+   * Where to POST the outcome when the invocation reaches a final status: an http(s) URL of at
+   * most 2048 characters. The body is the invocation as GetInvocation's JSON; the header
+   * X-Faas-Signature is `sha256=` and the hex HMAC-SHA256 of the body under the agent's callback
+   * key (FAAS_CALLBACK_SECRET, or the key in <FAAS_STATE_DIR>/callback.key). Empty: no callback.
+   *
+   * @generated from field: string callback_url = 3;
+   */
+  callbackUrl: string;
+
+  /**
+   * A key the caller chooses so that sending the same request again (after a timeout, say) does
+   * not run it twice: within the retention, the same key for the same function gives the invocation
+   * the first request created, whatever the payload. At most 256 characters; no NUL. Empty: none.
+   *
+   * @generated from field: string idempotency_key = 4;
+   */
+  idempotencyKey: string;
+
+  /**
+   * How many attempts at most (1 to 10); 0 means the agent's default (3).
+   *
+   * @generated from field: uint32 max_attempts = 5;
+   */
+  maxAttempts: number;
+};
+
+/**
+ * Describes the message faas.v1.InvokeAsyncRequest.
+ * Use `create(InvokeAsyncRequestSchema)` to create a new message.
+ */
+export const InvokeAsyncRequestSchema: GenMessage<InvokeAsyncRequest> = /*@__PURE__*/
+  messageDesc(file_faas_v1_agent, 32);
+
+/**
+ * InvokeAsyncResponse names the accepted invocation.
+ *
+ * @generated from message faas.v1.InvokeAsyncResponse
+ */
+export type InvokeAsyncResponse = Message<"faas.v1.InvokeAsyncResponse"> & {
+  /**
+   * The invocation's id, `inv-` and 32 hexadecimal digits.
+   *
+   * @generated from field: string invocation_id = 1;
+   */
+  invocationId: string;
+
+  /**
+   * Its status now: "queued" for a new invocation; for a repeated idempotency_key, the status of
+   * the invocation it names.
+   *
+   * @generated from field: string status = 2;
+   */
+  status: string;
+
+  /**
+   * Whether the idempotency_key named an invocation accepted earlier (nothing new was queued).
+   *
+   * @generated from field: bool duplicate = 3;
+   */
+  duplicate: boolean;
+};
+
+/**
+ * Describes the message faas.v1.InvokeAsyncResponse.
+ * Use `create(InvokeAsyncResponseSchema)` to create a new message.
+ */
+export const InvokeAsyncResponseSchema: GenMessage<InvokeAsyncResponse> = /*@__PURE__*/
+  messageDesc(file_faas_v1_agent, 33);
+
+/**
+ * Invocation is one asynchronous call and what became of it.
+ *
+ * @generated from message faas.v1.Invocation
+ */
+export type Invocation = Message<"faas.v1.Invocation"> & {
+  /**
+   * The invocation's id.
+   *
+   * @generated from field: string invocation_id = 1;
+   */
+  invocationId: string;
+
+  /**
+   * The function called.
+   *
+   * @generated from field: string function_id = 2;
+   */
+  functionId: string;
+
+  /**
+   * "queued" (waiting for its first or next attempt), "running", "succeeded", "failed" or
+   * "cancelled"; the last three are final.
+   *
+   * @generated from field: string status = 3;
+   */
+  status: string;
+
+  /**
+   * Attempts started so far (an attempt interrupted by the agent's death counts).
+   *
+   * @generated from field: uint32 attempts = 4;
+   */
+  attempts: number;
+
+  /**
+   * The most attempts it may take.
+   *
+   * @generated from field: uint32 max_attempts = 5;
+   */
+  maxAttempts: number;
+
+  /**
+   * When it was accepted.
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 6;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * When its latest attempt started; unset before the first.
+   *
+   * @generated from field: google.protobuf.Timestamp started_at = 7;
+   */
+  startedAt?: Timestamp | undefined;
+
+  /**
+   * When it reached a final status; unset before.
+   *
+   * @generated from field: google.protobuf.Timestamp finished_at = 8;
+   */
+  finishedAt?: Timestamp | undefined;
+
+  /**
+   * Seconds the last attempt took, as a sync Invoke reports execution_time; 0 before it ends.
+   *
+   * @generated from field: double execution_time = 9;
+   */
+  executionTime: number;
+
+  /**
+   * Whether the last attempt had to start the function.
+   *
+   * @generated from field: bool cold_start = 10;
+   */
+  coldStart: boolean;
+
+  /**
+   * What `handle` returned, when it succeeded.
+   *
+   * @generated from field: google.protobuf.Value result = 11;
+   */
+  result?: Value | undefined;
+
+  /**
+   * Why it failed (or was cancelled): the error a sync Invoke would have given.
+   *
+   * @generated from field: faas.v1.InvocationError error = 12;
+   */
+  error?: InvocationError | undefined;
+
+  /**
+   * The callback URL, if one was given.
+   *
+   * @generated from field: string callback_url = 13;
+   */
+  callbackUrl: string;
+
+  /**
+   * The idempotency key, if one was given.
+   *
+   * @generated from field: string idempotency_key = 14;
+   */
+  idempotencyKey: string;
+
+  /**
+   * The callback's delivery: "" (none asked), "pending", "delivered" or "failed" (every try
+   * failed).
+   *
+   * @generated from field: string callback_status = 15;
+   */
+  callbackStatus: string;
+
+  /**
+   * When the next attempt may start (set while a retry waits out its backoff).
+   *
+   * @generated from field: google.protobuf.Timestamp next_attempt_at = 16;
+   */
+  nextAttemptAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message faas.v1.Invocation.
+ * Use `create(InvocationSchema)` to create a new message.
+ */
+export const InvocationSchema: GenMessage<Invocation> = /*@__PURE__*/
+  messageDesc(file_faas_v1_agent, 34);
+
+/**
+ * InvocationError is an error exactly as a sync call reports it.
+ *
+ * @generated from message faas.v1.InvocationError
+ */
+export type InvocationError = Message<"faas.v1.InvocationError"> & {
+  /**
+   * The Connect/gRPC code in its string form: "unknown", "unavailable", "deadline_exceeded", ...
+   *
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * The google.rpc.ErrorInfo reason (FUNCTION_ERROR, WORKER_CRASHED, INVOKE_TIMEOUT, ...).
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+
+  /**
+   * The error message.
+   *
+   * @generated from field: string message = 3;
+   */
+  message: string;
+
+  /**
+   * The ErrorInfo metadata (for FUNCTION_ERROR: exception_type, exception_message, traceback).
+   *
+   * @generated from field: map<string, string> metadata = 4;
+   */
+  metadata: { [key: string]: string };
+
+  /**
+   * The status code the REST /invoke route answers this error with.
+   *
+   * @generated from field: uint32 http_status = 5;
+   */
+  httpStatus: number;
+};
+
+/**
+ * Describes the message faas.v1.InvocationError.
+ * Use `create(InvocationErrorSchema)` to create a new message.
+ */
+export const InvocationErrorSchema: GenMessage<InvocationError> = /*@__PURE__*/
+  messageDesc(file_faas_v1_agent, 35);
+
+/**
+ * GetInvocationRequest names an invocation.
+ *
+ * @generated from message faas.v1.GetInvocationRequest
+ */
+export type GetInvocationRequest = Message<"faas.v1.GetInvocationRequest"> & {
+  /**
+   * The invocation's id, as InvokeAsync returned it.
+   *
+   * @generated from field: string invocation_id = 1;
+   */
+  invocationId: string;
+};
+
+/**
+ * Describes the message faas.v1.GetInvocationRequest.
+ * Use `create(GetInvocationRequestSchema)` to create a new message.
+ */
+export const GetInvocationRequestSchema: GenMessage<GetInvocationRequest> = /*@__PURE__*/
+  messageDesc(file_faas_v1_agent, 36);
+
+/**
+ * GetInvocationResponse describes an invocation.
+ *
+ * @generated from message faas.v1.GetInvocationResponse
+ */
+export type GetInvocationResponse = Message<"faas.v1.GetInvocationResponse"> & {
+  /**
+   * The invocation.
+   *
+   * @generated from field: faas.v1.Invocation invocation = 1;
+   */
+  invocation?: Invocation | undefined;
+};
+
+/**
+ * Describes the message faas.v1.GetInvocationResponse.
+ * Use `create(GetInvocationResponseSchema)` to create a new message.
+ */
+export const GetInvocationResponseSchema: GenMessage<GetInvocationResponse> = /*@__PURE__*/
+  messageDesc(file_faas_v1_agent, 37);
+
+/**
+ * ListInvocationsRequest selects invocations.
+ *
+ * @generated from message faas.v1.ListInvocationsRequest
+ */
+export type ListInvocationsRequest = Message<"faas.v1.ListInvocationsRequest"> & {
+  /**
+   * Only this function's invocations; empty: every function's.
+   *
+   * @generated from field: string function_id = 1;
+   */
+  functionId: string;
+
+  /**
+   * Only invocations in this status; empty: any.
+   *
+   * @generated from field: string status = 2;
+   */
+  status: string;
+
+  /**
+   * At most this many per page (1 to 1000); 0 means 50.
+   *
+   * @generated from field: uint32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * The next_page_token of the previous page; empty for the first page.
+   *
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message faas.v1.ListInvocationsRequest.
+ * Use `create(ListInvocationsRequestSchema)` to create a new message.
+ */
+export const ListInvocationsRequestSchema: GenMessage<ListInvocationsRequest> = /*@__PURE__*/
+  messageDesc(file_faas_v1_agent, 38);
+
+/**
+ * ListInvocationsResponse is one page of invocations.
+ *
+ * @generated from message faas.v1.ListInvocationsResponse
+ */
+export type ListInvocationsResponse = Message<"faas.v1.ListInvocationsResponse"> & {
+  /**
+   * The invocations, newest first.
+   *
+   * @generated from field: repeated faas.v1.Invocation invocations = 1;
+   */
+  invocations: Invocation[];
+
+  /**
+   * Pass it as page_token for the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message faas.v1.ListInvocationsResponse.
+ * Use `create(ListInvocationsResponseSchema)` to create a new message.
+ */
+export const ListInvocationsResponseSchema: GenMessage<ListInvocationsResponse> = /*@__PURE__*/
+  messageDesc(file_faas_v1_agent, 39);
+
+/**
+ * CancelInvocationRequest names the invocation to cancel.
+ *
+ * @generated from message faas.v1.CancelInvocationRequest
+ */
+export type CancelInvocationRequest = Message<"faas.v1.CancelInvocationRequest"> & {
+  /**
+   * The invocation's id.
+   *
+   * @generated from field: string invocation_id = 1;
+   */
+  invocationId: string;
+};
+
+/**
+ * Describes the message faas.v1.CancelInvocationRequest.
+ * Use `create(CancelInvocationRequestSchema)` to create a new message.
+ */
+export const CancelInvocationRequestSchema: GenMessage<CancelInvocationRequest> = /*@__PURE__*/
+  messageDesc(file_faas_v1_agent, 40);
+
+/**
+ * CancelInvocationResponse is the invocation after the cancel.
+ *
+ * @generated from message faas.v1.CancelInvocationResponse
+ */
+export type CancelInvocationResponse = Message<"faas.v1.CancelInvocationResponse"> & {
+  /**
+   * The invocation, status "cancelled".
+   *
+   * @generated from field: faas.v1.Invocation invocation = 1;
+   */
+  invocation?: Invocation | undefined;
+};
+
+/**
+ * Describes the message faas.v1.CancelInvocationResponse.
+ * Use `create(CancelInvocationResponseSchema)` to create a new message.
+ */
+export const CancelInvocationResponseSchema: GenMessage<CancelInvocationResponse> = /*@__PURE__*/
+  messageDesc(file_faas_v1_agent, 41);
+
+/**
+ * WatchInvocationRequest names the invocation to watch.
+ *
+ * @generated from message faas.v1.WatchInvocationRequest
+ */
+export type WatchInvocationRequest = Message<"faas.v1.WatchInvocationRequest"> & {
+  /**
+   * The invocation's id.
+   *
+   * @generated from field: string invocation_id = 1;
+   */
+  invocationId: string;
+};
+
+/**
+ * Describes the message faas.v1.WatchInvocationRequest.
+ * Use `create(WatchInvocationRequestSchema)` to create a new message.
+ */
+export const WatchInvocationRequestSchema: GenMessage<WatchInvocationRequest> = /*@__PURE__*/
+  messageDesc(file_faas_v1_agent, 42);
+
+/**
+ * WatchInvocationResponse is the invocation's state after a change.
+ *
+ * @generated from message faas.v1.WatchInvocationResponse
+ */
+export type WatchInvocationResponse = Message<"faas.v1.WatchInvocationResponse"> & {
+  /**
+   * The invocation.
+   *
+   * @generated from field: faas.v1.Invocation invocation = 1;
+   */
+  invocation?: Invocation | undefined;
+};
+
+/**
+ * Describes the message faas.v1.WatchInvocationResponse.
+ * Use `create(WatchInvocationResponseSchema)` to create a new message.
+ */
+export const WatchInvocationResponseSchema: GenMessage<WatchInvocationResponse> = /*@__PURE__*/
+  messageDesc(file_faas_v1_agent, 43);
+
+/**
  * DeployPhase is a step of a deploy, in the order they happen.
  *
  * @generated from enum faas.v1.DeployPhase
@@ -1677,6 +2145,67 @@ export const FaasAgent: GenService<{
     methodKind: "unary";
     input: typeof CapabilitiesRequestSchema;
     output: typeof CapabilitiesResponseSchema;
+  },
+  /**
+   * InvokeAsync accepts a call to run later and answers at once with the invocation's id; the
+   * agent runs it from a durable queue (see docs/async.md): an accepted invocation survives a
+   * restart or a kill of the agent and runs at least once. Calls that fail with WORKER_CRASHED,
+   * unavailable or a timeout are retried with backoff up to max_attempts; FUNCTION_ERROR is never
+   * retried. The same idempotency_key for the same function within the retention gives the same
+   * invocation. When callback_url is set, the outcome is POSTed there, signed (X-Faas-Signature).
+   *
+   * @generated from rpc faas.v1.FaasAgent.InvokeAsync
+   */
+  invokeAsync: {
+    methodKind: "unary";
+    input: typeof InvokeAsyncRequestSchema;
+    output: typeof InvokeAsyncResponseSchema;
+  },
+  /**
+   * GetInvocation describes one invocation: its status, attempts, times and outcome. Unknown ids
+   * (or ones pruned after the retention) fail with not_found (reason INVOCATION_NOT_FOUND).
+   *
+   * @generated from rpc faas.v1.FaasAgent.GetInvocation
+   */
+  getInvocation: {
+    methodKind: "unary";
+    input: typeof GetInvocationRequestSchema;
+    output: typeof GetInvocationResponseSchema;
+  },
+  /**
+   * ListInvocations lists invocations, newest first, optionally of one function and in one
+   * status, a page at a time.
+   *
+   * @generated from rpc faas.v1.FaasAgent.ListInvocations
+   */
+  listInvocations: {
+    methodKind: "unary";
+    input: typeof ListInvocationsRequestSchema;
+    output: typeof ListInvocationsResponseSchema;
+  },
+  /**
+   * CancelInvocation cancels a queued or running invocation: a queued one never runs, a running
+   * one's call is aborted and its outcome discarded. Cancelling a cancelled invocation returns
+   * it; cancelling a finished one fails with failed_precondition (reason INVOCATION_FINISHED).
+   *
+   * @generated from rpc faas.v1.FaasAgent.CancelInvocation
+   */
+  cancelInvocation: {
+    methodKind: "unary";
+    input: typeof CancelInvocationRequestSchema;
+    output: typeof CancelInvocationResponseSchema;
+  },
+  /**
+   * WatchInvocation streams an invocation's state: first as it is now, then each change (a new
+   * attempt, a retry, the outcome); the stream ends after a final status (succeeded, failed or
+   * cancelled).
+   *
+   * @generated from rpc faas.v1.FaasAgent.WatchInvocation
+   */
+  watchInvocation: {
+    methodKind: "server_streaming";
+    input: typeof WatchInvocationRequestSchema;
+    output: typeof WatchInvocationResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_faas_v1_agent, 0);

@@ -28,6 +28,18 @@ class BuildLog(_message.Message):
     source: str
     def __init__(self, phase: _Optional[_Union[DeployPhase, str]] = ..., source: _Optional[str] = ..., line: _Optional[str] = ...) -> None: ...
 
+class CancelInvocationRequest(_message.Message):
+    __slots__ = ["invocation_id"]
+    INVOCATION_ID_FIELD_NUMBER: _ClassVar[int]
+    invocation_id: str
+    def __init__(self, invocation_id: _Optional[str] = ...) -> None: ...
+
+class CancelInvocationResponse(_message.Message):
+    __slots__ = ["invocation"]
+    INVOCATION_FIELD_NUMBER: _ClassVar[int]
+    invocation: Invocation
+    def __init__(self, invocation: _Optional[_Union[Invocation, _Mapping]] = ...) -> None: ...
+
 class CapabilitiesRequest(_message.Message):
     __slots__ = []
     def __init__(self) -> None: ...
@@ -223,6 +235,18 @@ class FunctionStats(_message.Message):
     window_seconds: int
     def __init__(self, invocations: _Optional[int] = ..., errors: _Optional[int] = ..., cold_starts: _Optional[int] = ..., inflight: _Optional[int] = ..., last_invoked_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., window_seconds: _Optional[int] = ..., recent_invocations: _Optional[int] = ..., recent_errors: _Optional[int] = ..., latency_p50_seconds: _Optional[float] = ..., latency_p99_seconds: _Optional[float] = ..., intervals: _Optional[_Iterable[_Union[StatsInterval, _Mapping]]] = ...) -> None: ...
 
+class GetInvocationRequest(_message.Message):
+    __slots__ = ["invocation_id"]
+    INVOCATION_ID_FIELD_NUMBER: _ClassVar[int]
+    invocation_id: str
+    def __init__(self, invocation_id: _Optional[str] = ...) -> None: ...
+
+class GetInvocationResponse(_message.Message):
+    __slots__ = ["invocation"]
+    INVOCATION_FIELD_NUMBER: _ClassVar[int]
+    invocation: Invocation
+    def __init__(self, invocation: _Optional[_Union[Invocation, _Mapping]] = ...) -> None: ...
+
 class GetRequest(_message.Message):
     __slots__ = ["id"]
     ID_FIELD_NUMBER: _ClassVar[int]
@@ -266,6 +290,87 @@ class HealthResponse(_message.Message):
     version: str
     workflow: str
     def __init__(self, status: _Optional[str] = ..., platform: _Optional[str] = ..., workflow: _Optional[str] = ..., version: _Optional[str] = ..., checks: _Optional[_Iterable[_Union[HealthCheck, _Mapping]]] = ..., isolation: _Optional[str] = ...) -> None: ...
+
+class Invocation(_message.Message):
+    __slots__ = ["attempts", "callback_status", "callback_url", "cold_start", "created_at", "error", "execution_time", "finished_at", "function_id", "idempotency_key", "invocation_id", "max_attempts", "next_attempt_at", "result", "started_at", "status"]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    CALLBACK_STATUS_FIELD_NUMBER: _ClassVar[int]
+    CALLBACK_URL_FIELD_NUMBER: _ClassVar[int]
+    COLD_START_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_TIME_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    FUNCTION_ID_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    INVOCATION_ID_FIELD_NUMBER: _ClassVar[int]
+    MAX_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ATTEMPT_AT_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    attempts: int
+    callback_status: str
+    callback_url: str
+    cold_start: bool
+    created_at: _timestamp_pb2.Timestamp
+    error: InvocationError
+    execution_time: float
+    finished_at: _timestamp_pb2.Timestamp
+    function_id: str
+    idempotency_key: str
+    invocation_id: str
+    max_attempts: int
+    next_attempt_at: _timestamp_pb2.Timestamp
+    result: _struct_pb2.Value
+    started_at: _timestamp_pb2.Timestamp
+    status: str
+    def __init__(self, invocation_id: _Optional[str] = ..., function_id: _Optional[str] = ..., status: _Optional[str] = ..., attempts: _Optional[int] = ..., max_attempts: _Optional[int] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., execution_time: _Optional[float] = ..., cold_start: bool = ..., result: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., error: _Optional[_Union[InvocationError, _Mapping]] = ..., callback_url: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., callback_status: _Optional[str] = ..., next_attempt_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class InvocationError(_message.Message):
+    __slots__ = ["code", "http_status", "message", "metadata", "reason"]
+    class MetadataEntry(_message.Message):
+        __slots__ = ["key", "value"]
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    HTTP_STATUS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    http_status: int
+    message: str
+    metadata: _containers.ScalarMap[str, str]
+    reason: str
+    def __init__(self, code: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., http_status: _Optional[int] = ...) -> None: ...
+
+class InvokeAsyncRequest(_message.Message):
+    __slots__ = ["callback_url", "id", "idempotency_key", "max_attempts", "payload"]
+    CALLBACK_URL_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    MAX_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    callback_url: str
+    id: str
+    idempotency_key: str
+    max_attempts: int
+    payload: _struct_pb2.Value
+    def __init__(self, id: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., callback_url: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., max_attempts: _Optional[int] = ...) -> None: ...
+
+class InvokeAsyncResponse(_message.Message):
+    __slots__ = ["duplicate", "invocation_id", "status"]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    INVOCATION_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    duplicate: bool
+    invocation_id: str
+    status: str
+    def __init__(self, invocation_id: _Optional[str] = ..., status: _Optional[str] = ..., duplicate: bool = ...) -> None: ...
 
 class InvokeRequest(_message.Message):
     __slots__ = ["id", "payload"]
@@ -318,6 +423,26 @@ class InvokeStreamResponse(_message.Message):
     chunk: _struct_pb2.Value
     end: InvokeStreamEnd
     def __init__(self, chunk: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., end: _Optional[_Union[InvokeStreamEnd, _Mapping]] = ...) -> None: ...
+
+class ListInvocationsRequest(_message.Message):
+    __slots__ = ["function_id", "page_size", "page_token", "status"]
+    FUNCTION_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    function_id: str
+    page_size: int
+    page_token: str
+    status: str
+    def __init__(self, function_id: _Optional[str] = ..., status: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListInvocationsResponse(_message.Message):
+    __slots__ = ["invocations", "next_page_token"]
+    INVOCATIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    invocations: _containers.RepeatedCompositeFieldContainer[Invocation]
+    next_page_token: str
+    def __init__(self, invocations: _Optional[_Iterable[_Union[Invocation, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ListRequest(_message.Message):
     __slots__ = []
@@ -420,6 +545,18 @@ class TrafficTarget(_message.Message):
     tag: str
     url: str
     def __init__(self, revision: _Optional[str] = ..., latest: bool = ..., percent: _Optional[int] = ..., tag: _Optional[str] = ..., url: _Optional[str] = ...) -> None: ...
+
+class WatchInvocationRequest(_message.Message):
+    __slots__ = ["invocation_id"]
+    INVOCATION_ID_FIELD_NUMBER: _ClassVar[int]
+    invocation_id: str
+    def __init__(self, invocation_id: _Optional[str] = ...) -> None: ...
+
+class WatchInvocationResponse(_message.Message):
+    __slots__ = ["invocation"]
+    INVOCATION_FIELD_NUMBER: _ClassVar[int]
+    invocation: Invocation
+    def __init__(self, invocation: _Optional[_Union[Invocation, _Mapping]] = ...) -> None: ...
 
 class DeployPhase(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []

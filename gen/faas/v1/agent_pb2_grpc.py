@@ -66,6 +66,31 @@ class FaasAgentStub(object):
                 request_serializer=faas_dot_v1_dot_agent__pb2.CapabilitiesRequest.SerializeToString,
                 response_deserializer=faas_dot_v1_dot_agent__pb2.CapabilitiesResponse.FromString,
                 )
+        self.InvokeAsync = channel.unary_unary(
+                '/faas.v1.FaasAgent/InvokeAsync',
+                request_serializer=faas_dot_v1_dot_agent__pb2.InvokeAsyncRequest.SerializeToString,
+                response_deserializer=faas_dot_v1_dot_agent__pb2.InvokeAsyncResponse.FromString,
+                )
+        self.GetInvocation = channel.unary_unary(
+                '/faas.v1.FaasAgent/GetInvocation',
+                request_serializer=faas_dot_v1_dot_agent__pb2.GetInvocationRequest.SerializeToString,
+                response_deserializer=faas_dot_v1_dot_agent__pb2.GetInvocationResponse.FromString,
+                )
+        self.ListInvocations = channel.unary_unary(
+                '/faas.v1.FaasAgent/ListInvocations',
+                request_serializer=faas_dot_v1_dot_agent__pb2.ListInvocationsRequest.SerializeToString,
+                response_deserializer=faas_dot_v1_dot_agent__pb2.ListInvocationsResponse.FromString,
+                )
+        self.CancelInvocation = channel.unary_unary(
+                '/faas.v1.FaasAgent/CancelInvocation',
+                request_serializer=faas_dot_v1_dot_agent__pb2.CancelInvocationRequest.SerializeToString,
+                response_deserializer=faas_dot_v1_dot_agent__pb2.CancelInvocationResponse.FromString,
+                )
+        self.WatchInvocation = channel.unary_stream(
+                '/faas.v1.FaasAgent/WatchInvocation',
+                request_serializer=faas_dot_v1_dot_agent__pb2.WatchInvocationRequest.SerializeToString,
+                response_deserializer=faas_dot_v1_dot_agent__pb2.WatchInvocationResponse.FromString,
+                )
 
 
 class FaasAgentServicer(object):
@@ -163,6 +188,52 @@ class FaasAgentServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def InvokeAsync(self, request, context):
+        """InvokeAsync accepts a call to run later and answers at once with the invocation's id; the
+        agent runs it from a durable queue (see docs/async.md): an accepted invocation survives a
+        restart or a kill of the agent and runs at least once. Calls that fail with WORKER_CRASHED,
+        unavailable or a timeout are retried with backoff up to max_attempts; FUNCTION_ERROR is never
+        retried. The same idempotency_key for the same function within the retention gives the same
+        invocation. When callback_url is set, the outcome is POSTed there, signed (X-Faas-Signature).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetInvocation(self, request, context):
+        """GetInvocation describes one invocation: its status, attempts, times and outcome. Unknown ids
+        (or ones pruned after the retention) fail with not_found (reason INVOCATION_NOT_FOUND).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListInvocations(self, request, context):
+        """ListInvocations lists invocations, newest first, optionally of one function and in one
+        status, a page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelInvocation(self, request, context):
+        """CancelInvocation cancels a queued or running invocation: a queued one never runs, a running
+        one's call is aborted and its outcome discarded. Cancelling a cancelled invocation returns
+        it; cancelling a finished one fails with failed_precondition (reason INVOCATION_FINISHED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchInvocation(self, request, context):
+        """WatchInvocation streams an invocation's state: first as it is now, then each change (a new
+        attempt, a retry, the outcome); the stream ends after a final status (succeeded, failed or
+        cancelled).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FaasAgentServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -215,6 +286,31 @@ def add_FaasAgentServicer_to_server(servicer, server):
                     servicer.Capabilities,
                     request_deserializer=faas_dot_v1_dot_agent__pb2.CapabilitiesRequest.FromString,
                     response_serializer=faas_dot_v1_dot_agent__pb2.CapabilitiesResponse.SerializeToString,
+            ),
+            'InvokeAsync': grpc.unary_unary_rpc_method_handler(
+                    servicer.InvokeAsync,
+                    request_deserializer=faas_dot_v1_dot_agent__pb2.InvokeAsyncRequest.FromString,
+                    response_serializer=faas_dot_v1_dot_agent__pb2.InvokeAsyncResponse.SerializeToString,
+            ),
+            'GetInvocation': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetInvocation,
+                    request_deserializer=faas_dot_v1_dot_agent__pb2.GetInvocationRequest.FromString,
+                    response_serializer=faas_dot_v1_dot_agent__pb2.GetInvocationResponse.SerializeToString,
+            ),
+            'ListInvocations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListInvocations,
+                    request_deserializer=faas_dot_v1_dot_agent__pb2.ListInvocationsRequest.FromString,
+                    response_serializer=faas_dot_v1_dot_agent__pb2.ListInvocationsResponse.SerializeToString,
+            ),
+            'CancelInvocation': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelInvocation,
+                    request_deserializer=faas_dot_v1_dot_agent__pb2.CancelInvocationRequest.FromString,
+                    response_serializer=faas_dot_v1_dot_agent__pb2.CancelInvocationResponse.SerializeToString,
+            ),
+            'WatchInvocation': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchInvocation,
+                    request_deserializer=faas_dot_v1_dot_agent__pb2.WatchInvocationRequest.FromString,
+                    response_serializer=faas_dot_v1_dot_agent__pb2.WatchInvocationResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -395,5 +491,90 @@ class FaasAgent(object):
         return grpc.experimental.unary_unary(request, target, '/faas.v1.FaasAgent/Capabilities',
             faas_dot_v1_dot_agent__pb2.CapabilitiesRequest.SerializeToString,
             faas_dot_v1_dot_agent__pb2.CapabilitiesResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def InvokeAsync(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/faas.v1.FaasAgent/InvokeAsync',
+            faas_dot_v1_dot_agent__pb2.InvokeAsyncRequest.SerializeToString,
+            faas_dot_v1_dot_agent__pb2.InvokeAsyncResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetInvocation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/faas.v1.FaasAgent/GetInvocation',
+            faas_dot_v1_dot_agent__pb2.GetInvocationRequest.SerializeToString,
+            faas_dot_v1_dot_agent__pb2.GetInvocationResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListInvocations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/faas.v1.FaasAgent/ListInvocations',
+            faas_dot_v1_dot_agent__pb2.ListInvocationsRequest.SerializeToString,
+            faas_dot_v1_dot_agent__pb2.ListInvocationsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def CancelInvocation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/faas.v1.FaasAgent/CancelInvocation',
+            faas_dot_v1_dot_agent__pb2.CancelInvocationRequest.SerializeToString,
+            faas_dot_v1_dot_agent__pb2.CancelInvocationResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def WatchInvocation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/faas.v1.FaasAgent/WatchInvocation',
+            faas_dot_v1_dot_agent__pb2.WatchInvocationRequest.SerializeToString,
+            faas_dot_v1_dot_agent__pb2.WatchInvocationResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -47,7 +47,7 @@ function renderPanel(panel: HTMLElement, state: ConnectionState, tokenInput: HTM
     case "unreachable":
       panel.replaceChildren(
         h("h2", { text: "Agent unreachable" }),
-        h("p", { text: `No answer from ${window.location.origin} since ${state.since.toLocaleTimeString()} (${state.message}). The list is hidden until the agent answers again; the page retries every ${REFRESH_MS / 1000} s.` }),
+        h("p", { text: `No answer from ${window.location.origin} since ${state.since.toLocaleTimeString()} (${state.message}). The functions are hidden until the agent answers again, so nothing stale looks current; the page retries every ${REFRESH_MS / 1000} s.` }),
       );
       panel.hidden = false;
       break;
