@@ -95,7 +95,7 @@ describe("the agent's log and x-request-id", () => {
     const lines = sink.of(res.requestId);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ level: 40, msg: "invoke failed", function: "moody", reason: "FUNCTION_ERROR", status: 500, requestId: res.requestId });
-    expect(lines[0]!.error).toMatch(/KeyError/);
+    expect(lines[0]!.detail).toMatch(/KeyError/);
   });
 
   it("logs a failed gRPC call the same way, and returns the id as response metadata", async () => {

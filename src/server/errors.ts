@@ -102,7 +102,7 @@ export function logFailedRequest(logger: Logger, error: unknown, faas: FaasError
   const line = { ...fields, reason: faas.reason, status: httpStatusOf(faas) };
   if (faas.kind === "internal") logger.error({ ...line, err: faas.cause ?? error }, "internal error");
   else if (faas.kind === "cancelled") logger.debug(line, "request cancelled");
-  else logger.warn({ ...line, error: firstLine(faas.message) }, "request failed");
+  else logger.warn({ ...line, detail: firstLine(faas.message) }, "request failed");
 }
 
 /** Whatever a handler threw as the ConnectError its caller gets, and as the FaasError it is logged as. */

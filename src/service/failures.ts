@@ -12,9 +12,9 @@ export function reportFailure(logger: Logger | undefined, error: unknown, messag
   markReported(error);
   if (!logger) return;
   if (isFaasError(error) && error.kind === "cancelled") {
-    logger.info({ ...fields, reason: error.reason, error: firstLine(error.message) }, message);
+    logger.info({ ...fields, reason: error.reason, detail: firstLine(error.message) }, message);
   } else if (isFaasError(error) && error.kind !== "internal") {
-    logger.warn({ ...fields, reason: error.reason, error: firstLine(error.message) }, message);
+    logger.warn({ ...fields, reason: error.reason, detail: firstLine(error.message) }, message);
   } else {
     logger.error({ ...fields, reason: "INTERNAL", err: isFaasError(error) ? (error.cause ?? error) : error }, message);
   }
