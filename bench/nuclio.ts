@@ -82,7 +82,12 @@ async function main(): Promise<void> {
   row("deploy", median(deploys), median(plainDeploys), "");
   row("unchanged redeploy", median(same), median(gets), `bar ≤ 100 ms: ${median(same) <= 100 ? "PASS" : "FAIL"}`);
 
-  const fn = (await (await fetch(`${nuclio.url}/api/functions/fn-0`, { headers: NS })).json()) as { status: { externalInvocationUrls: string[] } };
+  // The external baseline needs a NodePort: the agent set to NUCLIO_INVOKE_VIA=external deploys fn-0
+  // that way (a dashboard-proxied agent deploys ClusterIP, which has no external invocation URL).
+  const external = await postJson(`${direct.url}/deploy`, { id: "fn-0", handler: handler("round 0") });
+  if (external.status !== 200) throw new Error(`deploy through the external agent failed: ${await external.text()}`);
+  const fn = (await (await fetch(`${nuclio.url}/api/functions/fn-0`, { headers: NS })).json()) as { status: { externalInvocationUrls?: string[] } };
+  if (!fn.status.externalInvocationUrls?.length) throw new Error(`fn-0 has no external invocation URL: ${JSON.stringify(fn.status)}`);
   const own = `http://${fn.status.externalInvocationUrls[0]}/`;
   const proxy = `${nuclio.url}/api/function_invocations`;
   const proxyHeaders = { ...NS, "x-nuclio-function-name": "fn-0", "x-nuclio-path": "/" };

@@ -77,6 +77,10 @@ describe.skipIf(skipDocker)("hostile functions on the docker platform", { timeou
     });
     const controller = new AbortController();
     const lines: string[] = [];
+    // The flood starts only once the follower is attached (it has the tail line, "flooder ready"):
+    // a follower that attached after the flood would get the flooded line as its tail, uncut.
+    let attached!: () => void;
+    const following = new Promise<void>((resolve) => (attached = resolve));
     const follower = (async () => {
       const res = await fetch(`${agent.url}/faas.v1.FaasAgent/Logs`, {
         method: "POST",
@@ -94,10 +98,14 @@ describe.skipIf(skipDocker)("hostile functions on the docker platform", { timeou
           const length = buffered.readUInt32BE(1);
           const message = JSON.parse(buffered.subarray(5, 5 + length).toString());
           buffered = buffered.subarray(5 + length);
-          if (message.line !== undefined) lines.push(message.line);
+          if (message.line !== undefined) {
+            lines.push(message.line);
+            attached();
+          }
         }
       }
     })().catch(() => undefined);
+    await following;
     // One 64 MB line while /health is asked every moment.
     const flood = call("flooder", { n: 64 });
     let worst = 0;
@@ -110,11 +118,11 @@ describe.skipIf(skipDocker)("hostile functions on the docker platform", { timeou
     }
     expect((await flood).body.result).toBe("flooded");
     expect(worst).toBeLessThan(5_000);
-    await expect.poll(() => lines.some((l) => /\[line cut: \d+ more characters dropped\]$/.test(l)), { timeout: 60_000 }).toBe(true);
+    await expect.poll(() => lines.some((l) => /\[line cut: \d+ more characters dropped\]$/.test(l)), { timeout: 180_000 }).toBe(true);
     for (const line of lines) expect(line.length).toBeLessThan(64 * 1024 + 100);
     controller.abort();
     await follower;
-  });
+  }, 240_000);
 });
 
 function envelope(message: unknown): Buffer {

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -40,10 +40,11 @@ describe("FunctionLog on disk", () => {
 
   it("appends without rewriting: a file handle opened before keeps growing (same inode) until rotation", async () => {
     const path = join(dir, "output.log");
+    // The file exists before the log opens it: its inode is known without waiting for the first write.
+    await writeFile(path, "");
+    const before = await stat(path);
     const log = new FunctionLog(path, { ...DEFAULT_LOG_LIMITS, keptLines: 3 });
     log.append("stdout", "first");
-    await new Promise((r) => setTimeout(r, 20));
-    const before = await stat(path);
     for (let i = 0; i < 100; i++) log.append("stderr", `more ${i}`);
     await log.close();
     const after = await stat(path);

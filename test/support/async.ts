@@ -3,55 +3,9 @@
  * handlers meet (the sandbox shares the network, not the file system), and a handler using it.
  */
 import { createServer, type Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { execa, type ResultPromise } from "execa";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const MAIN = ["--import", pathToFileURL(join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href, join(ROOT, "src", "main.ts")];
-
-export interface AgentChild {
-  url: string;
-  output(): string;
-  kill9(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-/** Starts src/main.ts with `env` (on top of PATH and HOME only) and waits for its "agent listening" line. */
-export async function spawnAgent(env: Record<string, string>): Promise<AgentChild> {
-  const child: ResultPromise = execa("node", MAIN, {
-    cwd: tmpdir(),
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", PORT: "0", FAAS_HOST: "127.0.0.1", FAAS_SHUTDOWN_GRACE: "2", ...env },
-    extendEnv: false,
-    reject: false,
-    buffer: false,
-    stdin: "ignore",
-  });
-  let out = "";
-  child.stderr!.on("data", (chunk: Buffer) => (out += chunk.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /"url":"(http:[^"]+)"/.exec(out);
-      if (match) resolve(match[1]);
-    });
-    void child.then(() => reject(new Error(`agent exited before listening: ${out}`)));
-  });
-  const exited = child.then(() => undefined);
-  return {
-    url,
-    output: () => out,
-    async kill9() {
-      child.kill("SIGKILL");
-      await exited;
-    },
-    async stop() {
-      child.kill("SIGTERM");
-      await exited;
-    },
-  };
-}
+/** The agent as its own process (to kill -9): the one helper the isolation and lifetime tests use too. */
+export { spawnAgent, type AgentProcess as AgentChild } from "./agent-process.ts";
 
 /** What the gate answers a handler that arrived: "go" lets it return, "crash" makes it kill its process. */
 export type GateAnswer = "go" | "crash" | "hold";

@@ -52,9 +52,11 @@ export class IngressSim {
         });
         up.on("end", () => res.end());
       });
-      // A client that goes away resets the hop to the function, as Envoy resets its upstream stream
-      // on a downstream reset and the queue-proxy's Go reverse proxy cancels the outgoing request
-      // with its incoming one (net/http: a server request's context ends when the client closes).
+      // A client that goes away resets the hop to the function: the queue-proxy forwards with Go's
+      // httputil.ReverseProxy, whose outgoing request carries the incoming request's context, which
+      // is cancelled when the client closes (golang/go @ 03c62d50d3eb
+      // src/net/http/httputil/reverseproxy.go:180-195, ServeHTTP: ctx, CloseNotify → cancel,
+      // outreq := req.WithContext(ctx)).
       res.on("close", () => {
         if (!res.writableFinished) upstream.destroy();
       });
