@@ -17,6 +17,8 @@ export interface Config {
   port: number;
   debug: boolean;
   logLevel: string;
+  /** FAAS_LOG_FORMAT: `json` lines, `pretty` human lines, or `auto` (pretty on a terminal, else JSON). */
+  logFormat: "auto" | "json" | "pretty";
   /** Bearer tokens; empty = no authentication. */
   authTokens: string[];
   /** The one port's exposure: TLS, the Host and Origin allow-lists (see src/server/exposure.ts). */
@@ -136,6 +138,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     port: int(env, "PORT", 5000, 0, 65535),
     debug,
     logLevel: nonEmpty(env.FAAS_LOG_LEVEL) ?? (debug ? "debug" : "info"),
+    logFormat: oneOf(env, "FAAS_LOG_FORMAT", ["auto", "json", "pretty"] as const, "auto"),
     authTokens,
     exposure,
     maxBodyBytes: int(env, "FAAS_MAX_BODY_BYTES", 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024),

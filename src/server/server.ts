@@ -25,6 +25,7 @@ import { createRestHandler } from "./rest.ts";
 import { createStaticHandler } from "./static.ts";
 import { createReloadableTls, type TlsFiles } from "./tls.ts";
 import { createGrpcUnaryHandler } from "./grpc-unary.ts";
+import { assignRequestId } from "./request-id.ts";
 import { refuseProtoKeys } from "./proto-keys.ts";
 import { keepNativeHttp2 } from "./native-h2.ts";
 
@@ -163,6 +164,7 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     clientCertRequired: options.tls?.clientCaFile !== undefined,
     rpcPath: (path) => rpcPrefixes.has(path.slice(0, path.indexOf("/", 1) + 1)),
     maxBodyBytes: options.maxBodyBytes,
+    logger: options.logger,
   });
 
   const server = createServer(
@@ -173,6 +175,7 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     },
     (req, res) => {
     drainInsteadOfDestroy(req);
+    assignRequestId(req, res);
     if (!guard(req, res)) return;
     if ("stream" in req) {
       // HTTP/2: sessions are tracked separately. The fast path runs after the guard, like every path.

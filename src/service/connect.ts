@@ -28,11 +28,11 @@ export function createFaasAgentService(core: AgentCore, invocations?: Invocation
     ...invocationRpcs(invocations, core.platformName),
 
     async *deploy(req, ctx: HandlerContext) {
-      for await (const event of core.deploy(fromDeployRequest(req), ctx.signal)) yield toDeployResponse(event);
+      for await (const event of core.deploy(fromDeployRequest(req), ctx.signal, requestId(ctx))) yield toDeployResponse(event);
     },
 
     async invoke(req, ctx) {
-      const out = await core.invoke(req.id, payloadJson(req.payload ? payloadToJson(req.payload) : undefined), ctx.signal);
+      const out = await core.invoke(req.id, payloadJson(req.payload ? payloadToJson(req.payload) : undefined), ctx.signal, requestId(ctx));
       return create(InvokeResponseSchema, {
         result: fromJson(ValueSchema, out.result as JsonValue),
         status: "success",
@@ -43,7 +43,7 @@ export function createFaasAgentService(core: AgentCore, invocations?: Invocation
     },
 
     async *invokeStream(req, ctx) {
-      for await (const event of core.invokeStream(req.id, payloadJson(req.payload ? payloadToJson(req.payload) : undefined), ctx.signal)) {
+      for await (const event of core.invokeStream(req.id, payloadJson(req.payload ? payloadToJson(req.payload) : undefined), ctx.signal, requestId(ctx))) {
         if (event.type === "chunk") yield create(InvokeStreamResponseSchema, { event: { case: "chunk", value: fromJson(ValueSchema, event.result as JsonValue) } });
         else yield create(InvokeStreamResponseSchema, { event: { case: "end", value: { status: "success", executionTime: event.executionTime, platform: event.platform, coldStart: event.coldStart, chunks: BigInt(event.chunks) } } });
       }
@@ -104,4 +104,9 @@ export function payloadToJson(value: Value): JsonValue {
     }
   }
   return toJson(ValueSchema, value);
+}
+
+/** The request's id, which the server put in the request's x-request-id header (server/request-id.ts). */
+function requestId(ctx: HandlerContext): string {
+  return ctx.requestHeader.get("x-request-id") ?? "";
 }

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { isFaasError } from "../domain/errors.ts";
+import { FaasError, isFaasError } from "../domain/errors.ts";
 
 /** Errors already logged as a failed call or deploy (the server logs every other failed request). */
 const reported = new WeakSet<object>();
@@ -11,8 +11,10 @@ const reported = new WeakSet<object>();
 export function reportFailure(logger: Logger | undefined, error: unknown, message: string, fields: Record<string, unknown>): void {
   markReported(error);
   if (!logger) return;
-  if (isFaasError(error) && error.kind !== "internal") {
-    logger.warn({ ...fields, reason: error.reason, error: firstLine(error.message) }, message);
+  if (isFaasError(error) && error.kind === "cancelled") {
+    logger.info({ ...fields, reason: error.reason, detail: firstLine(error.message) }, message);
+  } else if (isFaasError(error) && error.kind !== "internal") {
+    logger.warn({ ...fields, reason: error.reason, detail: firstLine(error.message) }, message);
   } else {
     logger.error({ ...fields, reason: "INTERNAL", err: isFaasError(error) ? (error.cause ?? error) : error }, message);
   }
@@ -33,4 +35,17 @@ export function markReported<T>(error: T): T {
 export function firstLine(text: string): string {
   const line = text.split("\n", 1)[0]!;
   return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+}
+
+/** Appends the last log lines to a deploy error unless its message already ends with them. */
+export function withLogTail(error: unknown, recent: string[]): unknown {
+  if (!isFaasError(error) || recent.length === 0) return error;
+  const last = recent[recent.length - 1]!.trim();
+  if (last && error.message.includes(last)) return error;
+  const tail = recent.slice(-10).join("\n");
+  return new FaasError(error.kind, `${error.message}\nlast log lines:\n${tail}`, {
+    reason: error.reason,
+    metadata: error.metadata,
+    cause: error.cause,
+  });
 }
