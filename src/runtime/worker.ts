@@ -1,5 +1,4 @@
 import { connect } from "node:net";
-import { execa, type Options, type ResultPromise } from "execa";
 import { FaasError } from "../domain/errors.ts";
 import { besideSource } from "../paths.ts";
 import { BoundedLines } from "./bounded-lines.ts";
@@ -7,6 +6,7 @@ import { FrameChannel } from "./frames.ts";
 import { childrenOf, closePipes, OUTPUT_GRACE_MS } from "./child-process.ts";
 import { ConnectionError } from "./http-client.ts";
 import { handlerInvalid, readReady } from "./worker-ready.ts";
+import { spawnWorkerProcess, type WorkerProcess } from "./worker-spawn.ts";
 
 /** The runtime shim every function runs under (see its docstring for the wire protocol). */
 export const RUNTIME_SHIM = besideSource(import.meta.url, "python/faas_runtime.py");
@@ -54,20 +54,6 @@ export interface WorkerOptions {
   supervised?: boolean;
 }
 
-/** How every worker process is spawned (the env and cwd are added per worker). */
-const SPAWN_OPTIONS = {
-  extendEnv: false,
-  stdio: ["pipe", "pipe", "pipe", "pipe"],
-  buffer: false,
-  reject: false,
-  cleanup: true,
-  encoding: "utf8",
-} as const satisfies Options;
-/** Room in a spare's command line for the `--handler PATH` it shows once it has a function. */
-const SPARE_ROOM = ".".repeat(1024);
-/** The shim's flags every worker gets (see its docstring). */
-const SHIM_FLAGS = ["--protocol", "frame", "--ready-fd", "3", "--exit-on-stdin-eof"];
-type WorkerProcess = ResultPromise<typeof SPAWN_OPTIONS & { cwd: string; env: Record<string, string> }>;
 
 /**
  * One Python worker process serving one revision of a function over the shim's framed protocol:
@@ -118,11 +104,7 @@ export class Worker {
    * waits for its function (the shim's --spare; hand it one with `assign`, then `ready`).
    */
   static spawn(options: WorkerOptions, spare = false): Worker {
-    const shim = [RUNTIME_SHIM, ...(spare ? ["--spare", SPARE_ROOM] : ["--handler", options.handlerPath]), "--listen", `unix:${options.socketPath}`];
-    const [file, ...args] = (options.launch ?? ((argv: string[]) => argv))([options.python, "-u", ...shim, ...SHIM_FLAGS]);
-    // detached: the worker leads a process group, so stop/kill reach whatever it started.
-    const proc = execa(file, args, { ...SPAWN_OPTIONS, cwd: options.cwd, env: options.env, detached: true });
-    const worker = new Worker(proc, options);
+    const worker = new Worker(spawnWorkerProcess(RUNTIME_SHIM, options, spare), options);
     worker.pipeOutput();
     return worker;
   }
