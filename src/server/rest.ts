@@ -11,7 +11,8 @@ import {
 } from "../../gen/faas/v1/agent_pb.ts";
 import { payloadJson } from "../domain/payload.ts";
 import { fromDeployRequest, fromTrafficMessage, toCapabilitiesResponse } from "../service/messages.ts";
-import type { AgentCore, DeployProgress } from "../service/core.ts";
+import type { AgentCore } from "../service/core.ts";
+import type { DeployProgress } from "../service/results.ts";
 import { invocationRoutes } from "../invocations/rest.ts";
 import type { InvocationService } from "../invocations/service.ts";
 import type { AgentMetrics } from "../metrics/agent-metrics.ts";
