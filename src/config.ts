@@ -143,7 +143,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     maxResultBytes: int(env, "FAAS_MAX_RESULT_BYTES", int(env, "FAAS_MAX_BODY_BYTES", 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024), 1024, 1024 * 1024 * 1024),
     invokeTimeoutMs: seconds(env, "FAAS_INVOKE_TIMEOUT", 300),
     deployTimeoutMs: seconds(env, "FAAS_DEPLOY_TIMEOUT", 600),
-    idleTimeoutMs: seconds(env, "FAAS_IDLE_TIMEOUT", 600, true),
+    // Local cold starts are cheap (a spare from the warm pool): idle local workers stop sooner.
+    idleTimeoutMs: seconds(env, "FAAS_IDLE_TIMEOUT", platform === "local" ? 60 : 600, true),
     shutdownGraceMs: seconds(env, "FAAS_SHUTDOWN_GRACE", 5, true),
     local: {
       stateDir: resolve(nonEmpty(env.FAAS_STATE_DIR) ?? join(stateHome, "radical-faas")),

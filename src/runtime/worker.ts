@@ -18,6 +18,8 @@ const EXIT_GRACE_MS = 500;
 export interface WorkerOptions {
   /** Interpreter to run the shim with (a virtualenv's python when there are requirements). */
   python: string;
+  /** The shim to run: its source (the default) or its form compiled for `python`. */
+  shim?: string;
   /** The function's module. */
   handlerPath: string;
   /** Unix socket the worker listens on. */
@@ -102,7 +104,7 @@ export class Worker {
    * waits for its function (the shim's --spare; hand it one with `assign`, then `ready`).
    */
   static spawn(options: WorkerOptions, spare = false): Worker {
-    const worker = new Worker(spawnWorkerProcess(RUNTIME_SHIM, options, spare), options);
+    const worker = new Worker(spawnWorkerProcess(options.shim ?? RUNTIME_SHIM, options, spare), options);
     pipeLines(worker.process, (stream, line) => worker.output(stream, line));
     return worker;
   }

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { RUNTIME_SHIM, Worker, type WorkerOptions } from "../../runtime/worker.ts";
 import type { HealthCheck } from "../../domain/types.ts";
 import type { LocalContext } from "./context.ts";
+import type { CompiledShims } from "./shim-cache.ts";
 import type { FunctionRecord } from "./store.ts";
 
 /**
@@ -62,7 +63,7 @@ export class WarmPool {
   private served = 0;
   private missed = 0;
 
-  constructor(private readonly ctx: LocalContext, private readonly socketRoot: () => string, private readonly size: number) {
+  constructor(private readonly ctx: LocalContext, private readonly socketRoot: () => string, private readonly size: number, private readonly shims: CompiledShims) {
     this.slots = join(ctx.store.root, "spares");
   }
 
@@ -168,6 +169,8 @@ export class WarmPool {
 
   private async spawn(python: string): Promise<Spare> {
     const { options, sandbox, store } = this.ctx;
+    const shim = await this.shims.for(python);
+    const runtime = [...new Set([RUNTIME_SHIM, shim])];
     const name = randomBytes(6).toString("hex");
     const slot = join(this.slots, name);
     const inside = join(this.socketRoot(), `spare-${name}`);
@@ -179,11 +182,12 @@ export class WarmPool {
     const spare = { slot, inside, socketDir: inside, hooks, ready: false } as Spare;
     spare.options = {
       python,
+      shim,
       handlerPath: "",
       socketPath: join(inside, "w.sock"),
       cwd: inside,
       env: this.spareEnv(python, inside),
-      launch: (argv) => sandbox.spareCommand(argv, { python, runtime: RUNTIME_SHIM, socketDir: inside, slot, functionsDir: store.functionsDir }),
+      launch: (argv) => sandbox.spareCommand(argv, { python, runtime, socketDir: inside, slot, functionsDir: store.functionsDir }),
       supervised: true,
       startTimeoutMs: options.deployTimeoutMs,
       callTimeoutMs: options.invokeTimeoutMs,
@@ -206,7 +210,7 @@ export class WarmPool {
   /** A spare's environment before it has a function: what the interpreter needs as it starts. */
   private spareEnv(python: string, inside: string): Record<string, string> {
     const { options, toolEnv, sandbox } = this.ctx;
-    const paths = { python, runtime: RUNTIME_SHIM, revisionDir: inside, venvDir: undefined, scratchDir: join(inside, "home"), socketDir: inside };
+    const paths = { python, runtime: [RUNTIME_SHIM], revisionDir: inside, venvDir: undefined, scratchDir: join(inside, "home"), socketDir: inside };
     return {
       LANG: toolEnv.LANG ?? "C.UTF-8",
       ...sandbox.workerEnv(paths),

@@ -37,8 +37,8 @@ export interface SandboxMounts {
 export interface WorkerPaths {
   /** Its interpreter (a virtualenv's python or a base one). */
   python: string;
-  /** The runtime shim. */
-  runtime: string;
+  /** The runtime shim (its source, and its compiled form when there is one). */
+  runtime: string[];
   revisionDir: string;
   /** Its virtualenv, when it has requirements. */
   venvDir: string | undefined;
@@ -170,7 +170,7 @@ export class Sandbox {
    * read-only, its scratch and socket directories writable, the revision as working directory.
    */
   workerCommand(argv: string[], paths: WorkerPaths): string[] {
-    const readOnly = [this.pythonPrefix(paths.python), paths.runtime, paths.revisionDir];
+    const readOnly = [this.pythonPrefix(paths.python), ...paths.runtime, paths.revisionDir];
     if (paths.venvDir) readOnly.push(paths.venvDir);
     return this.command(argv, { readOnly, writable: [paths.scratchDir, paths.socketDir], cwd: paths.revisionDir });
   }
@@ -181,8 +181,8 @@ export class Sandbox {
    * directory's `functions`: the revision it is handed later appears there (hard links) at the
    * path a worker started for that function would see, and nothing else of the state directory.
    */
-  spareCommand(argv: string[], paths: { python: string; runtime: string; socketDir: string; slot: string; functionsDir: string }): string[] {
-    const readOnly = [this.pythonPrefix(paths.python), paths.runtime];
+  spareCommand(argv: string[], paths: { python: string; runtime: string[]; socketDir: string; slot: string; functionsDir: string }): string[] {
+    const readOnly = [this.pythonPrefix(paths.python), ...paths.runtime];
     return this.command(argv, { readOnly, writable: [paths.socketDir], cwd: paths.socketDir, moved: [[paths.slot, paths.functionsDir]] });
   }
 

@@ -6,6 +6,7 @@ import type { Endpoint, Routes } from "../kit/endpoint.ts";
 import type { Entry, LocalContext } from "./context.ts";
 import type { FunctionLog } from "./logs.ts";
 import { SpareLost, WarmPool, type SpareHooks } from "./pool.ts";
+import { CompiledShims } from "./shim-cache.ts";
 import type { WorkerPaths } from "./sandbox.ts";
 import type { FunctionRecord } from "./store.ts";
 import { openSocketDir, sweepState } from "./sweep.ts";
@@ -25,8 +26,12 @@ export class LocalWorkers {
   /** Spare workers for cold starts. */
   readonly pool: WarmPool;
 
+  /** The runtime shim compiled per interpreter, in the socket directory. */
+  private readonly shims: CompiledShims;
+
   constructor(private readonly ctx: LocalContext) {
-    this.pool = new WarmPool(ctx, () => this.socketDir, ctx.options.warmWorkers ?? 0);
+    this.shims = new CompiledShims(() => this.socketDir, { PATH: ctx.toolEnv.PATH ?? "/usr/bin:/bin", LANG: ctx.toolEnv.LANG ?? "C.UTF-8" });
+    this.pool = new WarmPool(ctx, () => this.socketDir, ctx.options.warmWorkers ?? 0, this.shims);
   }
 
   /**
@@ -96,7 +101,7 @@ export class LocalWorkers {
     try {
       const spare = this.pool.fits(record) ? this.pool.take(record.python) : undefined;
       if (spare) {
-        const env = (home: string) => this.env(record, this.paths(record, home, home));
+        const env = (home: string) => this.env(record, this.paths(record, home, home, []));
         try {
           return await this.pool.handOver(spare, { record, env, hooks, signal });
         } catch (error) {
@@ -113,13 +118,15 @@ export class LocalWorkers {
   private async startOwn(record: FunctionRecord, hooks: SpareHooks, signal: AbortSignal): Promise<Worker> {
     const { options, store, sandbox } = this.ctx;
     const socketDir = join(this.socketDir, `${record.id}-${randomBytes(4).toString("hex")}`);
-    const paths = this.paths(record, socketDir, join(socketDir, "home"));
+    const shim = await this.shims.for(record.python);
+    const paths = this.paths(record, socketDir, join(socketDir, "home"), [shim]);
     await mkdir(socketDir, { mode: 0o700 });
     await mkdir(paths.scratchDir, { mode: 0o700 });
     await Promise.all([sandbox.hand(socketDir), sandbox.hand(paths.scratchDir)]);
     return Worker.start(
       {
         python: record.python,
+        shim,
         handlerPath: store.handlerPath(record.id, record.revision),
         socketPath: join(socketDir, "w.sock"),
         cwd: paths.revisionDir,
@@ -142,11 +149,11 @@ export class LocalWorkers {
   }
 
   /** Where a worker of `record` finds its files; HOME (`scratchDir`) is the worker's own, in its socket directory. */
-  private paths(record: FunctionRecord, socketDir: string, home: string): WorkerPaths {
+  private paths(record: FunctionRecord, socketDir: string, home: string, shim: string[]): WorkerPaths {
     const { store } = this.ctx;
     return {
       python: record.python,
-      runtime: RUNTIME_SHIM,
+      runtime: [...new Set([RUNTIME_SHIM, ...shim])],
       revisionDir: store.revisionDir(record.id, record.revision),
       venvDir: record.venv ? store.venvDir(record.venv) : undefined,
       scratchDir: home,

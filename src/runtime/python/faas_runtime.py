@@ -114,7 +114,8 @@ _INF = float("inf")
 _loads = json.JSONDecoder(parse_float=_finite_float, parse_constant=_no_constant).decode
 
 
-_THIS_FILE = os.path.abspath(__file__)
+# The source's path, also when this runs compiled (python …/faas_runtime.pyc): what tracebacks name.
+_THIS_FILE = os.path.abspath(sys._getframe().f_code.co_filename)
 
 
 def user_traceback(exc):
