@@ -1,4 +1,4 @@
-import { ConfigError, int, nonEmpty, seconds } from "../config.ts";
+import { ConfigError, int, nonEmpty, seconds } from "../settings.ts";
 import type { InvocationsConfig } from "./types.ts";
 
 /** The async invocations' settings from the environment (docs/configuration.md); throws ConfigError naming the variable. */

@@ -1,10 +1,10 @@
 import { connect } from "node:net";
 import { execa, type Options, type ResultPromise } from "execa";
+import { RecentLines } from "../adapters/kit/lines.ts";
 import { FaasError } from "../domain/errors.ts";
 import { besideSource } from "../paths.ts";
-import { BoundedLines } from "./bounded-lines.ts";
 import { FrameChannel } from "./frames.ts";
-import { childrenOf, closePipes, OUTPUT_GRACE_MS } from "./child-process.ts";
+import { childrenOf, closePipes, OUTPUT_GRACE_MS, pipeLines, signalPid } from "./child-process.ts";
 import { ConnectionError } from "./http-client.ts";
 import { handlerInvalid, readReady } from "./worker-ready.ts";
 
@@ -14,8 +14,6 @@ export const RUNTIME_SHIM = besideSource(import.meta.url, "python/faas_runtime.p
 const STDERR_KEPT = 40;
 /** How long a worker whose socket closed may take to exit by itself before it is killed. */
 const EXIT_GRACE_MS = 500;
-/** Longest output line kept; the rest of a longer line is cut and the cut marked. */
-export const MAX_LINE_BYTES = 64 * 1024;
 
 export interface WorkerOptions {
   /** Interpreter to run the shim with (a virtualenv's python when there are requirements). */
@@ -75,7 +73,7 @@ export class Worker {
   readonly pid: number;
   private readonly process: WorkerProcess;
   private channel: FrameChannel | undefined;
-  private readonly recentStderr: string[] = [];
+  private readonly recentStderr = new RecentLines(STDERR_KEPT);
   private exited = false;
   private retiring = false;
   private closed = false;
@@ -121,7 +119,7 @@ export class Worker {
     // detached: the worker leads a process group, so stop/kill reach whatever it started.
     const proc = execa(file, args, { ...SPAWN_OPTIONS, cwd: options.cwd, env: options.env, detached: true });
     const worker = new Worker(proc, options);
-    worker.pipeOutput();
+    pipeLines(proc, (stream, line) => worker.output(stream, line));
     try {
       const ready = await readReady({
         pipe: proc.stdio[3] as NodeJS.ReadableStream,
@@ -230,14 +228,14 @@ export class Worker {
     if (this.exited) return;
     const inner = this.options.supervised ? childrenOf(this.pid) : [];
     // A sandbox's init dies with all it holds and is reaped by its supervisor, which then exits.
-    for (const pid of inner) signal(pid, "SIGKILL");
+    for (const pid of inner) signalPid(pid, "SIGKILL");
     if (inner.length === 0) this.signalGroup("SIGKILL");
     else setTimeout(() => this.exited || this.signalGroup("SIGKILL"), EXIT_GRACE_MS).unref();
   }
 
   /** Signals the worker's process group (it leads one: spawned detached), or the process alone. */
   private signalGroup(sig: NodeJS.Signals): void {
-    if (this.pid > 0 && !signal(-this.pid, sig) && !this.exited) this.process.kill(sig);
+    if (this.pid > 0 && !signalPid(-this.pid, sig) && !this.exited) this.process.kill(sig);
   }
 
   private connect(): Promise<void> {
@@ -263,22 +261,8 @@ export class Worker {
     });
   }
 
-  private pipeOutput(): void {
-    for (const stream of ["stdout", "stderr"] as const) {
-      const readable = this.process[stream];
-      if (!readable) continue;
-      readable.setEncoding("utf8");
-      const lines = new BoundedLines(MAX_LINE_BYTES, (line) => this.output(stream, line));
-      readable.on("data", (chunk: string) => lines.push(chunk));
-      readable.on("end", () => lines.end());
-    }
-  }
-
   private output(stream: "stdout" | "stderr", line: string): void {
-    if (stream === "stderr") {
-      this.recentStderr.push(line);
-      if (this.recentStderr.length > STDERR_KEPT) this.recentStderr.shift();
-    }
+    if (stream === "stderr") this.recentStderr.push(line);
     this.options.onOutput(stream, line);
   }
 
@@ -292,20 +276,10 @@ export class Worker {
 
   /** How the worker ended, as unavailable WORKER_CRASHED with its last stderr lines. */
   private crashError(what = "worker process died while the call was running"): FaasError {
-    const tail = this.recentStderr.slice(-10).join("\n");
+    const tail = this.recentStderr.last(10).join("\n");
     return new FaasError("unavailable", `${what} (${this.exitDescription || "not running"})${tail ? `; last output:\n${tail}` : ""}`, {
       reason: "WORKER_CRASHED",
       metadata: { exit: this.exitDescription, last_output: tail },
     });
-  }
-}
-
-/** Sends `sig` to `pid` (a negative pid: a process group); false when there is no such process. */
-function signal(pid: number, sig: NodeJS.Signals): boolean {
-  try {
-    process.kill(pid, sig);
-    return true;
-  } catch {
-    return false;
   }
 }

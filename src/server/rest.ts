@@ -11,7 +11,8 @@ import {
 } from "../../gen/faas/v1/agent_pb.ts";
 import { payloadJson } from "../domain/payload.ts";
 import { fromDeployRequest, fromTrafficMessage, toCapabilitiesResponse } from "../service/messages.ts";
-import type { AgentCore, DeployProgress } from "../service/core.ts";
+import type { AgentCore } from "../service/core.ts";
+import type { DeployProgress } from "../service/results.ts";
 import { invocationRoutes } from "../invocations/rest.ts";
 import type { InvocationService } from "../invocations/service.ts";
 import type { AgentMetrics } from "../metrics/agent-metrics.ts";
@@ -83,7 +84,9 @@ export function createRestHandler(options: RestOptions): (req: Request, res: Res
         const format = streamFormatOf(req.headers.accept);
         if (format) return sendStream(res as ServerResponse, core.invokeStream(request.id, payloadJson(payload), signal, requestIdOf(req)), format, (e) => sendError(res, e, logger));
         const out = await core.invoke(request.id, payloadJson(payload), signal, requestIdOf(req));
-        send(res, 200, { result: out.result, status: "success", execution_time: out.executionTime, platform: out.platform, cold_start: out.coldStart });
+        // The result text was checked to be exactly one JSON value (core.invoke), so splicing it in
+        // cannot add fields, and it is not serialised a second time.
+        sendText(res, 200, `{"result":${out.resultJson},"status":"success","execution_time":${out.executionTime},"platform":${JSON.stringify(out.platform)},"cold_start":${out.coldStart}}`);
       },
     },
     "/deploy": {
@@ -203,8 +206,12 @@ function sendError(res: Response, error: unknown, logger: Logger): void {
 }
 
 function send(res: Response, status: number, body: unknown): void {
+  sendText(res, status, JSON.stringify(body));
+}
+
+/** Sends JSON text that is already serialised. */
+function sendText(res: Response, status: number, json: string): void {
   if (res.headersSent || res.destroyed) return;
-  const json = JSON.stringify(body);
   res.writeHead(status, { ...JSON_HEADERS, "content-length": Buffer.byteLength(json) });
   res.end(json);
 }

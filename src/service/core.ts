@@ -1,5 +1,6 @@
+import { RecentLines } from "../adapters/kit/lines.ts";
 import { AsyncQueue } from "../adapters/kit/queue.ts";
-import { FaasError, invalidArgument, isFaasError, unsupported } from "../domain/errors.ts";
+import { invalidArgument, isFaasError, unsupported } from "../domain/errors.ts";
 import { checkResult, checkText } from "../domain/payload.ts";
 import { optionField, setOptionNames, validateTraffic } from "../domain/options.ts";
 import { validateDeployRequest, validateId, type RawDeployRequest } from "../domain/spec.ts";
@@ -9,55 +10,19 @@ import type { AgentMetrics } from "../metrics/agent-metrics.ts";
 import type { Logger } from "pino";
 import { markReported, withLogTail } from "./failures.ts";
 import { CallRecord, DeployRecord } from "./call-record.ts";
+import type { DeployProgress, HealthReport, InvokeResult, StreamEvent } from "./results.ts";
 import type {
   Capabilities,
   DeployEvent,
   DeploySpec,
   FunctionInfo,
-  HealthCheck,
   InvokeOutcome,
   LogLine,
   LogsOptions,
   Platform,
   PlatformName,
-  RenderedObject,
   TrafficTarget,
 } from "../domain/types.ts";
-
-/**
- * A deploy's progress as the service reports it: the platform's events, then the function (or,
- * for a dry run, the object that would be applied).
- */
-export type DeployProgress =
-  | DeployEvent
-  | { type: "function"; function: FunctionInfo; time: Date }
-  | { type: "dry_run"; rendered: RenderedObject; time: Date };
-
-export interface InvokeResult {
-  /** What `handle` returned, as JSON text: checked to be one JSON value within the result limit. */
-  resultJson: string;
-  /** The same, parsed. */
-  result: unknown;
-  /** Seconds the call took inside the agent, cold start included. */
-  executionTime: number;
-  coldStart: boolean;
-  platform: PlatformName;
-}
-
-/** One event of a stream call: a chunk as the handler yielded it, then the end. */
-export type StreamEvent =
-  | { type: "chunk"; resultJson: string; result: unknown }
-  | { type: "end"; executionTime: number; coldStart: boolean; platform: PlatformName; chunks: number };
-
-export interface HealthReport {
-  status: "healthy" | "degraded";
-  platform: PlatformName;
-  workflow: string;
-  version: string;
-  checks: HealthCheck[];
-  /** How functions are isolated: "bwrap", "none" (local) or "container". */
-  isolation: string;
-}
 
 export interface AgentCoreOptions {
   platform: Platform;
@@ -128,13 +93,10 @@ export class AgentCore {
     // Unbounded, as a deploy's events are few (a build's lines, within the deploy timeout) and a
     // phase must never be dropped.
     const queue = new AsyncQueue<DeployEvent>({ maxItems: Number.POSITIVE_INFINITY });
-    const recent: string[] = [];
+    const recent = new RecentLines(ERROR_LOG_LINES);
     let deployed: FunctionInfo | undefined;
     const emit = (event: DeployEvent) => {
-      if (event.type === "log") {
-        recent.push(event.line);
-        if (recent.length > ERROR_LOG_LINES) recent.shift();
-      }
+      if (event.type === "log") recent.push(event.line);
       queue.push(event);
     };
     // Counted and logged here, not where the stream is read: a deploy whose caller went away still ends.
@@ -155,7 +117,7 @@ export class AgentCore {
       yield* queue;
     } catch (error) {
       // Already the precise error (control.error, in the platform's rejection above).
-      throw markReported(withLogTail(error, recent));
+      throw markReported(withLogTail(error, recent.last()));
     } finally {
       control.done();
     }

@@ -38,7 +38,7 @@ export function firstLine(text: string): string {
 }
 
 /** Appends the last log lines to a deploy error unless its message already ends with them. */
-export function withLogTail(error: unknown, recent: string[]): unknown {
+export function withLogTail(error: unknown, recent: readonly string[]): unknown {
   if (!isFaasError(error) || recent.length === 0) return error;
   const last = recent[recent.length - 1]!.trim();
   if (last && error.message.includes(last)) return error;
