@@ -4,14 +4,14 @@
  * platform, one function that echoes its payload or, given a gate, waits at it):
  *   idle         sync p50/p99 of IDLE_CALLS sequential POST /invoke calls, nothing else running
  *   accepted/s   BENCH_ASYNC_N (default 10 000) POST /async-invoke from 32 clients, answered 202;
- *                the first FAAS_ASYNC_CONCURRENCY (8) of them wait at a gate, so the other ones
+ *                the first FAAS_ASYNC_CONCURRENCY (BENCH_ASYNC_CONCURRENCY, default 8) of them wait at a gate, so the other ones
  *                stay queued: accepting is measured alone, and the drain starts with all N queued
  *   completed/s  from the gate's release until none is queued or running (N / that time)
  *   drain        sync p50/p99 of sequential POST /invoke calls to the same function while the N
  *                drain; drain/idle is the figure ("the sync path's latency unchanged")
  *   lost         N minus the invocations that succeeded (must be 0)
  * The 1-minute load average is printed at the start and end of each measurement.
- * Run: npm run bench:async (BENCH_ASYNC_N, BENCH_ASYNC_IDLE_CALLS to change the counts).
+ * Run: npm run bench:async (BENCH_ASYNC_N, BENCH_ASYNC_IDLE_CALLS, BENCH_ASYNC_CONCURRENCY to change the counts).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { hostname, loadavg, tmpdir } from "node:os";
@@ -20,8 +20,8 @@ import { GATED_HANDLER, spawnAgent, startGate, startNats } from "../test/support
 
 const N = Number(process.env.BENCH_ASYNC_N ?? 10_000);
 const IDLE_CALLS = Number(process.env.BENCH_ASYNC_IDLE_CALLS ?? 1000);
-/** The agent's default FAAS_ASYNC_CONCURRENCY: that many held at the gate keep the rest queued. */
-const HELD = 8;
+/** FAAS_ASYNC_CONCURRENCY of the agents (default: the agent's default, 8); that many held at the gate keep the rest queued. */
+const HELD = Number(process.env.BENCH_ASYNC_CONCURRENCY ?? 8);
 const CLIENTS = 32;
 
 async function post(url: string, body: unknown): Promise<{ status: number; body: any }> {
