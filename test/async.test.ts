@@ -144,8 +144,8 @@ for (const backend of ["sqlite", "jetstream"] as const) {
         expect(gate.arrivals).not.toContain("cancel-queued");
         expect((await postJson(`${agent.url}/invocations/${queued.body.invocation_id}/cancel`, {})).body.status).toBe("cancelled");
         const finished = await postJson(`${agent.url}/invocations/${holders[0]}/cancel`, {});
-        expect(finished.status).toBe(500);
-        expect(finished.body.reason).toBe("INVOCATION_FINISHED");
+        expect(finished.status).toBe(409);
+        expect(finished.body).toMatchObject({ reason: "INVOCATION_FINISHED", error: `invocation "${holders[0]}" already succeeded`, status: "succeeded" });
       });
 
       it("lists by function and status, newest first, in pages", async () => {

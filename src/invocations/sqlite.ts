@@ -42,8 +42,10 @@ export class SqliteBackend implements InvocationBackend {
         "DELETE FROM invocations WHERE seq IN (SELECT seq FROM invocations WHERE finished_at > 0 ORDER BY finished_at LIMIT ?)",
       ),
       prune: db.prepare<[number]>("DELETE FROM invocations WHERE finished_at > 0 AND finished_at < ?"),
+      // The queue index, named: left to itself the planner takes invocations_due (status, next_attempt_at)
+      // and sorts every queued row by seq on each pump (10,000 queued: milliseconds per pump, on the event loop).
       due: db.prepare<[string, number, number], Row>(
-        "SELECT * FROM invocations WHERE function_id = ? AND status = 'queued' AND next_attempt_at <= ? ORDER BY seq LIMIT ?",
+        "SELECT * FROM invocations INDEXED BY invocations_queue WHERE function_id = ? AND status = 'queued' AND next_attempt_at <= ? ORDER BY seq LIMIT ?",
       ),
       queuedFunctions: db.prepare<[], { function_id: string }>("SELECT DISTINCT function_id FROM invocations WHERE status = 'queued'"),
       nextDue: db.prepare<[number], { t: number | null }>("SELECT MIN(next_attempt_at) AS t FROM invocations WHERE status = 'queued' AND next_attempt_at > ?"),

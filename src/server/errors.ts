@@ -37,6 +37,8 @@ const KINDS: Record<FaasErrorKind, { code: Code; http: number }> = {
 export function httpStatusOf(error: FaasError): number {
   // A deploy that ran out of time is the gateway's timeout; a call's timeout stays the prototype's 500.
   if (error.reason === "DEPLOY_TIMEOUT") return 504;
+  // Cancelling an invocation that already ended conflicts with its state (no prototype route to follow).
+  if (error.reason === "INVOCATION_FINISHED") return 409;
   return KINDS[error.kind].http;
 }
 
