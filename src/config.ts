@@ -6,6 +6,9 @@ import { parseEnv } from "node:util";
 import type { PlatformName } from "./domain/types.ts";
 import { invocationsConfig } from "./invocations/config.ts";
 import type { InvocationsConfig } from "./invocations/types.ts";
+import { bool, ConfigError, httpUrl, int, list, nonEmpty, oneOf, optionalHttpUrl, seconds } from "./settings.ts";
+
+export { ConfigError } from "./settings.ts";
 
 /** The agent's configuration, parsed and validated once at start-up from the environment. */
 export interface Config {
@@ -17,6 +20,8 @@ export interface Config {
   port: number;
   debug: boolean;
   logLevel: string;
+  /** FAAS_LOG_FORMAT: `json` lines, `pretty` human lines, or `auto` (pretty on a terminal, else JSON). */
+  logFormat: "auto" | "json" | "pretty";
   /** Bearer tokens; empty = no authentication. */
   authTokens: string[];
   /** The one port's exposure: TLS, the Host and Origin allow-lists (see src/server/exposure.ts). */
@@ -39,6 +44,8 @@ export interface Config {
     python: string;
     /** Threads each worker runs sync handlers on. */
     workerThreads: number;
+    /** Spare sandboxed workers kept started per interpreter in use, for cold starts (FAAS_WARM_WORKERS; 0: none). */
+    warmWorkers: number;
     /**
      * The sandbox of workers and pip: FAAS_BWRAP (bubblewrap executable), FAAS_REQUIRE_ISOLATION=1
      * (refuse to start without one), FAAS_SANDBOX_UID / FAAS_SANDBOX_GID (who functions run as
@@ -77,11 +84,6 @@ export interface ExposureConfig {
   allowedOrigins: string[];
   /** FAAS_ALLOW_INSECURE=1: the operator means to listen beyond loopback without a token or mTLS. */
   allowInsecure: boolean;
-}
-
-/** Raised for a configuration the agent cannot start with; main prints its message as one line. */
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
 }
 
 /** Platforms this build of the agent implements. */
@@ -134,18 +136,21 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     port: int(env, "PORT", 5000, 0, 65535),
     debug,
     logLevel: nonEmpty(env.FAAS_LOG_LEVEL) ?? (debug ? "debug" : "info"),
+    logFormat: oneOf(env, "FAAS_LOG_FORMAT", ["auto", "json", "pretty"] as const, "auto"),
     authTokens,
     exposure,
     maxBodyBytes: int(env, "FAAS_MAX_BODY_BYTES", 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     maxResultBytes: int(env, "FAAS_MAX_RESULT_BYTES", int(env, "FAAS_MAX_BODY_BYTES", 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024), 1024, 1024 * 1024 * 1024),
     invokeTimeoutMs: seconds(env, "FAAS_INVOKE_TIMEOUT", 300),
     deployTimeoutMs: seconds(env, "FAAS_DEPLOY_TIMEOUT", 600),
-    idleTimeoutMs: seconds(env, "FAAS_IDLE_TIMEOUT", 600, true),
+    // Local cold starts are cheap (a spare from the warm pool): idle local workers stop sooner.
+    idleTimeoutMs: seconds(env, "FAAS_IDLE_TIMEOUT", platform === "local" ? 60 : 600, true),
     shutdownGraceMs: seconds(env, "FAAS_SHUTDOWN_GRACE", 5, true),
     local: {
       stateDir: resolve(nonEmpty(env.FAAS_STATE_DIR) ?? join(stateHome, "radical-faas")),
       python: nonEmpty(env.FAAS_PYTHON) ?? "python3",
       workerThreads: int(env, "FAAS_WORKER_THREADS", 64, 1, 1024),
+      warmWorkers: int(env, "FAAS_WARM_WORKERS", 2, 0, 64),
       sandbox: {
         bwrap: nonEmpty(env.FAAS_BWRAP) ?? "bwrap",
         require: bool(env, "FAAS_REQUIRE_ISOLATION", false),
@@ -214,80 +219,12 @@ function exposureConfig(env: NodeJS.ProcessEnv): ExposureConfig {
   };
 }
 
-function list(value: string | undefined): string[] {
-  return (value ?? "")
-    .split(",")
-    .map((v) => v.trim())
-    .filter((v) => v.length > 0);
-}
-
 function dockerNamespace(env: NodeJS.ProcessEnv): string {
   const raw = nonEmpty(env.FAAS_DOCKER_NAMESPACE) ?? "default";
   if (!/^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/.test(raw)) {
     throw new ConfigError(`FAAS_DOCKER_NAMESPACE=${raw} is invalid; expected up to 32 lowercase letters, digits and '-'`);
   }
   return raw;
-}
-
-function httpUrl(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
-  const raw = nonEmpty(env[name]) ?? fallback;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError(`${name}=${raw} is not a URL`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError(`${name}=${raw} must be an http(s) URL`);
-  return raw.replace(/\/+$/, "");
-}
-
-function optionalHttpUrl(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  const raw = nonEmpty(env[name]);
-  if (raw === undefined) return undefined;
-  if (!URL.canParse(raw) || new URL(raw).protocol !== "http:") throw new ConfigError(`${name}=${raw} is invalid; expected an http:// URL`);
-  return raw;
-}
-
-export function nonEmpty(value: string | undefined): string | undefined {
-  const v = value?.trim();
-  return v ? v : undefined;
-}
-
-function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: readonly T[], fallback: T): T {
-  const raw = nonEmpty(env[name]);
-  if (raw === undefined) return fallback;
-  const value = raw.toLowerCase() as T;
-  if (!allowed.includes(value)) throw new ConfigError(`${name}=${raw} is invalid; expected one of: ${allowed.join(", ")}`);
-  return value;
-}
-
-function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
-  const raw = nonEmpty(env[name])?.toLowerCase();
-  if (raw === undefined) return fallback;
-  if (["1", "true", "yes", "on"].includes(raw)) return true;
-  if (["0", "false", "no", "off"].includes(raw)) return false;
-  throw new ConfigError(`${name}=${env[name]} is invalid; expected true or false`);
-}
-
-export function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = nonEmpty(env[name]);
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${name}=${raw} is invalid; expected an integer from ${min} to ${max}`);
-  }
-  return value;
-}
-
-/** A duration given in (possibly fractional) seconds, returned in milliseconds. */
-export function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number, allowZero = false): number {
-  const raw = nonEmpty(env[name]);
-  if (raw === undefined) return fallback * 1000;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0 || (value === 0 && !allowZero) || value > 7 * 86400) {
-    throw new ConfigError(`${name}=${raw} is invalid; expected a number of seconds${allowZero ? " (0 = never)" : " greater than 0"}`);
-  }
-  return Math.round(value * 1000);
 }
 
 /** FAAS_DOCKER_MEMORY (docker's --memory form, "0" = unlimited) and FAAS_DOCKER_PIDS (0 = unlimited). */

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { FaasError, isFaasError } from "../src/domain/errors.ts";
 import type { DeployEmitter, DeploySpec, FunctionInfo } from "../src/domain/types.ts";
-import { AgentCore, type DeployProgress } from "../src/service/core.ts";
+import { AgentCore } from "../src/service/core.ts";
+import type { DeployProgress } from "../src/service/results.ts";
 import { createFakePlatform, failingDeploy, fakeFunction, platformError, type FakePlatformOptions } from "./support/fake-platform.ts";
 
 const HANDLER = "def handle(req):\n    return req";

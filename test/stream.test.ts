@@ -82,6 +82,7 @@ describe("streaming results (local platform, real Python)", () => {
     await deploy(agent, { id: "astreamer", handler: ASYNC_STREAMER });
     await deploy(agent, { id: "flood", handler: FLOOD });
     await deploy(agent, { id: "plain", handler: "def handle(req):\n    return {'plain': req}" });
+    await deploy(agent, { id: "badchunk", handler: "def handle(req):\n    yield 1\n    yield {1, 2} if req.get('kind') == 'set' else 'x' * (req['size'])\n" });
     connect = createClient(FaasAgent, createConnectTransport({ baseUrl: agent.url, httpVersion: "1.1" }));
   });
 
@@ -247,6 +248,19 @@ describe("streaming results (local platform, real Python)", () => {
     expect(sync.body.reason).toBe("FUNCTION_ERROR");
     expect((error as ConnectError).code).toBe(Code.Unknown);
     expect((error as ConnectError).message).toContain("ValueError: boom after 2");
+  });
+
+  it("each chunk obeys the result rules: not JSON or over FAAS_MAX_RESULT_BYTES ends the stream with that reason", async () => {
+    for (const [payload, reason] of [
+      [{ kind: "set" }, "RESULT_NOT_SERIALIZABLE"],
+      [{ size: 9 * 1024 * 1024 }, "RESULT_TOO_LARGE"],
+    ] as const) {
+      const lines = [];
+      for await (const line of restLines(agent.url, { id: "badchunk", payload }, "application/x-ndjson", "\n")) lines.push(JSON.parse(line));
+      expect(lines[0]).toEqual({ type: "chunk", result: 1 });
+      expect(lines[1]).toMatchObject({ type: "done", status: "error", reason });
+      expect(lines).toHaveLength(2);
+    }
   });
 
   it("a plain Invoke of a generator returns the list of what it yielded (sync and async generators)", async () => {

@@ -5,6 +5,7 @@ import { deployCommand } from "./deploy.ts";
 import { devCommand } from "./dev.ts";
 import { deleteCommand, getCommand, healthCommand, invokeCommand, listCommand, logsCommand, trafficCommand } from "./functions.ts";
 import { initCommand } from "./init.ts";
+import { invocationsCommand } from "./invocations.ts";
 
 /** Every subcommand by name, in the order `faas --help` lists them. */
 export const COMMANDS: Record<string, Command<any>> = {
@@ -12,6 +13,7 @@ export const COMMANDS: Record<string, Command<any>> = {
   deploy: deployCommand,
   dev: devCommand,
   invoke: invokeCommand,
+  invocations: invocationsCommand,
   list: listCommand,
   get: getCommand,
   logs: logsCommand,

@@ -16,16 +16,21 @@ import { readInput } from "./deploy.ts";
 import { agoTime, CliError, EXIT_USAGE, isoTime, prettyJson, table, type Io } from "./format.ts";
 import { trafficShares } from "./options.ts";
 import { printStream } from "./stream.ts";
+import { acceptAsync } from "./invocations.ts";
 
 /** `faas invoke ID`: the payload from --data (JSON or @file), else stdin when it is not a terminal. */
 export const invokeCommand = command({
-  usage: "ID [--data JSON | --data @FILE] [--stream]",
+  usage: "ID [--data JSON | --data @FILE] [--stream | --async [--callback URL] [--idempotency-key KEY] [--max-attempts N]]",
   summary: "call a function; without --data the payload is read from stdin when it is not a terminal; -v prints time and cold start",
   args: { min: 1, max: 1 },
   about: "function",
   options: {
     data: { type: "string", short: "d", help: "--data JSON|@FILE" },
     stream: { type: "boolean", help: "print each value a generator handler yields as it comes (a JSON line each)" },
+    async: { type: "boolean", help: "queue the call and print its invocation id at once (see faas invocations)" },
+    callback: { type: "string", help: "--callback URL (with --async: POST the outcome there, signed)" },
+    "idempotency-key": { type: "string", help: "--idempotency-key KEY (with --async)" },
+    "max-attempts": { type: "string", help: "--max-attempts N (with --async; default 3)" },
   },
   async run(ctx, [id], values) {
     const data = values.data;
@@ -39,6 +44,9 @@ export const invokeCommand = command({
       }
     }
     const value = payload === undefined ? undefined : fromJson(ValueSchema, payload);
+    if (values.stream && values.async) throw new CliError("--stream and --async do not go together", EXIT_USAGE);
+    if (!values.async && (values.callback ?? values["idempotency-key"] ?? values["max-attempts"]) !== undefined) throw new CliError("--callback, --idempotency-key and --max-attempts need --async", EXIT_USAGE);
+    if (values.async) return acceptAsync(ctx, id, value, { callbackUrl: values.callback, idempotencyKey: values["idempotency-key"], maxAttempts: values["max-attempts"] });
     if (values.stream) return printStream(ctx, id, value);
     const res = await ctx.client.invoke({ id, payload: value }, { signal: ctx.signal });
     if (ctx.format === "json") {

@@ -1,10 +1,11 @@
-import { ConfigError, int, nonEmpty, seconds } from "../config.ts";
+import { ConfigError, int, nonEmpty, seconds } from "../settings.ts";
 import type { InvocationsConfig } from "./types.ts";
 
 /** The async invocations' settings from the environment (docs/configuration.md); throws ConfigError naming the variable. */
 export function invocationsConfig(env: NodeJS.ProcessEnv): InvocationsConfig {
   return {
     queueUrl: queueUrl(env),
+    ackWaitMs: seconds(env, "FAAS_QUEUE_ACK_WAIT", 30),
     retentionMs: seconds(env, "FAAS_INVOCATION_RETENTION", 86400),
     maxRecords: int(env, "FAAS_INVOCATION_MAX", 100_000, 10, 10_000_000),
     concurrency: int(env, "FAAS_ASYNC_CONCURRENCY", 8, 1, 1024),

@@ -1,6 +1,5 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { ConfigError } from "../config.ts";
 import type { AgentCore } from "../service/core.ts";
 import { CallbackSender, loadCallbackKey } from "./callback.ts";
 import { InvocationService } from "./service.ts";
@@ -15,8 +14,8 @@ export async function openInvocations(config: InvocationsConfig, stateDir: strin
   const log = logger.child({ component: "invocations" });
   let backend: InvocationBackend;
   if (config.queueUrl) {
-    // The JetStream backend lands separately (docs/async.md); until then the setting is refused, not ignored.
-    throw new ConfigError(`FAAS_QUEUE_URL=${config.queueUrl}: the JetStream queue is not available in this version of the agent; unset it to use the embedded SQLite store`);
+    const { JetStreamBackend } = await import("./jetstream.ts");
+    backend = await JetStreamBackend.open({ servers: config.queueUrl, maxRecords: config.maxRecords, ackWaitMs: config.ackWaitMs, logger: log });
   } else {
     const { SqliteBackend } = await import("./sqlite.ts");
     backend = new SqliteBackend(join(stateDir, "invocations.db"), config.maxRecords);

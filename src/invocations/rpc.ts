@@ -13,8 +13,7 @@ import {
   type WatchInvocationRequest,
 } from "../../gen/faas/v1/agent_pb.ts";
 import { unsupported } from "../domain/errors.ts";
-import { payloadJson } from "../domain/payload.ts";
-import { payloadToJson } from "../service/connect.ts";
+import { requestPayloadJson } from "../service/messages.ts";
 import { toInvocationMessage } from "./messages.ts";
 import type { InvocationService } from "./service.ts";
 import type { InvocationStatus } from "./types.ts";
@@ -36,7 +35,7 @@ export function invocationRpcs(service: InvocationService | undefined, platform:
     async invokeAsync(req: InvokeAsyncRequest) {
       const { record, duplicate } = await svc().accept({
         functionId: req.id,
-        payloadJson: payloadJson(req.payload ? payloadToJson(req.payload) : undefined),
+        payloadJson: requestPayloadJson(req.payload),
         callbackUrl: req.callbackUrl,
         idempotencyKey: req.idempotencyKey,
         maxAttempts: req.maxAttempts,

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { AsyncQueue } from "../adapters/kit/queue.ts";
 import { FaasError, type FaasErrorReason } from "../domain/errors.ts";
 import { asFaasError } from "../server/errors.ts";
-import type { InvokeResult } from "../service/core.ts";
+import type { InvokeResult } from "../service/results.ts";
 import type { CallbackSender } from "./callback.ts";
 import { invocationJson } from "./messages.ts";
 import { invocationNotFound, newRecord, storedError, type NewInvocation } from "./records.ts";

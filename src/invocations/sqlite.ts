@@ -2,63 +2,8 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { decodeToken, encodeToken, queueFull, recoveredAfterDeath } from "./records.ts";
+import { COLUMNS, fromRow, SCHEMA, toRow, type Row } from "./sqlite-rows.ts";
 import type { InvocationBackend, InvocationRecord, InvocationStatus, ListFilter, ListPage, RunAttempt } from "./types.ts";
-
-type Row = {
-  seq: number;
-  id: string;
-  function_id: string;
-  status: InvocationStatus;
-  payload: string;
-  callback_url: string;
-  idempotency_key: string;
-  attempts: number;
-  max_attempts: number;
-  created_at: number;
-  updated_at: number;
-  started_at: number;
-  finished_at: number;
-  next_attempt_at: number;
-  execution_time: number;
-  cold_start: number;
-  result: string | null;
-  error: string | null;
-  callback_status: string;
-};
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS invocations (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  id TEXT NOT NULL UNIQUE,
-  function_id TEXT NOT NULL,
-  status TEXT NOT NULL,
-  payload TEXT NOT NULL,
-  callback_url TEXT NOT NULL,
-  idempotency_key TEXT NOT NULL,
-  attempts INTEGER NOT NULL,
-  max_attempts INTEGER NOT NULL,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL,
-  started_at INTEGER NOT NULL,
-  finished_at INTEGER NOT NULL,
-  next_attempt_at INTEGER NOT NULL,
-  execution_time REAL NOT NULL,
-  cold_start INTEGER NOT NULL,
-  result TEXT,
-  error TEXT,
-  callback_status TEXT NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS invocations_idempotency ON invocations(function_id, idempotency_key) WHERE idempotency_key <> '';
-CREATE INDEX IF NOT EXISTS invocations_queue ON invocations(function_id, status, seq);
-CREATE INDEX IF NOT EXISTS invocations_due ON invocations(status, next_attempt_at);
-CREATE INDEX IF NOT EXISTS invocations_finished ON invocations(finished_at) WHERE finished_at > 0;
-CREATE INDEX IF NOT EXISTS invocations_callbacks ON invocations(callback_status) WHERE callback_status = 'pending';
-`;
-
-const COLUMNS = [
-  "id", "function_id", "status", "payload", "callback_url", "idempotency_key", "attempts", "max_attempts", "created_at",
-  "updated_at", "started_at", "finished_at", "next_attempt_at", "execution_time", "cold_start", "result", "error", "callback_status",
-] as const;
 
 /**
  * The embedded store: one SQLite file (better-sqlite3, WAL) in the agent's state directory holds
@@ -97,8 +42,10 @@ export class SqliteBackend implements InvocationBackend {
         "DELETE FROM invocations WHERE seq IN (SELECT seq FROM invocations WHERE finished_at > 0 ORDER BY finished_at LIMIT ?)",
       ),
       prune: db.prepare<[number]>("DELETE FROM invocations WHERE finished_at > 0 AND finished_at < ?"),
+      // The queue index, named: left to itself the planner takes invocations_due (status, next_attempt_at)
+      // and sorts every queued row by seq on each pump (10,000 queued: milliseconds per pump, on the event loop).
       due: db.prepare<[string, number, number], Row>(
-        "SELECT * FROM invocations WHERE function_id = ? AND status = 'queued' AND next_attempt_at <= ? ORDER BY seq LIMIT ?",
+        "SELECT * FROM invocations INDEXED BY invocations_queue WHERE function_id = ? AND status = 'queued' AND next_attempt_at <= ? ORDER BY seq LIMIT ?",
       ),
       queuedFunctions: db.prepare<[], { function_id: string }>("SELECT DISTINCT function_id FROM invocations WHERE status = 'queued'"),
       nextDue: db.prepare<[number], { t: number | null }>("SELECT MIN(next_attempt_at) AS t FROM invocations WHERE status = 'queued' AND next_attempt_at > ?"),
@@ -264,50 +211,3 @@ export class SqliteBackend implements InvocationBackend {
     this.timer.unref();
   }
 }
-
-function toRow(r: InvocationRecord): Omit<Row, "seq"> {
-  return {
-    id: r.id,
-    function_id: r.functionId,
-    status: r.status,
-    payload: r.payloadJson,
-    callback_url: r.callbackUrl,
-    idempotency_key: r.idempotencyKey,
-    attempts: r.attempts,
-    max_attempts: r.maxAttempts,
-    created_at: r.createdAt,
-    updated_at: r.updatedAt,
-    started_at: r.startedAt,
-    finished_at: r.finishedAt,
-    next_attempt_at: r.nextAttemptAt,
-    execution_time: r.executionTime,
-    cold_start: r.coldStart ? 1 : 0,
-    result: r.resultJson ?? null,
-    error: r.error ? JSON.stringify(r.error) : null,
-    callback_status: r.callbackStatus,
-  };
-}
-
-function fromRow(row: Row): InvocationRecord {
-  return {
-    id: row.id,
-    functionId: row.function_id,
-    status: row.status,
-    payloadJson: row.payload,
-    callbackUrl: row.callback_url,
-    idempotencyKey: row.idempotency_key,
-    attempts: row.attempts,
-    maxAttempts: row.max_attempts,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    startedAt: row.started_at,
-    finishedAt: row.finished_at,
-    nextAttemptAt: row.next_attempt_at,
-    executionTime: row.execution_time,
-    coldStart: row.cold_start === 1,
-    resultJson: row.result ?? undefined,
-    error: row.error ? (JSON.parse(row.error) as InvocationRecord["error"]) : undefined,
-    callbackStatus: row.callback_status as InvocationRecord["callbackStatus"],
-  };
-}
-

@@ -109,6 +109,8 @@ export interface InvocationBackend {
 /** FAAS_QUEUE_URL (nats://… for JetStream; unset: SQLite in the state dir), FAAS_INVOCATION_RETENTION, FAAS_INVOCATION_MAX, FAAS_ASYNC_*, FAAS_CALLBACK_*. */
 export interface InvocationsConfig {
   queueUrl: string | undefined;
+  /** JetStream: how long a message an agent holds waits for its ack (kept alive while running) before another agent gets it. */
+  ackWaitMs: number;
   retentionMs: number;
   maxRecords: number;
   concurrency: number;

@@ -1,3 +1,6 @@
+/** Longest output line kept (a worker's, a container's); the rest of a longer line is cut and the cut marked. */
+export const MAX_LINE_BYTES = 64 * 1024;
+
 /**
  * Splits a stream of text into lines, cutting any line longer than `max` characters: the cut part
  * is dropped as it arrives (never buffered) and the line ends with a marker saying how much went.

@@ -1,12 +1,12 @@
 import { connect } from "node:net";
-import { execa, type Options, type ResultPromise } from "execa";
+import { RecentLines } from "../adapters/kit/lines.ts";
 import { FaasError } from "../domain/errors.ts";
 import { besideSource } from "../paths.ts";
-import { BoundedLines } from "./bounded-lines.ts";
 import { FrameChannel } from "./frames.ts";
-import { childrenOf, closePipes, OUTPUT_GRACE_MS } from "./child-process.ts";
+import { childrenOf, closePipes, OUTPUT_GRACE_MS, pipeLines, signalPid } from "./child-process.ts";
 import { ConnectionError } from "./http-client.ts";
 import { handlerInvalid, readReady } from "./worker-ready.ts";
+import { spawnWorkerProcess, type WorkerProcess } from "./worker-spawn.ts";
 
 /** The runtime shim every function runs under (see its docstring for the wire protocol). */
 export const RUNTIME_SHIM = besideSource(import.meta.url, "python/faas_runtime.py");
@@ -14,12 +14,12 @@ export const RUNTIME_SHIM = besideSource(import.meta.url, "python/faas_runtime.p
 const STDERR_KEPT = 40;
 /** How long a worker whose socket closed may take to exit by itself before it is killed. */
 const EXIT_GRACE_MS = 500;
-/** Longest output line kept; the rest of a longer line is cut and the cut marked. */
-export const MAX_LINE_BYTES = 64 * 1024;
 
 export interface WorkerOptions {
   /** Interpreter to run the shim with (a virtualenv's python when there are requirements). */
   python: string;
+  /** The shim to run: its source (the default) or its form compiled for `python`. */
+  shim?: string;
   /** The function's module. */
   handlerPath: string;
   /** Unix socket the worker listens on. */
@@ -54,16 +54,6 @@ export interface WorkerOptions {
   supervised?: boolean;
 }
 
-/** How every worker process is spawned (the env and cwd are added per worker). */
-const SPAWN_OPTIONS = {
-  extendEnv: false,
-  stdio: ["pipe", "pipe", "pipe", "pipe"],
-  buffer: false,
-  reject: false,
-  cleanup: true,
-  encoding: "utf8",
-} as const satisfies Options;
-type WorkerProcess = ResultPromise<typeof SPAWN_OPTIONS & { cwd: string; env: Record<string, string> }>;
 
 /**
  * One Python worker process serving one revision of a function over the shim's framed protocol:
@@ -75,7 +65,7 @@ export class Worker {
   readonly pid: number;
   private readonly process: WorkerProcess;
   private channel: FrameChannel | undefined;
-  private readonly recentStderr: string[] = [];
+  private readonly recentStderr = new RecentLines(STDERR_KEPT);
   private exited = false;
   private retiring = false;
   private closed = false;
@@ -104,43 +94,52 @@ export class Worker {
    * the Python traceback.
    */
   static async start(options: WorkerOptions, signal?: AbortSignal): Promise<Worker> {
-    const [file, ...args] = (options.launch ?? ((argv: string[]) => argv))([
-      options.python,
-      "-u",
-      RUNTIME_SHIM,
-      "--handler",
-      options.handlerPath,
-      "--listen",
-      `unix:${options.socketPath}`,
-      "--protocol",
-      "frame",
-      "--ready-fd",
-      "3",
-      "--exit-on-stdin-eof",
-    ]);
-    // detached: the worker leads a process group, so stop/kill reach whatever it started.
-    const proc = execa(file, args, { ...SPAWN_OPTIONS, cwd: options.cwd, env: options.env, detached: true });
-    const worker = new Worker(proc, options);
-    worker.pipeOutput();
+    const worker = Worker.spawn(options);
+    await worker.ready(signal);
+    return worker;
+  }
+
+  /**
+   * Spawns the process without waiting for it: with `spare`, a spare that imports the runtime and
+   * waits for its function (the shim's --spare; hand it one with `assign`, then `ready`).
+   */
+  static spawn(options: WorkerOptions, spare = false): Worker {
+    const worker = new Worker(spawnWorkerProcess(options.shim ?? RUNTIME_SHIM, options, spare), options);
+    pipeLines(worker.process, (stream, line) => worker.output(stream, line));
+    return worker;
+  }
+
+  /**
+   * Waits for the worker's report and connects to it (once); with `spare`, for a spare's report that
+   * it listens and waits for its function (the control pipe stays open for the next one). Kills the
+   * worker and throws as `start` does when it does not become ready.
+   */
+  async ready(signal?: AbortSignal, spare = false): Promise<void> {
     try {
       const ready = await readReady({
-        pipe: proc.stdio[3] as NodeJS.ReadableStream,
-        exited: worker.exitPromise,
-        timeoutMs: options.startTimeoutMs,
-        crashed: () => worker.crashError("worker exited before it was ready"),
+        pipe: this.process.stdio[3] as NodeJS.ReadableStream,
+        exited: this.exitPromise,
+        timeoutMs: this.options.startTimeoutMs,
+        crashed: () => this.crashError("worker exited before it was ready"),
         signal,
+        keepOpen: spare,
       });
       if (!ready.ok) {
         // The shim exits right after its report; its traceback is in the report either way.
-        await Promise.race([worker.exitPromise, new Promise((r) => setTimeout(r, 1000).unref())]);
+        await Promise.race([this.exitPromise, new Promise((r) => setTimeout(r, 1000).unref())]);
         throw handlerInvalid(ready);
       }
-      await worker.connect();
-      return worker;
+      // A spare listens before it has a function: connected now, its cold start is only the import.
+      if (!this.channel) await this.connect();
     } catch (error) {
-      worker.kill();
+      this.kill();
       throw error;
     }
+  }
+
+  /** Hands a spare (`spawn` with `spare`) its function: one JSON line on its stdin. */
+  assign(job: { handler: string; cwd: string; env: Record<string, string> }): void {
+    this.process.stdin?.write(`${JSON.stringify(job)}\n`);
   }
 
   /** The unix socket the worker listens on. */
@@ -230,14 +229,14 @@ export class Worker {
     if (this.exited) return;
     const inner = this.options.supervised ? childrenOf(this.pid) : [];
     // A sandbox's init dies with all it holds and is reaped by its supervisor, which then exits.
-    for (const pid of inner) signal(pid, "SIGKILL");
+    for (const pid of inner) signalPid(pid, "SIGKILL");
     if (inner.length === 0) this.signalGroup("SIGKILL");
     else setTimeout(() => this.exited || this.signalGroup("SIGKILL"), EXIT_GRACE_MS).unref();
   }
 
   /** Signals the worker's process group (it leads one: spawned detached), or the process alone. */
   private signalGroup(sig: NodeJS.Signals): void {
-    if (this.pid > 0 && !signal(-this.pid, sig) && !this.exited) this.process.kill(sig);
+    if (this.pid > 0 && !signalPid(-this.pid, sig) && !this.exited) this.process.kill(sig);
   }
 
   private connect(): Promise<void> {
@@ -263,22 +262,8 @@ export class Worker {
     });
   }
 
-  private pipeOutput(): void {
-    for (const stream of ["stdout", "stderr"] as const) {
-      const readable = this.process[stream];
-      if (!readable) continue;
-      readable.setEncoding("utf8");
-      const lines = new BoundedLines(MAX_LINE_BYTES, (line) => this.output(stream, line));
-      readable.on("data", (chunk: string) => lines.push(chunk));
-      readable.on("end", () => lines.end());
-    }
-  }
-
   private output(stream: "stdout" | "stderr", line: string): void {
-    if (stream === "stderr") {
-      this.recentStderr.push(line);
-      if (this.recentStderr.length > STDERR_KEPT) this.recentStderr.shift();
-    }
+    if (stream === "stderr") this.recentStderr.push(line);
     this.options.onOutput(stream, line);
   }
 
@@ -292,20 +277,10 @@ export class Worker {
 
   /** How the worker ended, as unavailable WORKER_CRASHED: one sentence, its last stderr lines in metadata. */
   private crashError(what = "worker process died while the call was running"): FaasError {
-    const tail = this.recentStderr.slice(-10).join("\n");
+    const tail = this.recentStderr.last(10).join("\n");
     return new FaasError("unavailable", `${what} (${this.exitDescription || "not running"})`, {
       reason: "WORKER_CRASHED",
       metadata: { exit: this.exitDescription, last_output: tail },
     });
-  }
-}
-
-/** Sends `sig` to `pid` (a negative pid: a process group); false when there is no such process. */
-function signal(pid: number, sig: NodeJS.Signals): boolean {
-  try {
-    process.kill(pid, sig);
-    return true;
-  } catch {
-    return false;
   }
 }

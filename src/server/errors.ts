@@ -5,6 +5,7 @@ import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.ts";
 import { violationsToProto, type Violation } from "@bufbuild/protovalidate";
 import { FaasError, isFaasError, type FaasErrorKind } from "../domain/errors.ts";
 import { violationError } from "../service/validation.ts";
+import { firstLine, wasReported } from "../service/failures.ts";
 
 /** An error detail as a ConnectError is constructed with (a descriptor and a message). */
 type OutgoingDetail = Extract<ConnectError["details"][number], { desc: unknown }>;
@@ -36,6 +37,8 @@ const KINDS: Record<FaasErrorKind, { code: Code; http: number }> = {
 export function httpStatusOf(error: FaasError): number {
   // A deploy that ran out of time is the gateway's timeout; a call's timeout stays the prototype's 500.
   if (error.reason === "DEPLOY_TIMEOUT") return 504;
+  // Cancelling an invocation that already ended conflicts with its state (no prototype route to follow).
+  if (error.reason === "INVOCATION_FINISHED") return 409;
   return KINDS[error.kind].http;
 }
 
@@ -62,24 +65,16 @@ export function asFaasError(error: unknown): FaasError {
 /**
  * Turns whatever a handler throws into a ConnectError: FaasErrors through the table above,
  * ConnectErrors as they are (Connect's own: deadline, size limits), anything else masked as
- * internal with the cause logged.
+ * internal with the cause logged; every failure not logged by the core is logged once here.
  */
 export function errorInterceptor(logger: Logger): Interceptor {
-  const convert = (error: unknown, method: string): ConnectError => {
-    if (error instanceof ConnectError) {
-      // The validate interceptor's error: add the ErrorInfo every other error carries, and keep its
-      // buf.validate.Violations detail.
-      const violations = (error.cause as { name?: string; violations?: Violation[] } | undefined)?.violations;
-      if (error.code !== Code.InvalidArgument || !violations?.length) return error;
-      const info = toConnectError(violationError(violations));
-      const [value, desc] = violationsToProto(violations);
-      return new ConnectError(info.rawMessage, info.code, undefined, [...(info.details as OutgoingDetail[]), { desc, value }], error.cause);
-    }
-    const faas = asFaasError(error);
-    if (faas.kind === "internal") logger.error({ err: faas.cause ?? error, rpc: method }, "internal error");
-    return toConnectError(faas);
+  const convert = (error: unknown, method: string, requestId: string): ConnectError => {
+    const { rpc, faas } = describeFailure(error);
+    logFailedRequest(logger, error, faas, { rpc: method, requestId });
+    return rpc;
   };
   return (next) => async (req) => {
+    const requestId = req.header.get("x-request-id") ?? "";
     try {
       const res = await next(req);
       if (!res.stream) return res;
@@ -89,12 +84,41 @@ export function errorInterceptor(logger: Logger): Interceptor {
           try {
             yield* res.message;
           } catch (error) {
-            throw convert(error, req.method.name);
+            throw convert(error, req.method.name, requestId);
           }
         })(),
       };
     } catch (error) {
-      throw convert(error, req.method.name);
+      throw convert(error, req.method.name, requestId);
     }
   };
+}
+
+/**
+ * One log line for a request that failed outside the core's own reports (those are logged where
+ * they happen, service/failures.ts): warn with the reason, error with the cause for an internal
+ * error, debug for a caller that went away. Never headers, so never a token.
+ */
+export function logFailedRequest(logger: Logger, error: unknown, faas: FaasError, fields: Record<string, unknown>): void {
+  if (wasReported(error)) return;
+  const line = { ...fields, reason: faas.reason, status: httpStatusOf(faas) };
+  if (faas.kind === "internal") logger.error({ ...line, err: faas.cause ?? error }, "internal error");
+  else if (faas.kind === "cancelled") logger.debug(line, "request cancelled");
+  else logger.warn({ ...line, detail: firstLine(faas.message) }, "request failed");
+}
+
+/** Whatever a handler threw as the ConnectError its caller gets, and as the FaasError it is logged as. */
+function describeFailure(error: unknown): { rpc: ConnectError; faas: FaasError } {
+  if (error instanceof ConnectError) {
+    // The validate interceptor's error: add the ErrorInfo every other error carries, and keep its
+    // buf.validate.Violations detail.
+    const violations = (error.cause as { name?: string; violations?: Violation[] } | undefined)?.violations;
+    if (error.code !== Code.InvalidArgument || !violations?.length) return { rpc: error, faas: asFaasError(error) };
+    const faas = violationError(violations);
+    const info = toConnectError(faas);
+    const [value, desc] = violationsToProto(violations);
+    return { rpc: new ConnectError(info.rawMessage, info.code, undefined, [...(info.details as OutgoingDetail[]), { desc, value }], error.cause), faas };
+  }
+  const faas = asFaasError(error);
+  return { rpc: toConnectError(faas), faas };
 }

@@ -1,8 +1,9 @@
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { fromBinary, toBinary, type DescMethodUnary, type DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues, type HandlerContext, type Interceptor, type MethodImplSpec, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues, type HandlerContext, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
 import { invokeUnaryImplementation } from "@connectrpc/connect/protocol";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { callSignal, headerObject, headerValue, requestHeaders, unarySpecs, type UnarySpec } from "./unary-path.ts";
 
 /** What the fast path serves, and with the same settings as the Connect adapter beside it. */
 export interface GrpcUnaryOptions {
@@ -19,8 +20,6 @@ export interface GrpcUnaryOptions {
 
 /** Serves a request when it is a plain unary gRPC call; returns false (untouched) for anything else. */
 export type GrpcUnaryHandler = (req: Http2ServerRequest, res: Http2ServerResponse) => boolean;
-
-type Spec = Extract<MethodImplSpec, { kind: "unary" }>;
 
 /** grpc (proto codec) only; JSON codec, gRPC-Web and Connect stay on the Connect adapter. */
 const GRPC_PROTO = /^application\/grpc(\+proto)?\s*(;|$)/i;
@@ -39,15 +38,7 @@ const GRPC_PROTO = /^application\/grpc(\+proto)?\s*(;|$)/i;
  * streaming methods, and every other protocol. Call it only after the edge's checks.
  */
 export function createGrpcUnaryHandler(options: GrpcUnaryOptions): GrpcUnaryHandler {
-  const specs = new Map<string, Spec>();
-  for (const { desc, impl } of options.services) {
-    for (const method of desc.methods) {
-      if (method.methodKind !== "unary") continue;
-      const fn = (impl as Record<string, unknown>)[method.localName];
-      if (typeof fn !== "function") continue;
-      specs.set(`/${desc.typeName}/${method.name}`, { kind: "unary", method, impl: fn.bind(impl) as Spec["impl"] } as Spec);
-    }
-  }
+  const specs = unarySpecs(options.services);
 
   return (req, res) => {
     if (req.method !== "POST") return false;
@@ -65,37 +56,23 @@ export function createGrpcUnaryHandler(options: GrpcUnaryOptions): GrpcUnaryHand
   };
 }
 
-async function serve(spec: Spec, req: Http2ServerRequest, res: Http2ServerResponse, options: GrpcUnaryOptions, contentType: string): Promise<void> {
+async function serve(spec: UnarySpec, req: Http2ServerRequest, res: Http2ServerResponse, options: GrpcUnaryOptions, contentType: string): Promise<void> {
   const responseContentType = /\+proto/i.test(contentType) ? "application/grpc+proto" : "application/grpc";
-  const controller = new AbortController();
-  let done = false;
-  const onShutdown = () => controller.abort(new ConnectError("the server is shutting down", Code.Unavailable));
-  const onClose = () => {
-    if (!done) controller.abort(new ConnectError("the client cancelled the call", Code.Canceled));
-  };
-  options.shutdownSignal.addEventListener("abort", onShutdown, { once: true });
-  res.once("close", onClose);
-  let timer: NodeJS.Timeout | undefined;
-
   const responseHeader = new Headers();
   const responseTrailer = new Headers();
+  const timeout = parseTimeout(headerValue(req.headers["grpc-timeout"]), options.maxTimeoutMs);
+  const call = callSignal(res, options.shutdownSignal, timeout.error ? undefined : timeout.timeoutMs);
   try {
-    const timeout = parseTimeout(headerValue(req.headers["grpc-timeout"]), options.maxTimeoutMs);
     if (timeout.error) throw timeout.error;
-    let deadline: number | undefined;
-    if (timeout.timeoutMs !== undefined) {
-      deadline = Date.now() + timeout.timeoutMs;
-      timer = setTimeout(() => controller.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)), timeout.timeoutMs);
-    }
     const body = await readBody(req, options.readMaxBytes);
     const input = parseEnvelope(spec.method, body);
     const context: HandlerContext = {
       method: spec.method,
       service: spec.method.parent,
-      signal: controller.signal,
-      timeoutMs: () => (deadline === undefined ? undefined : deadline - Date.now()),
+      signal: call.signal,
+      timeoutMs: () => (call.deadline === undefined ? undefined : call.deadline - Date.now()),
       requestMethod: "POST",
-      requestHeader: requestHeaders(req),
+      requestHeader: requestHeaders(req.headers),
       responseHeader,
       responseTrailer,
       protocolName: "grpc",
@@ -107,7 +84,7 @@ async function serve(spec: Spec, req: Http2ServerRequest, res: Http2ServerRespon
     if (bytes.byteLength > options.writeMaxBytes) {
       throw new ConnectError(`message size ${bytes.byteLength} exceeds writeMaxBytes ${options.writeMaxBytes}`, Code.ResourceExhausted);
     }
-    done = true;
+    call.finish();
     if (res.stream.destroyed) return;
     const envelope = Buffer.allocUnsafe(5 + bytes.byteLength);
     envelope[0] = 0;
@@ -117,7 +94,7 @@ async function serve(spec: Spec, req: Http2ServerRequest, res: Http2ServerRespon
     res.addTrailers({ ...headerObject(responseTrailer), "grpc-status": "0" });
     res.end(envelope);
   } catch (error) {
-    done = true;
+    call.finish();
     if (res.stream.destroyed) return;
     const connectError = error instanceof ConnectError ? error : new ConnectError("internal error", Code.Internal, undefined, undefined, error);
     // Status in the trailers (with no message before them), which every gRPC client reads.
@@ -126,9 +103,7 @@ async function serve(spec: Spec, req: Http2ServerRequest, res: Http2ServerRespon
     res.addTrailers(headerObject(trailer));
     res.end();
   } finally {
-    if (timer) clearTimeout(timer);
-    options.shutdownSignal.removeEventListener("abort", onShutdown);
-    res.off("close", onClose);
+    call.finish();
   }
 }
 
@@ -174,27 +149,4 @@ function parseEnvelope(method: DescMethodUnary, body: Buffer): ReturnType<typeof
   } catch (error) {
     throw ConnectError.from(error, Code.Internal);
   }
-}
-
-function requestHeaders(req: Http2ServerRequest): Headers {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (name.startsWith(":") || value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
-    else headers.set(name, value);
-  }
-  return headers;
-}
-
-function headerObject(headers: Headers): Record<string, string> {
-  const out: Record<string, string> = {};
-  headers.forEach((value, name) => {
-    out[name] = value;
-  });
-  return out;
-}
-
-function headerValue(value: string | string[] | undefined): string | null {
-  if (value === undefined) return null;
-  return Array.isArray(value) ? (value[0] ?? null) : value;
 }

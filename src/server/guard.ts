@@ -1,5 +1,6 @@
 import type { TLSSocket } from "node:tls";
 import { Code, cors } from "@connectrpc/connect";
+import type { Logger } from "pino";
 import type { TokenAuth } from "./auth.ts";
 import type { HostPolicy } from "./hosts.ts";
 import { isRpcContentType, refuse, wireProtocol, type NodeRequest, type NodeResponse, type Refusal } from "./refusal.ts";
@@ -18,6 +19,8 @@ export interface GuardOptions {
   rpcPath: (path: string) => boolean;
   /** Largest REST body; a larger declared Content-Length gets 413 before the body is read. */
   maxBodyBytes: number;
+  /** Each refusal is logged here (warn): request id, method, path, reason, status, peer; never a header's value. */
+  logger?: Logger;
 }
 
 /**
@@ -47,6 +50,10 @@ export function createGuard(options: GuardOptions): (req: NodeRequest, res: Node
     const contentType = req.headers["content-type"];
     const protocol = wireProtocol(contentType, rpc);
     const no = (refusal: Refusal, close = false) => {
+      options.logger?.warn(
+        { requestId: req.headers["x-request-id"], method: req.method, path: clip(path), reason: refusal.reason, status: refusal.status, peer: req.socket.remoteAddress },
+        "request refused",
+      );
       refuse(req, res, protocol, refusal, close);
       return false;
     };
@@ -80,7 +87,7 @@ export function createGuard(options: GuardOptions): (req: NodeRequest, res: Node
       if (verdict === "allowed") {
         res.setHeader("access-control-allow-origin", origin);
         res.setHeader("vary", "Origin");
-        res.setHeader("access-control-expose-headers", cors.exposedHeaders.join(", "));
+        res.setHeader("access-control-expose-headers", [...cors.exposedHeaders, "X-Request-Id"].join(", "));
         if (req.method === "OPTIONS") return preflight(res);
       }
     }

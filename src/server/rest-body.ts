@@ -3,7 +3,7 @@ import { FaasError, invalidArgument } from "../domain/errors.ts";
 import { checkUtf8 } from "../domain/payload.ts";
 
 /** A request as Node's HTTP servers hand it to a handler (only what is read here). */
-type BodyRequest = AsyncIterable<Buffer> & { headers: { "content-length"?: string } };
+type BodyRequest = { headers: { "content-length"?: string }; on(event: "data", listener: (chunk: Buffer) => void): unknown; once(event: "end", listener: () => void): unknown; once(event: "error", listener: (error: Error) => void): unknown; once(event: "close", listener: () => void): unknown };
 
 /**
  * Reads a REST body (at most `limit` bytes; larger ones are REQUEST_TOO_LARGE) and parses it as a
@@ -13,14 +13,7 @@ type BodyRequest = AsyncIterable<Buffer> & { headers: { "content-length"?: strin
 export async function readJsonObject(req: BodyRequest, limit: number): Promise<Record<string, unknown>> {
   const declared = Number(req.headers["content-length"] ?? "0");
   if (declared > limit) throw tooLarge(limit);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += chunk.length;
-    if (size > limit) throw tooLarge(limit);
-    chunks.push(chunk);
-  }
-  const bytes = Buffer.concat(chunks);
+  const bytes = await readBody(req, limit);
   checkUtf8(bytes);
   const text = bytes.toString("utf8");
   if (text.trim() === "") throw invalidArgument("body", "request body is empty: expected a JSON object");
@@ -34,6 +27,40 @@ export async function readJsonObject(req: BodyRequest, limit: number): Promise<R
     throw invalidArgument("body", "request body must be a JSON object");
   }
   return value as Record<string, unknown>;
+}
+
+/**
+ * The whole body, from the stream's events (an async iterator over the request costs a unary
+ * call several promise hops and listeners). Stops collecting and fails as soon as it is larger
+ * than `limit`; what is left is drained by the server (hygiene.ts).
+ */
+function readBody(req: BodyRequest, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on("data", (chunk: Buffer) => {
+      if (failed) return;
+      size += chunk.length;
+      if (size <= limit) return void chunks.push(chunk);
+      failed = true;
+      chunks.length = 0;
+      reject(tooLarge(limit));
+    });
+    req.once("end", () => {
+      if (failed) return;
+      failed = true;
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    });
+    const fail = (error: Error) => {
+      if (failed) return;
+      failed = true;
+      reject(error);
+    };
+    req.once("error", fail);
+    // A client that goes away mid-body: the request ends without "end".
+    req.once("close", () => fail(new Error("the client closed the connection before the end of the body")));
+  });
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { ServerResponse } from "node:http";
-import type { StreamEvent } from "../service/core.ts";
+import type { StreamEvent } from "../service/results.ts";
 import { asFaasError, httpStatusOf } from "./errors.ts";
 import { errorBody } from "./rest-json.ts";
 

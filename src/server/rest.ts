@@ -11,13 +11,15 @@ import {
 } from "../../gen/faas/v1/agent_pb.ts";
 import { payloadJson } from "../domain/payload.ts";
 import { fromDeployRequest, fromTrafficMessage, toCapabilitiesResponse } from "../service/messages.ts";
-import type { AgentCore, DeployProgress } from "../service/core.ts";
+import type { AgentCore } from "../service/core.ts";
+import type { DeployProgress } from "../service/results.ts";
 import { invocationRoutes } from "../invocations/rest.ts";
 import type { InvocationService } from "../invocations/service.ts";
 import type { AgentMetrics } from "../metrics/agent-metrics.ts";
 import { metricsRoute } from "./metrics-route.ts";
+import { requestIdOf } from "./request-id.ts";
 import type { RequestValidation } from "../service/validation.ts";
-import { asFaasError, httpStatusOf } from "./errors.ts";
+import { asFaasError, httpStatusOf, logFailedRequest } from "./errors.ts";
 import { readJsonObject, requestFromJson } from "./rest-body.ts";
 import { deployErrorBody, errorBody, restDeployed, restDryRun, restFunction } from "./rest-json.ts";
 import { sendStream, streamFormatOf } from "./rest-stream.ts";
@@ -80,18 +82,20 @@ export function createRestHandler(options: RestOptions): (req: Request, res: Res
         const { payload, ...rest } = await readJsonObject(req, options.maxBodyBytes);
         const request = validation.check(InvokeRequestSchema, requestFromJson(InvokeRequestSchema, rest));
         const format = streamFormatOf(req.headers.accept);
-        if (format) return sendStream(res as ServerResponse, core.invokeStream(request.id, payloadJson(payload), signal), format, (e) => sendError(res, e, logger));
-        const out = await core.invoke(request.id, payloadJson(payload), signal);
-        send(res, 200, { result: out.result, status: "success", execution_time: out.executionTime, platform: out.platform, cold_start: out.coldStart });
+        if (format) return sendStream(res as ServerResponse, core.invokeStream(request.id, payloadJson(payload), signal, requestIdOf(req)), format, (e) => sendError(res, e, logger));
+        const out = await core.invoke(request.id, payloadJson(payload), signal, requestIdOf(req));
+        // The result text was checked to be exactly one JSON value (core.invoke), so splicing it in
+        // cannot add fields, and it is not serialised a second time.
+        sendText(res, 200, `{"result":${out.resultJson},"status":"success","execution_time":${out.executionTime},"platform":${JSON.stringify(out.platform)},"cold_start":${out.coldStart}}`);
       },
     },
     "/deploy": {
       POST: async (req, res, signal) => {
         const body = await readJsonObject(req, options.maxBodyBytes);
         const request = validation.check(DeployRequestSchema, requestFromJson(DeployRequestSchema, body));
-        const progress = core.deploy(fromDeployRequest(request), signal);
+        const progress = core.deploy(fromDeployRequest(request), signal, requestIdOf(req));
         if (/application\/x-ndjson/.test(req.headers.accept ?? "")) await streamDeploy(res, progress, logger);
-        else await awaitDeploy(res, progress);
+        else await awaitDeploy(res, progress, logger);
       },
     },
     "/traffic": {
@@ -136,7 +140,7 @@ export function createRestHandler(options: RestOptions): (req: Request, res: Res
   };
 }
 
-async function awaitDeploy(res: Response, progress: AsyncIterable<DeployProgress>): Promise<void> {
+async function awaitDeploy(res: Response, progress: AsyncIterable<DeployProgress>, logger: Logger): Promise<void> {
   const logs: string[] = [];
   try {
     for await (const event of progress) {
@@ -146,6 +150,7 @@ async function awaitDeploy(res: Response, progress: AsyncIterable<DeployProgress
     }
   } catch (error) {
     const faas = asFaasError(error);
+    logFailedRequest(logger, error, faas, { route: "/deploy", requestId: res.getHeader("x-request-id") });
     // The seed's {"error": ...} plus the build log, so that a failed deploy explains itself.
     return send(res, httpStatusOf(faas), deployErrorBody(faas, logs));
   }
@@ -190,7 +195,7 @@ async function streamDeploy(res: Response, progress: AsyncIterable<DeployProgres
 
 function sendError(res: Response, error: unknown, logger: Logger): void {
   const faas = asFaasError(error);
-  if (faas.kind === "internal") logger.error({ err: faas.cause ?? error }, "internal error");
+  logFailedRequest(logger, error, faas, { route: res.req?.url?.split("?", 1)[0], requestId: res.getHeader("x-request-id") });
   if (res.headersSent) {
     res.destroy();
     return;
@@ -201,8 +206,12 @@ function sendError(res: Response, error: unknown, logger: Logger): void {
 }
 
 function send(res: Response, status: number, body: unknown): void {
+  sendText(res, status, JSON.stringify(body));
+}
+
+/** Sends JSON text that is already serialised. */
+function sendText(res: Response, status: number, json: string): void {
   if (res.headersSent || res.destroyed) return;
-  const json = JSON.stringify(body);
   res.writeHead(status, { ...JSON_HEADERS, "content-length": Buffer.byteLength(json) });
   res.end(json);
 }

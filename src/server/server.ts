@@ -25,6 +25,8 @@ import { createRestHandler } from "./rest.ts";
 import { createStaticHandler } from "./static.ts";
 import { createReloadableTls, type TlsFiles } from "./tls.ts";
 import { createGrpcUnaryHandler } from "./grpc-unary.ts";
+import { createConnectUnaryHandler } from "./connect-unary.ts";
+import { assignRequestId } from "./request-id.ts";
 import { refuseProtoKeys } from "./proto-keys.ts";
 import { keepNativeHttp2 } from "./native-h2.ts";
 
@@ -136,11 +138,21 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     maxTimeoutMs: options.maxTimeoutMs,
     shutdownSignal: shutdown.signal,
   });
-  // Unary FaasAgent calls over gRPC take a narrow fast path on the HTTP/2 stream (grpc-unary.ts);
-  // everything else, and every other protocol, goes through the Connect adapter.
+  // Unary FaasAgent calls over gRPC take a narrow fast path on the HTTP/2 stream (grpc-unary.ts),
+  // unary Connect POSTs one on either HTTP version (connect-unary.ts); everything else, and every
+  // other protocol, goes through the Connect adapter.
   const grpcUnary = createGrpcUnaryHandler({
     services: [{ desc: FaasAgent, impl: agentService as never }],
     interceptors,
+    readMaxBytes: options.maxBodyBytes,
+    writeMaxBytes: options.maxBodyBytes * 2,
+    maxTimeoutMs: options.maxTimeoutMs,
+    shutdownSignal: shutdown.signal,
+  });
+  const connectUnary = createConnectUnaryHandler({
+    services: [{ desc: FaasAgent, impl: agentService as never }],
+    interceptors,
+    jsonOptions: STRICT_UTF8_JSON,
     readMaxBytes: options.maxBodyBytes,
     writeMaxBytes: options.maxBodyBytes * 2,
     maxTimeoutMs: options.maxTimeoutMs,
@@ -163,6 +175,7 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     clientCertRequired: options.tls?.clientCaFile !== undefined,
     rpcPath: (path) => rpcPrefixes.has(path.slice(0, path.indexOf("/", 1) + 1)),
     maxBodyBytes: options.maxBodyBytes,
+    logger: options.logger,
   });
 
   const server = createServer(
@@ -174,10 +187,12 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
     (req, res) => {
     drainInsteadOfDestroy(req);
     releaseWritersOnClose(res);
+    assignRequestId(req, res);
     if (!guard(req, res)) return;
     if ("stream" in req) {
       // HTTP/2: sessions are tracked separately. The fast path runs after the guard, like every path.
       if (grpcUnary(req as unknown as Http2ServerRequest, res as unknown as Http2ServerResponse)) return;
+      if (connectUnary(req, res)) return;
       return handler(req, res);
     }
     const socket = req.socket;
@@ -190,6 +205,7 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
       if (closing && left === 0) socket.destroy();
     });
     if (closing) res.setHeader("connection", "close");
+    if (connectUnary(req, res)) return;
     handler(req, res);
     },
   );

@@ -1,5 +1,5 @@
-import { create, fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
-import { timestampFromDate, ValueSchema, type Value } from "@bufbuild/protobuf/wkt";
+import { create, fromJson, type JsonValue } from "@bufbuild/protobuf";
+import { timestampFromDate, ValueSchema } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   DeleteResponseSchema,
@@ -12,11 +12,10 @@ import {
   LogsResponseSchema,
   SetTrafficResponseSchema,
 } from "../../gen/faas/v1/agent_pb.ts";
-import { invalidPayload, payloadJson } from "../domain/payload.ts";
 import { invocationRpcs } from "../invocations/rpc.ts";
 import type { InvocationService } from "../invocations/service.ts";
 import type { AgentCore } from "./core.ts";
-import { fromDeployRequest, fromTrafficMessage, toCapabilitiesResponse, toDeployResponse, toFunctionMessage } from "./messages.ts";
+import { fromDeployRequest, fromTrafficMessage, requestPayloadJson, toCapabilitiesResponse, toDeployResponse, toFunctionMessage } from "./messages.ts";
 
 /**
  * The FaasAgent service: converts generated messages to domain calls on the core and back (through
@@ -28,11 +27,11 @@ export function createFaasAgentService(core: AgentCore, invocations?: Invocation
     ...invocationRpcs(invocations, core.platformName),
 
     async *deploy(req, ctx: HandlerContext) {
-      for await (const event of core.deploy(fromDeployRequest(req), ctx.signal)) yield toDeployResponse(event);
+      for await (const event of core.deploy(fromDeployRequest(req), ctx.signal, requestId(ctx))) yield toDeployResponse(event);
     },
 
     async invoke(req, ctx) {
-      const out = await core.invoke(req.id, payloadJson(req.payload ? payloadToJson(req.payload) : undefined), ctx.signal);
+      const out = await core.invoke(req.id, requestPayloadJson(req.payload), ctx.signal, requestId(ctx));
       return create(InvokeResponseSchema, {
         result: fromJson(ValueSchema, out.result as JsonValue),
         status: "success",
@@ -43,7 +42,7 @@ export function createFaasAgentService(core: AgentCore, invocations?: Invocation
     },
 
     async *invokeStream(req, ctx) {
-      for await (const event of core.invokeStream(req.id, payloadJson(req.payload ? payloadToJson(req.payload) : undefined), ctx.signal)) {
+      for await (const event of core.invokeStream(req.id, requestPayloadJson(req.payload), ctx.signal, requestId(ctx))) {
         if (event.type === "chunk") yield create(InvokeStreamResponseSchema, { event: { case: "chunk", value: fromJson(ValueSchema, event.result as JsonValue) } });
         else yield create(InvokeStreamResponseSchema, { event: { case: "end", value: { status: "success", executionTime: event.executionTime, platform: event.platform, coldStart: event.coldStart, chunks: BigInt(event.chunks) } } });
       }
@@ -84,24 +83,7 @@ export function createFaasAgentService(core: AgentCore, invocations?: Invocation
   };
 }
 
-/**
- * The JSON of an Invoke payload. A Struct key "__proto__" set the fields' prototype while the
- * message was decoded (and would vanish without a word), and a number JSON cannot carry (1e400
- * read as Infinity) makes toJson throw: both are refused as INVALID_PAYLOAD.
- */
-export function payloadToJson(value: Value): JsonValue {
-  const stack: Value[] = [value];
-  while (stack.length > 0) {
-    const v = stack.pop()!;
-    if (v.kind.case === "structValue") {
-      const fields = v.kind.value.fields;
-      if (Object.getPrototypeOf(fields) !== Object.prototype) throw invalidPayload("payload keys named __proto__ are not supported over Connect and gRPC");
-      stack.push(...Object.values(fields));
-    } else if (v.kind.case === "listValue") {
-      stack.push(...v.kind.value.values);
-    } else if (v.kind.case === "numberValue" && !Number.isFinite(v.kind.value)) {
-      throw invalidPayload("payload holds a number outside the range of a double");
-    }
-  }
-  return toJson(ValueSchema, value);
+/** The request's id, which the server put in the request's x-request-id header (server/request-id.ts). */
+function requestId(ctx: HandlerContext): string {
+  return ctx.requestHeader.get("x-request-id") ?? "";
 }

@@ -1,5 +1,5 @@
 import { AsyncQueue } from "../adapters/kit/queue.ts";
-import { FaasError, invalidArgument, isFaasError, unsupported } from "../domain/errors.ts";
+import { invalidArgument, isFaasError, unsupported } from "../domain/errors.ts";
 import { checkResult, checkText } from "../domain/payload.ts";
 import { optionField, setOptionNames, validateTraffic } from "../domain/options.ts";
 import { validateDeployRequest, validateId, type RawDeployRequest } from "../domain/spec.ts";
@@ -7,56 +7,21 @@ import { DeployRegistry } from "./deploy-control.ts";
 import { SourceStore, type FunctionSource } from "./sources.ts";
 import type { AgentMetrics } from "../metrics/agent-metrics.ts";
 import type { Logger } from "pino";
-import { markReported, reportFailure } from "./failures.ts";
+import { markReported } from "./failures.ts";
+import { CallRecord, DeployRecord } from "./call-record.ts";
+import type { DeployProgress, HealthReport, InvokeResult, StreamEvent } from "./results.ts";
 import type {
   Capabilities,
   DeployEvent,
   DeploySpec,
   FunctionInfo,
-  HealthCheck,
   InvokeOutcome,
   LogLine,
   LogsOptions,
   Platform,
   PlatformName,
-  RenderedObject,
   TrafficTarget,
 } from "../domain/types.ts";
-
-/**
- * A deploy's progress as the service reports it: the platform's events, then the function (or,
- * for a dry run, the object that would be applied).
- */
-export type DeployProgress =
-  | DeployEvent
-  | { type: "function"; function: FunctionInfo; time: Date }
-  | { type: "dry_run"; rendered: RenderedObject; time: Date };
-
-export interface InvokeResult {
-  /** What `handle` returned, as JSON text: checked to be one JSON value within the result limit. */
-  resultJson: string;
-  /** The same, parsed. */
-  result: unknown;
-  /** Seconds the call took inside the agent, cold start included. */
-  executionTime: number;
-  coldStart: boolean;
-  platform: PlatformName;
-}
-
-/** One event of a stream call: a chunk as the handler yielded it, then the end. */
-export type StreamEvent =
-  | { type: "chunk"; resultJson: string; result: unknown }
-  | { type: "end"; executionTime: number; coldStart: boolean; platform: PlatformName; chunks: number };
-
-export interface HealthReport {
-  status: "healthy" | "degraded";
-  platform: PlatformName;
-  workflow: string;
-  version: string;
-  checks: HealthCheck[];
-  /** How functions are isolated: "bwrap", "none" (local) or "container". */
-  isolation: string;
-}
 
 export interface AgentCoreOptions {
   platform: Platform;
@@ -130,21 +95,17 @@ export class AgentCore {
     const emit = (event: DeployEvent) => {
       queue.push(event);
     };
-    const started = performance.now();
     // Counted and logged here, not where the stream is read: a deploy whose caller went away still ends.
+    const record = new DeployRecord(this.options.metrics, this.options.logger, spec.id, requestId);
     void this.options.platform.deploy(spec, emit, deploySignal).then(
       (fn) => {
         deployed = fn;
-        this.options.metrics?.deployFinished("success", (performance.now() - started) / 1000);
+        record.succeeded();
         queue.end();
       },
       (error: unknown) => {
         const failure = control.error(error ?? new Error("deploy failed"));
-        const seconds = (performance.now() - started) / 1000;
-        const cancelled = signal.aborted || (isFaasError(failure) && failure.reason === "CANCELLED");
-        this.options.metrics?.deployFinished(cancelled ? "cancelled" : "failure", seconds);
-        if (cancelled) this.options.logger?.info({ function: spec.id, requestId, seconds }, "deploy cancelled");
-        else reportFailure(this.options.logger, failure, "deploy failed", { function: spec.id, requestId, seconds });
+        record.failed(failure, signal.aborted);
         queue.end(failure);
       },
     );
@@ -190,50 +151,48 @@ export class AgentCore {
    */
   async invoke(id: string, payloadJson: string, signal: AbortSignal, requestId = ""): Promise<InvokeResult> {
     validateId(id);
-    const metrics = this.options.metrics;
-    const start = performance.now();
-    const calls = metrics?.invocations.begin(id);
+    const call = new CallRecord(this.options.metrics, this.options.logger, id, requestId);
     let outcome: InvokeOutcome;
     let result: unknown;
     try {
       outcome = await this.options.platform.invoke(id, payloadJson, signal);
       result = checkResult(outcome.resultJson, this.options.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES);
     } catch (error) {
-      const seconds = (performance.now() - start) / 1000;
-      const status = metrics?.statusOf(error);
-      if (calls && metrics) {
-        if (isFaasError(error) && error.reason === "FUNCTION_NOT_FOUND") metrics.invocations.unknown(calls);
-        else metrics.invocations.failed(calls, status!, seconds);
-      }
-      reportFailure(this.options.logger, error, "invoke failed", { function: id, requestId, status, seconds });
+      call.failed(error);
       throw error;
     }
-    const executionTime = (performance.now() - start) / 1000;
-    if (calls && metrics) {
-      metrics.invocations.succeeded(calls, executionTime, outcome.coldStart);
-      if (outcome.coldStart) metrics.coldStart(calls);
-    }
+    const executionTime = call.succeeded(outcome.coldStart);
     return { resultJson: outcome.resultJson, result, executionTime, coldStart: outcome.coldStart, platform: this.platformName };
   }
+
 
   /**
    * Calls a function as a stream: each chunk (checked like an invoke result: one JSON value within
    * the result limit) as the platform delivers it, then the end. A failure ends the iteration with
    * the error a plain invoke gives; leaving the iteration early cancels the call.
    */
-  async *invokeStream(id: string, payloadJson: string, signal: AbortSignal): AsyncGenerator<StreamEvent> {
+  async *invokeStream(id: string, payloadJson: string, signal: AbortSignal, requestId = ""): AsyncGenerator<StreamEvent> {
     validateId(id);
-    const start = performance.now();
+    const call = new CallRecord(this.options.metrics, this.options.logger, id, requestId);
     const max = this.options.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES;
-    const stream = await this.options.platform.invokeStream(id, payloadJson, signal);
-    let chunks = 0;
-    for await (const resultJson of stream.chunks) {
-      const result = checkResult(resultJson, max);
-      chunks++;
-      yield { type: "chunk", resultJson, result };
+    try {
+      const stream = await this.options.platform.invokeStream(id, payloadJson, signal);
+      let chunks = 0;
+      for await (const resultJson of stream.chunks) {
+        const result = checkResult(resultJson, max);
+        chunks++;
+        yield { type: "chunk", resultJson, result };
+      }
+      const executionTime = call.succeeded(stream.coldStart);
+      yield { type: "end", executionTime, coldStart: stream.coldStart, platform: this.platformName, chunks };
+    } catch (error) {
+      call.failed(error);
+      throw error;
+    } finally {
+      call.abandoned();
     }
-    yield { type: "end", executionTime: (performance.now() - start) / 1000, coldStart: stream.coldStart, platform: this.platformName, chunks };
   }
+
 
   /** Every function, each with its stats (without the window's intervals). */
   async list(signal: AbortSignal): Promise<FunctionInfo[]> {

@@ -11,8 +11,10 @@ const reported = new WeakSet<object>();
 export function reportFailure(logger: Logger | undefined, error: unknown, message: string, fields: Record<string, unknown>): void {
   markReported(error);
   if (!logger) return;
-  if (isFaasError(error) && error.kind !== "internal") {
-    logger.warn({ ...fields, reason: error.reason, error: firstLine(error.message) }, message);
+  if (isFaasError(error) && error.kind === "cancelled") {
+    logger.info({ ...fields, reason: error.reason, detail: firstLine(error.message) }, message);
+  } else if (isFaasError(error) && error.kind !== "internal") {
+    logger.warn({ ...fields, reason: error.reason, detail: firstLine(error.message) }, message);
   } else {
     logger.error({ ...fields, reason: "INTERNAL", err: isFaasError(error) ? (error.cause ?? error) : error }, message);
   }

@@ -1,5 +1,5 @@
-import { create, type JsonObject } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { create, toJson, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
+import { timestampFromDate, ValueSchema, type Value } from "@bufbuild/protobuf/wkt";
 import {
   CapabilitiesResponseSchema,
   DeployOptionsSchema,
@@ -16,9 +16,10 @@ import {
   type TrafficTarget as TrafficTargetMessage,
   StreamingMode,
 } from "../../gen/faas/v1/agent_pb.ts";
+import { invalidPayload, payloadJson } from "../domain/payload.ts";
 import type { RawDeployRequest } from "../domain/spec.ts";
 import type { Capabilities, DeployOptionName, FunctionStats, DeployOptions, DeployPhase as DomainPhase, FunctionInfo, PlatformName, TrafficTarget } from "../domain/types.ts";
-import type { DeployProgress } from "./core.ts";
+import type { DeployProgress } from "./results.ts";
 
 /**
  * The one conversion between the generated messages and the domain, used by the Connect service
@@ -163,4 +164,31 @@ export function toCapabilitiesResponse(platform: PlatformName, caps: Capabilitie
     logsFollow: caps.logsFollow,
     streaming: caps.streaming === "buffered" ? StreamingMode.BUFFERED : StreamingMode.INCREMENTAL,
   });
+}
+
+/** An Invoke-like request's payload as the JSON text the core takes ("null" when absent; checked as payloadToJson says). */
+export function requestPayloadJson(payload: Value | undefined): string {
+  return payloadJson(payload ? payloadToJson(payload) : undefined);
+}
+
+/**
+ * The JSON of an Invoke payload. A Struct key "__proto__" set the fields' prototype while the
+ * message was decoded (and would vanish without a word), and a number JSON cannot carry (1e400
+ * read as Infinity) makes toJson throw: both are refused as INVALID_PAYLOAD.
+ */
+function payloadToJson(value: Value): JsonValue {
+  const stack: Value[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop()!;
+    if (v.kind.case === "structValue") {
+      const fields = v.kind.value.fields;
+      if (Object.getPrototypeOf(fields) !== Object.prototype) throw invalidPayload("payload keys named __proto__ are not supported over Connect and gRPC");
+      stack.push(...Object.values(fields));
+    } else if (v.kind.case === "listValue") {
+      stack.push(...v.kind.value.values);
+    } else if (v.kind.case === "numberValue" && !Number.isFinite(v.kind.value)) {
+      throw invalidPayload("payload holds a number outside the range of a double");
+    }
+  }
+  return toJson(ValueSchema, value);
 }

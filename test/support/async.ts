@@ -2,7 +2,11 @@
  * Helpers of the async invocation tests: an agent as its own process (to kill -9), a TCP gate that
  * handlers meet (the sandbox shares the network, not the file system), and a handler using it.
  */
+import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
 
 /** The agent as its own process (to kill -9): the one helper the isolation and lifetime tests use too. */
 export { spawnAgent, type AgentProcess as AgentChild } from "./agent-process.ts";
@@ -85,3 +89,28 @@ def handle(req):
         return {"tag": req["tag"]}
     return req
 `;
+
+/** A NATS server with JetStream (Debian's nats-server -js) on a free port, with its own store directory. */
+export async function startNats(): Promise<{ url: string; stop(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), "faas-nats-"));
+  const child = execa("nats-server", ["-js", "-a", "127.0.0.1", "-p", "-1", "-sd", dir], { reject: false, buffer: false, stdin: "ignore" });
+  let out = "";
+  const url = await new Promise<string>((resolve, reject) => {
+    const seen = (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /Listening for client connections on (127\.0\.0\.1:\d+)/.exec(out);
+      if (match && /Server is ready/.test(out)) resolve(`nats://${match[1]}`);
+    };
+    child.stderr!.on("data", seen);
+    child.stdout!.on("data", seen);
+    void child.then(() => reject(new Error(`nats-server exited: ${out}`)));
+  });
+  return {
+    url,
+    async stop() {
+      child.kill("SIGTERM");
+      await child;
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -3,12 +3,9 @@ import type Docker from "dockerode";
 import { dockerUnavailable } from "../../images/image.ts";
 import type { LogLine, LogsOptions } from "../../domain/types.ts";
 import { StringDecoder } from "node:string_decoder";
-import { BoundedLines } from "../../runtime/bounded-lines.ts";
+import { BoundedLines, MAX_LINE_BYTES } from "../../runtime/bounded-lines.ts";
 import { AsyncQueue } from "../kit/queue.ts";
 import { parseTimestamped } from "../kit/timestamps.ts";
-
-/** Longest line kept, as for local workers' output (runtime/worker.ts MAX_LINE_BYTES). */
-const MAX_LINE_BYTES = 64 * 1024;
 
 /**
  * A container's output lines, read from the engine's logs API (timestamps on): the last

@@ -47,3 +47,20 @@ export async function* readLines(source: AsyncIterable<string | Buffer>, signal?
   }
   yield* splitter.flush();
 }
+
+/** The last `keep` lines pushed, oldest first: what an error message quotes of a process's or a deploy's output. */
+export class RecentLines {
+  private readonly kept: string[] = [];
+
+  constructor(private readonly keep: number) {}
+
+  push(line: string): void {
+    this.kept.push(line);
+    if (this.kept.length > this.keep) this.kept.shift();
+  }
+
+  /** The last `n` lines kept (all of them by default), oldest first. */
+  last(n = this.keep): string[] {
+    return this.kept.slice(-n);
+  }
+}

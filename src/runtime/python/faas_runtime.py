@@ -10,6 +10,9 @@ Usage:
     python3 faas_runtime.py --handler PATH --listen tcp:0.0.0.0:8080 --protocol http
     python3 faas_runtime.py --handler PATH --protocol http     (listens on tcp:0.0.0.0:$PORT, default 8080)
     python3 faas_runtime.py --handler PATH --check             (imports the handler and exits: 0 ok, 3 failed)
+    python3 faas_runtime.py --spare ROOM --listen unix:... --protocol frame --ready-fd 3 --exit-on-stdin-eof
+        (a warm spare: reports {"ok": true, "spare": true} on --ready-fd, then takes its function as
+        one JSON line {"handler", "cwd", "env"} on stdin and goes on as with --handler)
 
 Without --ready-fd (in a container), an import failure also prints a line `FAAS_CHECK {json}` to
 stdout before exiting with 3, so that the agent can report the traceback from the container's output.
@@ -111,7 +114,8 @@ _INF = float("inf")
 _loads = json.JSONDecoder(parse_float=_finite_float, parse_constant=_no_constant).decode
 
 
-_THIS_FILE = os.path.abspath(__file__)
+# The source's path, also when this runs compiled (python …/faas_runtime.pyc): what tracebacks name.
+_THIS_FILE = os.path.abspath(sys._getframe().f_code.co_filename)
 
 
 def user_traceback(exc):
@@ -310,8 +314,7 @@ class Dispatcher:
 
     def __init__(self, loop, handle, max_threads):
         self.loop = loop
-        self.handle = handle
-        self.is_async = inspect.iscoroutinefunction(handle) or inspect.isasyncgenfunction(handle)
+        self.bind(handle)
         self.max_threads = max(1, max_threads)
         self.jobs = queue.SimpleQueue()
         self.finished = collections.deque()
@@ -321,6 +324,11 @@ class Dispatcher:
         self.queued = 0
         self.lock = threading.Lock()
         self.inflight = 0
+
+    def bind(self, handle):
+        """Sets the function the calls run (a spare gets its function after it started)."""
+        self.handle = handle
+        self.is_async = inspect.iscoroutinefunction(handle) or inspect.isasyncgenfunction(handle)
 
     def submit(self, body, done, stream=False, credit=0):
         """Starts a call; returns its Call (cancel it when its caller goes away)."""
@@ -797,13 +805,52 @@ class HttpProtocol(FrameProtocol):
         self.buffer.clear()
 
 
-def _report_ready(fd, message):
+def _report_ready(fd, message, close=True):
     if fd is None:
         return
     try:
         os.write(fd, (json.dumps(message) + "\n").encode())
-        os.close(fd)
+        if close:
+            os.close(fd)
     except OSError:
+        pass
+
+
+async def _await_function(ready_fd, reader):
+    """A spare (--spare) has imported everything, listens, and waits for the function it is to
+    serve: it says so on `ready_fd` (kept open for the readiness report), then reads one JSON line
+    on stdin, {"handler": PATH, "cwd": DIR, "env": {...}}, takes that environment as its whole
+    environment and that directory as its working directory, and returns the handler's path. Ends
+    quietly when stdin ends first (the agent stopped the spare or went away)."""
+    _report_ready(ready_fd, {"ok": True, "spare": True}, close=False)
+    data = await reader.readline()
+    if not data.endswith(b"\n"):
+        os._exit(0)
+    job = json.loads(data)
+    os.environ.clear()
+    os.environ.update(job["env"])
+    os.chdir(job["cwd"])
+    _retitle(job["handler"])
+    return job["handler"]
+
+
+def _retitle(handler):
+    """Shows the function in this process's command line (ps, /proc/PID/cmdline) as a worker started
+    for it shows it: `--spare ROOM` becomes `--handler PATH`, written over the room the spare kept."""
+    try:
+        with open("/proc/self/cmdline", "rb") as f:
+            argv = f.read().rstrip(b"\0").split(b"\0")
+        i = argv.index(b"--spare")
+        argv[i : i + 2] = [b"--handler", os.fsencode(handler)]
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end (fields 48, 49)
+        text = b"\0".join(argv) + b"\0"
+        if len(text) <= end - start:
+            with open("/proc/self/mem", "r+b", buffering=0) as mem:
+                mem.seek(start)
+                mem.write(text.ljust(end - start, b"\0"))
+    except (OSError, ValueError, IndexError):
         pass
 
 
@@ -827,10 +874,36 @@ def check(args):
 CHECK_MARKER = "FAAS_CHECK "
 
 
+async def _listen(loop, args, dispatcher):
+    protocol = FrameProtocol if args.protocol == "frame" else HttpProtocol
+    kind, _, address = args.listen.partition(":")
+    if kind == "unix":
+        if os.path.exists(address):
+            os.unlink(address)
+        return await loop.create_unix_server(lambda: protocol(dispatcher), address, backlog=1024)
+    if kind == "tcp":
+        host, _, port = address.rpartition(":")
+        server = await loop.create_server(lambda: protocol(dispatcher), host or "0.0.0.0", int(port), backlog=1024, reuse_address=True)
+        for sock in server.sockets:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return server
+    raise SystemExit(f"--listen must be unix:PATH or tcp:HOST:PORT, got {args.listen!r}")
+
+
 async def serve(args):
     loop = asyncio.get_running_loop()
+    dispatcher = Dispatcher(loop, None, int(os.environ.get("FAAS_WORKER_THREADS", "64")))
+    reader = server = None
+    if args.exit_on_stdin_eof or args.spare is not None:
+        # The agent holds our stdin open (a spare's function comes on it); EOF means it is gone.
+        reader = asyncio.StreamReader(limit=MAX_BODY)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    if args.spare is not None:
+        # A spare listens (and the agent connects) before it has a function: a cold start is the import.
+        server = await _listen(loop, args, dispatcher)
+        args.handler = await _await_function(args.ready_fd, reader)
     try:
-        handle = load_handler(args.handler)
+        dispatcher.bind(load_handler(args.handler))
     except BaseException as exc:  # SyntaxError, ImportError, anything the module raises
         text = user_traceback(exc)
         sys.stderr.write(text)
@@ -841,30 +914,14 @@ async def serve(args):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(3)
-
-    dispatcher = Dispatcher(loop, handle, int(os.environ.get("FAAS_WORKER_THREADS", "64")))
-    protocol = FrameProtocol if args.protocol == "frame" else HttpProtocol
-    kind, _, address = args.listen.partition(":")
-    if kind == "unix":
-        if os.path.exists(address):
-            os.unlink(address)
-        server = await loop.create_unix_server(lambda: protocol(dispatcher), address, backlog=1024)
-    elif kind == "tcp":
-        host, _, port = address.rpartition(":")
-        server = await loop.create_server(lambda: protocol(dispatcher), host or "0.0.0.0", int(port), backlog=1024, reuse_address=True)
-        for sock in server.sockets:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    else:
-        raise SystemExit(f"--listen must be unix:PATH or tcp:HOST:PORT, got {args.listen!r}")
+    if server is None:
+        server = await _listen(loop, args, dispatcher)
 
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     if args.exit_on_stdin_eof:
-        # The agent holds our stdin open; EOF means it is gone, so we must not linger as an orphan.
-        reader = asyncio.StreamReader()
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-
+        # EOF on stdin means the agent is gone, so we must not linger as an orphan.
         async def watch_parent():
             while await reader.read(4096):
                 pass
@@ -887,13 +944,16 @@ async def serve(args):
 
 def main():
     parser = argparse.ArgumentParser(description="radical-faas Python runtime")
-    parser.add_argument("--handler", required=True, help="path of the module defining handle(req)")
+    parser.add_argument("--handler", help="path of the module defining handle(req) (required unless --spare)")
     parser.add_argument("--listen", default=None, help="unix:PATH or tcp:HOST:PORT (default tcp:0.0.0.0:$PORT, PORT default 8080)")
     parser.add_argument("--check", action="store_true", help="import the handler, report and exit")
     parser.add_argument("--protocol", choices=("frame", "http"), default="http")
     parser.add_argument("--ready-fd", type=int, default=None, help="file descriptor to report readiness on")
     parser.add_argument("--exit-on-stdin-eof", action="store_true")
+    parser.add_argument("--spare", metavar="ROOM", help="start without a function and wait for one on stdin (the agent's warm pool); ROOM is ignored text that keeps room in the command line for --handler PATH")
     args = parser.parse_args()
+    if args.spare is None and not args.handler:
+        parser.error("--handler is required")
     if args.check:
         check(args)
     if args.listen is None:

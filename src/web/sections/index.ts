@@ -5,3 +5,4 @@ import "./stats.ts";
 import "./logs.ts";
 import "./source.ts";
 import "./stream.ts";
+import "./invocations.ts";
