@@ -129,6 +129,7 @@ async function openPlatform(config: Config, logger: Logger, env: NodeJS.ProcessE
         stateDir: config.local.stateDir,
         python: config.local.python,
         workerThreads: config.local.workerThreads,
+        warmWorkers: config.local.warmWorkers,
         idleTimeoutMs: config.idleTimeoutMs,
         invokeTimeoutMs: config.invokeTimeoutMs,
         deployTimeoutMs: config.deployTimeoutMs,

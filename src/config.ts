@@ -44,6 +44,8 @@ export interface Config {
     python: string;
     /** Threads each worker runs sync handlers on. */
     workerThreads: number;
+    /** Spare sandboxed workers kept started per interpreter in use, for cold starts (FAAS_WARM_WORKERS; 0: none). */
+    warmWorkers: number;
     /**
      * The sandbox of workers and pip: FAAS_BWRAP (bubblewrap executable), FAAS_REQUIRE_ISOLATION=1
      * (refuse to start without one), FAAS_SANDBOX_UID / FAAS_SANDBOX_GID (who functions run as
@@ -141,12 +143,14 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     maxResultBytes: int(env, "FAAS_MAX_RESULT_BYTES", int(env, "FAAS_MAX_BODY_BYTES", 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024), 1024, 1024 * 1024 * 1024),
     invokeTimeoutMs: seconds(env, "FAAS_INVOKE_TIMEOUT", 300),
     deployTimeoutMs: seconds(env, "FAAS_DEPLOY_TIMEOUT", 600),
-    idleTimeoutMs: seconds(env, "FAAS_IDLE_TIMEOUT", 600, true),
+    // Local cold starts are cheap (a spare from the warm pool): idle local workers stop sooner.
+    idleTimeoutMs: seconds(env, "FAAS_IDLE_TIMEOUT", platform === "local" ? 60 : 600, true),
     shutdownGraceMs: seconds(env, "FAAS_SHUTDOWN_GRACE", 5, true),
     local: {
       stateDir: resolve(nonEmpty(env.FAAS_STATE_DIR) ?? join(stateHome, "radical-faas")),
       python: nonEmpty(env.FAAS_PYTHON) ?? "python3",
       workerThreads: int(env, "FAAS_WORKER_THREADS", 64, 1, 1024),
+      warmWorkers: int(env, "FAAS_WARM_WORKERS", 2, 0, 64),
       sandbox: {
         bwrap: nonEmpty(env.FAAS_BWRAP) ?? "bwrap",
         require: bool(env, "FAAS_REQUIRE_ISOLATION", false),

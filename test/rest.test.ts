@@ -35,7 +35,7 @@ describe("REST routes of the prototype's README", () => {
     const res = await getJson(`${agent.url}/health`);
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ status: "healthy", platform: "local", workflow: "local", isolation: "bwrap" });
-    expect(res.body.checks.map((c: { name: string }) => c.name)).toEqual(["python", "state_dir", "isolation"]);
+    expect(res.body.checks.map((c: { name: string }) => c.name)).toEqual(["python", "state_dir", "isolation", "warm_pool"]);
   });
 
   it("deploys and invokes the basic example: a string stays a string", async () => {

@@ -23,6 +23,8 @@ export interface ReadyWait {
   /** The error for a worker that exited before its report. */
   crashed: () => FaasError;
   signal?: AbortSignal;
+  /** Leave the pipe open (paused) after the report: a spare reports twice (worker.ts). */
+  keepOpen?: boolean;
 }
 
 /**
@@ -52,10 +54,13 @@ export function readReady(wait: ReadyWait): Promise<ReadyReport> {
       settled = true;
       // Nothing more is read from the control pipe: a function cannot make the agent buffer it.
       pipe.removeAllListeners("data");
-      (pipe as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+      pipe.removeListener("end", onEnd);
+      if (wait.keepOpen) pipe.pause();
+      else (pipe as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
       outcome();
     };
     pipe.setEncoding("utf8");
+    pipe.resume();
     pipe.on("data", (d: string) => {
       text += d;
       const nl = text.indexOf("\n");
@@ -74,7 +79,8 @@ export function readReady(wait: ReadyWait): Promise<ReadyReport> {
     });
     pipe.on("error", () => {});
     // A closed control pipe means no report is coming, whether or not the process lives on.
-    pipe.on("end", () => done(() => fail(protocolError("the worker closed its control pipe before reporting that it was ready"))));
+    const onEnd = () => done(() => fail(protocolError("the worker closed its control pipe before reporting that it was ready")));
+    pipe.on("end", onEnd);
     void wait.exited.then(() => done(() => fail(wait.crashed())));
   });
 }

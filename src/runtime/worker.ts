@@ -1,5 +1,4 @@
 import { connect } from "node:net";
-import { execa, type Options, type ResultPromise } from "execa";
 import { RecentLines } from "../adapters/kit/lines.ts";
 import { FaasError } from "../domain/errors.ts";
 import { besideSource } from "../paths.ts";
@@ -7,6 +6,7 @@ import { FrameChannel } from "./frames.ts";
 import { childrenOf, closePipes, OUTPUT_GRACE_MS, pipeLines, signalPid } from "./child-process.ts";
 import { ConnectionError } from "./http-client.ts";
 import { handlerInvalid, readReady } from "./worker-ready.ts";
+import { spawnWorkerProcess, type WorkerProcess } from "./worker-spawn.ts";
 
 /** The runtime shim every function runs under (see its docstring for the wire protocol). */
 export const RUNTIME_SHIM = besideSource(import.meta.url, "python/faas_runtime.py");
@@ -18,6 +18,8 @@ const EXIT_GRACE_MS = 500;
 export interface WorkerOptions {
   /** Interpreter to run the shim with (a virtualenv's python when there are requirements). */
   python: string;
+  /** The shim to run: its source (the default) or its form compiled for `python`. */
+  shim?: string;
   /** The function's module. */
   handlerPath: string;
   /** Unix socket the worker listens on. */
@@ -52,16 +54,6 @@ export interface WorkerOptions {
   supervised?: boolean;
 }
 
-/** How every worker process is spawned (the env and cwd are added per worker). */
-const SPAWN_OPTIONS = {
-  extendEnv: false,
-  stdio: ["pipe", "pipe", "pipe", "pipe"],
-  buffer: false,
-  reject: false,
-  cleanup: true,
-  encoding: "utf8",
-} as const satisfies Options;
-type WorkerProcess = ResultPromise<typeof SPAWN_OPTIONS & { cwd: string; env: Record<string, string> }>;
 
 /**
  * One Python worker process serving one revision of a function over the shim's framed protocol:
@@ -102,43 +94,51 @@ export class Worker {
    * the Python traceback.
    */
   static async start(options: WorkerOptions, signal?: AbortSignal): Promise<Worker> {
-    const [file, ...args] = (options.launch ?? ((argv: string[]) => argv))([
-      options.python,
-      "-u",
-      RUNTIME_SHIM,
-      "--handler",
-      options.handlerPath,
-      "--listen",
-      `unix:${options.socketPath}`,
-      "--protocol",
-      "frame",
-      "--ready-fd",
-      "3",
-      "--exit-on-stdin-eof",
-    ]);
-    // detached: the worker leads a process group, so stop/kill reach whatever it started.
-    const proc = execa(file, args, { ...SPAWN_OPTIONS, cwd: options.cwd, env: options.env, detached: true });
-    const worker = new Worker(proc, options);
-    pipeLines(proc, (stream, line) => worker.output(stream, line));
+    const worker = Worker.spawn(options);
+    await worker.ready(signal);
+    return worker;
+  }
+
+  /**
+   * Spawns the process without waiting for it: with `spare`, a spare that imports the runtime and
+   * waits for its function (the shim's --spare; hand it one with `assign`, then `ready`).
+   */
+  static spawn(options: WorkerOptions, spare = false): Worker {
+    const worker = new Worker(spawnWorkerProcess(options.shim ?? RUNTIME_SHIM, options, spare), options);
+    pipeLines(worker.process, (stream, line) => worker.output(stream, line));
+    return worker;
+  }
+
+  /**
+   * Waits for the worker's report and connects to it; with `spare`, only for a spare's report that
+   * it waits for its function (the control pipe stays open for the next one). Kills the worker and
+   * throws as `start` does when it does not become ready.
+   */
+  async ready(signal?: AbortSignal, spare = false): Promise<void> {
     try {
       const ready = await readReady({
-        pipe: proc.stdio[3] as NodeJS.ReadableStream,
-        exited: worker.exitPromise,
-        timeoutMs: options.startTimeoutMs,
-        crashed: () => worker.crashError("worker exited before it was ready"),
+        pipe: this.process.stdio[3] as NodeJS.ReadableStream,
+        exited: this.exitPromise,
+        timeoutMs: this.options.startTimeoutMs,
+        crashed: () => this.crashError("worker exited before it was ready"),
         signal,
+        keepOpen: spare,
       });
       if (!ready.ok) {
         // The shim exits right after its report; its traceback is in the report either way.
-        await Promise.race([worker.exitPromise, new Promise((r) => setTimeout(r, 1000).unref())]);
+        await Promise.race([this.exitPromise, new Promise((r) => setTimeout(r, 1000).unref())]);
         throw handlerInvalid(ready);
       }
-      await worker.connect();
-      return worker;
+      if (!spare) await this.connect();
     } catch (error) {
-      worker.kill();
+      this.kill();
       throw error;
     }
+  }
+
+  /** Hands a spare (`spawn` with `spare`) its function: one JSON line on its stdin. */
+  assign(job: { handler: string; cwd: string; env: Record<string, string> }): void {
+    this.process.stdin?.write(`${JSON.stringify(job)}\n`);
   }
 
   /** The unix socket the worker listens on. */

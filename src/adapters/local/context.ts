@@ -11,6 +11,8 @@ export interface LocalPlatformOptions {
   /** Interpreter for deploys that do not set PYTHON_VERSION. */
   python: string;
   workerThreads: number;
+  /** Spare sandboxed workers kept ready per interpreter for cold starts (pool.ts); 0: none. */
+  warmWorkers?: number;
   /** Stop a worker after this long without calls; 0 = never. */
   idleTimeoutMs: number;
   invokeTimeoutMs: number;

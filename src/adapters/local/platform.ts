@@ -38,6 +38,11 @@ export class LocalPlatform implements Platform {
     this.python = new PythonFinder(options.python, toolEnv);
   }
 
+  /** Resolves once the warm pool is full (the cold-start benchmark waits for it between cold starts). */
+  warm(): Promise<void> {
+    return this.workers.pool.full();
+  }
+
   /** Whether workers run in bubblewrap sandboxes ("bwrap") or as plain processes ("none"). */
   get isolation(): "bwrap" | "none" {
     return this.ctx.sandbox.isolation;
@@ -153,7 +158,7 @@ export class LocalPlatform implements Platform {
     } catch (error) {
       checks.push({ name: "state_dir", ok: false, message: `${store.root}: ${(error as Error).message}` });
     }
-    checks.push(this.ctx.sandbox.health());
+    checks.push(this.ctx.sandbox.health(), this.workers.pool.health());
     return checks;
   }
 

@@ -29,14 +29,16 @@ export interface SandboxMounts {
   writable: string[];
   /** Working directory inside. */
   cwd: string;
+  /** Bound read-only at another place: [source outside, where it appears inside]. */
+  moved?: Array<[string, string]>;
 }
 
 /** Where a worker's files are (all absolute). */
 export interface WorkerPaths {
   /** Its interpreter (a virtualenv's python or a base one). */
   python: string;
-  /** The runtime shim. */
-  runtime: string;
+  /** The runtime shim (its source, and its compiled form when there is one). */
+  runtime: string[];
   revisionDir: string;
   /** Its virtualenv, when it has requirements. */
   venvDir: string | undefined;
@@ -137,7 +139,7 @@ export class Sandbox {
     if (this.isolation === "none") return this.setpriv ? [this.setpriv, "--pdeathsig", "SIGKILL", "--", ...argv] : argv;
     const args = [this.bwrap, ...this.base];
     const made = new Set<string>();
-    const bind = (flag: string, path: string) => {
+    const bind = (flag: string, path: string, source = path) => {
       if (SYSTEM_TREES.some((tree) => path === tree || path.startsWith(`${tree}/`))) return; // already there, read-only
       // bwrap makes missing mount points 0700 when privileged: make each parent traversable.
       for (const parent of ancestors(path)) {
@@ -145,9 +147,10 @@ export class Sandbox {
         made.add(parent);
         args.push("--perms", "0755", "--dir", parent);
       }
-      args.push(flag, path, path);
+      args.push(flag, source, path);
     };
     for (const path of mounts.readOnly) bind("--ro-bind", path);
+    for (const [source, path] of mounts.moved ?? []) bind("--ro-bind", path, source);
     for (const path of mounts.writable) bind("--bind", path);
     args.push("--chdir", mounts.cwd);
     if (!this.dropsPrivileges) return [...args, "--", ...argv];
@@ -167,9 +170,20 @@ export class Sandbox {
    * read-only, its scratch and socket directories writable, the revision as working directory.
    */
   workerCommand(argv: string[], paths: WorkerPaths): string[] {
-    const readOnly = [this.pythonPrefix(paths.python), paths.runtime, paths.revisionDir];
+    const readOnly = [this.pythonPrefix(paths.python), ...paths.runtime, paths.revisionDir];
     if (paths.venvDir) readOnly.push(paths.venvDir);
     return this.command(argv, { readOnly, writable: [paths.scratchDir, paths.socketDir], cwd: paths.revisionDir });
+  }
+
+  /**
+   * The argv of a spare worker (pool.ts): its interpreter and the runtime shim read-only, its
+   * socket directory writable, and its own slot's directory read-only at the place of the state
+   * directory's `functions`: the revision it is handed later appears there (hard links) at the
+   * path a worker started for that function would see, and nothing else of the state directory.
+   */
+  spareCommand(argv: string[], paths: { python: string; runtime: string[]; socketDir: string; slot: string; functionsDir: string }): string[] {
+    const readOnly = [this.pythonPrefix(paths.python), ...paths.runtime];
+    return this.command(argv, { readOnly, writable: [paths.socketDir], cwd: paths.socketDir, moved: [[paths.slot, paths.functionsDir]] });
   }
 
   /** The environment a sandboxed worker gets on top of its function's own (HOME, PATH inside). */

@@ -49,11 +49,6 @@ export class StateStore {
     return join(this.revisionDir(id, revision), "handler.py");
   }
 
-  /** The function's private writable directory (HOME of its workers), kept until it is deleted. */
-  scratchDir(id: string): string {
-    return join(this.functionsDir, id, "scratch");
-  }
-
   logPath(id: string): string {
     return join(this.functionsDir, id, "output.log");
   }

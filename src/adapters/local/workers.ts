@@ -5,6 +5,8 @@ import { RUNTIME_SHIM, Worker } from "../../runtime/worker.ts";
 import type { Endpoint, Routes } from "../kit/endpoint.ts";
 import type { Entry, LocalContext } from "./context.ts";
 import type { FunctionLog } from "./logs.ts";
+import { SpareLost, WarmPool, type SpareHooks } from "./pool.ts";
+import { CompiledShims } from "./shim-cache.ts";
 import type { WorkerPaths } from "./sandbox.ts";
 import type { FunctionRecord } from "./store.ts";
 import { openSocketDir, sweepState } from "./sweep.ts";
@@ -16,12 +18,21 @@ type WorkerEndpoint = Worker & Endpoint;
  * The local platform's worker processes: where they are spawned (the one spawn site), started on
  * demand for a call, forgotten when they exit or retire, and stopped when idle. Each runs in the
  * sandbox (sandbox.ts) and gets its own unix socket in a directory of its own (the only one its
- * sandbox sees) under a short private directory (socket paths are limited to ~100 bytes).
+ * sandbox sees, its HOME in it) under a short private directory (socket paths are limited to ~100
+ * bytes). A cold start takes a spare from the warm pool (pool.ts) when one fits and is ready.
  */
 export class LocalWorkers {
   private socketDir = "";
+  /** Spare workers for cold starts. */
+  readonly pool: WarmPool;
 
-  constructor(private readonly ctx: LocalContext) {}
+  /** The runtime shim compiled per interpreter, in the socket directory. */
+  private readonly shims: CompiledShims;
+
+  constructor(private readonly ctx: LocalContext) {
+    this.shims = new CompiledShims(() => this.socketDir, { PATH: ctx.toolEnv.PATH ?? "/usr/bin:/bin", LANG: ctx.toolEnv.LANG ?? "C.UTF-8" });
+    this.pool = new WarmPool(ctx, () => this.socketDir, ctx.options.warmWorkers ?? 0, this.shims);
+  }
 
   /**
    * Sweeps what a crash left in the state directory (sweep.ts) and makes this run's socket
@@ -30,6 +41,7 @@ export class LocalWorkers {
   async open(): Promise<void> {
     await sweepState(this.ctx.store, this.ctx.options.logger);
     this.socketDir = await openSocketDir(this.ctx.store.root);
+    await this.pool.open();
   }
 
   /**
@@ -72,27 +84,49 @@ export class LocalWorkers {
   }
 
   /**
-   * Spawns a worker for `record` and waits until its handler imported. Its output goes to `log`,
-   * and while it starts also to `during` (a deploy's import lines). Fails as Worker.start does.
+   * Starts a worker for `record` (a spare from the pool, or one of its own) and waits until its
+   * handler imported. Its output goes to `log`, and while it starts also to `during` (a deploy's
+   * import lines). Fails as Worker.start does.
    */
   async start(record: FunctionRecord, log: FunctionLog, signal: AbortSignal, during?: (stream: "stdout" | "stderr", line: string) => void): Promise<Worker> {
-    const { options, store, sandbox } = this.ctx;
     let starting = true;
-    const socketDir = join(this.socketDir, `${record.id}-${randomBytes(4).toString("hex")}`);
-    const paths: WorkerPaths = {
-      python: record.python,
-      runtime: RUNTIME_SHIM,
-      revisionDir: store.revisionDir(record.id, record.revision),
-      venvDir: record.venv ? store.venvDir(record.venv) : undefined,
-      scratchDir: store.scratchDir(record.id),
-      socketDir,
+    const hooks: SpareHooks = {
+      output: (stream, line) => {
+        log.append(stream, line);
+        if (starting) during?.(stream, line);
+      },
+      retire: (worker) => this.forget(worker, "retired", "worker retired after a call timed out"),
+      exit: (worker) => this.forget(worker, "exited", "worker exited"),
     };
+    try {
+      const spare = this.pool.fits(record) ? this.pool.take(record.python) : undefined;
+      if (spare) {
+        const env = (home: string) => this.env(record, this.paths(record, home, home, []));
+        try {
+          return await this.pool.handOver(spare, { record, env, hooks, signal });
+        } catch (error) {
+          if (!(error instanceof SpareLost)) throw error;
+        }
+      }
+      return await this.startOwn(record, hooks, signal);
+    } finally {
+      starting = false;
+    }
+  }
+
+  /** Spawns a worker of the function's own (its own sandbox made for it). */
+  private async startOwn(record: FunctionRecord, hooks: SpareHooks, signal: AbortSignal): Promise<Worker> {
+    const { options, store, sandbox } = this.ctx;
+    const socketDir = join(this.socketDir, `${record.id}-${randomBytes(4).toString("hex")}`);
+    const shim = await this.shims.for(record.python);
+    const paths = this.paths(record, socketDir, join(socketDir, "home"), [shim]);
     await mkdir(socketDir, { mode: 0o700 });
-    await mkdir(paths.scratchDir, { recursive: true, mode: 0o700 });
+    await mkdir(paths.scratchDir, { mode: 0o700 });
     await Promise.all([sandbox.hand(socketDir), sandbox.hand(paths.scratchDir)]);
     return Worker.start(
       {
         python: record.python,
+        shim,
         handlerPath: store.handlerPath(record.id, record.revision),
         socketPath: join(socketDir, "w.sock"),
         cwd: paths.revisionDir,
@@ -103,20 +137,28 @@ export class LocalWorkers {
         callTimeoutMs: options.invokeTimeoutMs,
         maxResultBytes: options.maxResultBytes,
         drainMs: options.drainMs,
-        onRetire: (worker) => this.forget(worker, "retired", "worker retired after a call timed out"),
-        onOutput: (stream, line) => {
-          log.append(stream, line);
-          if (starting) during?.(stream, line);
-        },
+        onRetire: hooks.retire,
+        onOutput: hooks.output,
         onExit: (worker) => {
           void rm(socketDir, { recursive: true, force: true });
-          this.forget(worker, "exited", "worker exited");
+          hooks.exit(worker);
         },
       },
       signal,
-    ).finally(() => {
-      starting = false;
-    });
+    );
+  }
+
+  /** Where a worker of `record` finds its files; HOME (`scratchDir`) is the worker's own, in its socket directory. */
+  private paths(record: FunctionRecord, socketDir: string, home: string, shim: string[]): WorkerPaths {
+    const { store } = this.ctx;
+    return {
+      python: record.python,
+      runtime: [...new Set([RUNTIME_SHIM, ...shim])],
+      revisionDir: store.revisionDir(record.id, record.revision),
+      venvDir: record.venv ? store.venvDir(record.venv) : undefined,
+      scratchDir: home,
+      socketDir,
+    };
   }
 
   /** Stops the workers idle for the idle timeout (the kit sweeper calls this). */
@@ -138,8 +180,9 @@ export class LocalWorkers {
     await worker?.stop(this.ctx.options.drainMs);
   }
 
-  /** Removes the socket directory (after every worker stopped). */
+  /** Stops the spares and removes the socket directory (after every worker stopped). */
   async close(): Promise<void> {
+    await this.pool.close();
     await rm(this.socketDir, { recursive: true, force: true });
   }
 

@@ -10,6 +10,9 @@ Usage:
     python3 faas_runtime.py --handler PATH --listen tcp:0.0.0.0:8080 --protocol http
     python3 faas_runtime.py --handler PATH --protocol http     (listens on tcp:0.0.0.0:$PORT, default 8080)
     python3 faas_runtime.py --handler PATH --check             (imports the handler and exits: 0 ok, 3 failed)
+    python3 faas_runtime.py --spare ROOM --listen unix:... --protocol frame --ready-fd 3 --exit-on-stdin-eof
+        (a warm spare: reports {"ok": true, "spare": true} on --ready-fd, then takes its function as
+        one JSON line {"handler", "cwd", "env"} on stdin and goes on as with --handler)
 
 Without --ready-fd (in a container), an import failure also prints a line `FAAS_CHECK {json}` to
 stdout before exiting with 3, so that the agent can report the traceback from the container's output.
@@ -111,7 +114,8 @@ _INF = float("inf")
 _loads = json.JSONDecoder(parse_float=_finite_float, parse_constant=_no_constant).decode
 
 
-_THIS_FILE = os.path.abspath(__file__)
+# The source's path, also when this runs compiled (python …/faas_runtime.pyc): what tracebacks name.
+_THIS_FILE = os.path.abspath(sys._getframe().f_code.co_filename)
 
 
 def user_traceback(exc):
@@ -797,13 +801,55 @@ class HttpProtocol(FrameProtocol):
         self.buffer.clear()
 
 
-def _report_ready(fd, message):
+def _report_ready(fd, message, close=True):
     if fd is None:
         return
     try:
         os.write(fd, (json.dumps(message) + "\n").encode())
-        os.close(fd)
+        if close:
+            os.close(fd)
     except OSError:
+        pass
+
+
+def _await_function(ready_fd):
+    """A spare (--spare) has imported everything and waits for the function it is to serve: it says
+    so on `ready_fd` (kept open for the readiness report), then reads one JSON line on stdin,
+    {"handler": PATH, "cwd": DIR, "env": {...}}, takes that environment as its whole environment
+    and that directory as its working directory, and returns the handler's path. Ends quietly when
+    stdin ends first (the agent stopped the spare or went away)."""
+    _report_ready(ready_fd, {"ok": True, "spare": True}, close=False)
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(0, 1 << 16)
+        if not chunk:
+            os._exit(0)
+        data += chunk
+    job = json.loads(data)
+    os.environ.clear()
+    os.environ.update(job["env"])
+    os.chdir(job["cwd"])
+    _retitle(job["handler"])
+    return job["handler"]
+
+
+def _retitle(handler):
+    """Shows the function in this process's command line (ps, /proc/PID/cmdline) as a worker started
+    for it shows it: `--spare ROOM` becomes `--handler PATH`, written over the room the spare kept."""
+    try:
+        with open("/proc/self/cmdline", "rb") as f:
+            argv = f.read().rstrip(b"\0").split(b"\0")
+        i = argv.index(b"--spare")
+        argv[i : i + 2] = [b"--handler", os.fsencode(handler)]
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end (fields 48, 49)
+        text = b"\0".join(argv) + b"\0"
+        if len(text) <= end - start:
+            with open("/proc/self/mem", "r+b", buffering=0) as mem:
+                mem.seek(start)
+                mem.write(text.ljust(end - start, b"\0"))
+    except (OSError, ValueError, IndexError):
         pass
 
 
@@ -887,13 +933,18 @@ async def serve(args):
 
 def main():
     parser = argparse.ArgumentParser(description="radical-faas Python runtime")
-    parser.add_argument("--handler", required=True, help="path of the module defining handle(req)")
+    parser.add_argument("--handler", help="path of the module defining handle(req) (required unless --spare)")
     parser.add_argument("--listen", default=None, help="unix:PATH or tcp:HOST:PORT (default tcp:0.0.0.0:$PORT, PORT default 8080)")
     parser.add_argument("--check", action="store_true", help="import the handler, report and exit")
     parser.add_argument("--protocol", choices=("frame", "http"), default="http")
     parser.add_argument("--ready-fd", type=int, default=None, help="file descriptor to report readiness on")
     parser.add_argument("--exit-on-stdin-eof", action="store_true")
+    parser.add_argument("--spare", metavar="ROOM", help="start without a function and wait for one on stdin (the agent's warm pool); ROOM is ignored text that keeps room in the command line for --handler PATH")
     args = parser.parse_args()
+    if args.spare is not None:
+        args.handler = _await_function(args.ready_fd)
+    elif not args.handler:
+        parser.error("--handler is required")
     if args.check:
         check(args)
     if args.listen is None:
