@@ -110,9 +110,9 @@ export class Worker {
   }
 
   /**
-   * Waits for the worker's report and connects to it; with `spare`, only for a spare's report that
-   * it waits for its function (the control pipe stays open for the next one). Kills the worker and
-   * throws as `start` does when it does not become ready.
+   * Waits for the worker's report and connects to it (once); with `spare`, for a spare's report that
+   * it listens and waits for its function (the control pipe stays open for the next one). Kills the
+   * worker and throws as `start` does when it does not become ready.
    */
   async ready(signal?: AbortSignal, spare = false): Promise<void> {
     try {
@@ -129,7 +129,8 @@ export class Worker {
         await Promise.race([this.exitPromise, new Promise((r) => setTimeout(r, 1000).unref())]);
         throw handlerInvalid(ready);
       }
-      if (!spare) await this.connect();
+      // A spare listens before it has a function: connected now, its cold start is only the import.
+      if (!this.channel) await this.connect();
     } catch (error) {
       this.kill();
       throw error;

@@ -82,14 +82,19 @@ export class WarmPool {
     return this.size > 0 && this.ctx.sandbox.isolation === "bwrap";
   }
 
-  /** A ready spare for `python`, taken out of the pool (which refills behind it), or undefined. */
+  /**
+   * A ready spare for `python`, taken out of the pool, or undefined. The pool refills behind it once
+   * it has been handed its function (spawning forks the agent, which would hold up the hand-over).
+   */
   take(python: string): Spare | undefined {
     const list = this.spares.get(python) ?? [];
     const index = list.findIndex((spare) => spare.ready && spare.worker.alive);
     const spare = index < 0 ? undefined : list.splice(index, 1)[0];
     if (spare) this.served++;
-    else this.missed++;
-    this.fill(python);
+    else {
+      this.missed++;
+      this.fill(python);
+    }
     return spare;
   }
 
@@ -114,6 +119,14 @@ export class WarmPool {
    * (the caller starts a worker of its own then).
    */
   async handOver(spare: Spare, job: HandOver): Promise<Worker> {
+    try {
+      return await this.give(spare, job);
+    } finally {
+      this.fill(spare.options.python);
+    }
+  }
+
+  private async give(spare: Spare, job: HandOver): Promise<Worker> {
     const { record } = job;
     const revision = this.ctx.store.revisionDir(record.id, record.revision);
     const socketDir = join(this.socketRoot(), `${record.id}-${randomBytes(4).toString("hex")}`);

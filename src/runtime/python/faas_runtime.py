@@ -314,8 +314,7 @@ class Dispatcher:
 
     def __init__(self, loop, handle, max_threads):
         self.loop = loop
-        self.handle = handle
-        self.is_async = inspect.iscoroutinefunction(handle) or inspect.isasyncgenfunction(handle)
+        self.bind(handle)
         self.max_threads = max(1, max_threads)
         self.jobs = queue.SimpleQueue()
         self.finished = collections.deque()
@@ -325,6 +324,11 @@ class Dispatcher:
         self.queued = 0
         self.lock = threading.Lock()
         self.inflight = 0
+
+    def bind(self, handle):
+        """Sets the function the calls run (a spare gets its function after it started)."""
+        self.handle = handle
+        self.is_async = inspect.iscoroutinefunction(handle) or inspect.isasyncgenfunction(handle)
 
     def submit(self, body, done, stream=False, credit=0):
         """Starts a call; returns its Call (cancel it when its caller goes away)."""
@@ -812,19 +816,16 @@ def _report_ready(fd, message, close=True):
         pass
 
 
-def _await_function(ready_fd):
-    """A spare (--spare) has imported everything and waits for the function it is to serve: it says
-    so on `ready_fd` (kept open for the readiness report), then reads one JSON line on stdin,
-    {"handler": PATH, "cwd": DIR, "env": {...}}, takes that environment as its whole environment
-    and that directory as its working directory, and returns the handler's path. Ends quietly when
-    stdin ends first (the agent stopped the spare or went away)."""
+async def _await_function(ready_fd, reader):
+    """A spare (--spare) has imported everything, listens, and waits for the function it is to
+    serve: it says so on `ready_fd` (kept open for the readiness report), then reads one JSON line
+    on stdin, {"handler": PATH, "cwd": DIR, "env": {...}}, takes that environment as its whole
+    environment and that directory as its working directory, and returns the handler's path. Ends
+    quietly when stdin ends first (the agent stopped the spare or went away)."""
     _report_ready(ready_fd, {"ok": True, "spare": True}, close=False)
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = os.read(0, 1 << 16)
-        if not chunk:
-            os._exit(0)
-        data += chunk
+    data = await reader.readline()
+    if not data.endswith(b"\n"):
+        os._exit(0)
     job = json.loads(data)
     os.environ.clear()
     os.environ.update(job["env"])
@@ -873,10 +874,36 @@ def check(args):
 CHECK_MARKER = "FAAS_CHECK "
 
 
+async def _listen(loop, args, dispatcher):
+    protocol = FrameProtocol if args.protocol == "frame" else HttpProtocol
+    kind, _, address = args.listen.partition(":")
+    if kind == "unix":
+        if os.path.exists(address):
+            os.unlink(address)
+        return await loop.create_unix_server(lambda: protocol(dispatcher), address, backlog=1024)
+    if kind == "tcp":
+        host, _, port = address.rpartition(":")
+        server = await loop.create_server(lambda: protocol(dispatcher), host or "0.0.0.0", int(port), backlog=1024, reuse_address=True)
+        for sock in server.sockets:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return server
+    raise SystemExit(f"--listen must be unix:PATH or tcp:HOST:PORT, got {args.listen!r}")
+
+
 async def serve(args):
     loop = asyncio.get_running_loop()
+    dispatcher = Dispatcher(loop, None, int(os.environ.get("FAAS_WORKER_THREADS", "64")))
+    reader = server = None
+    if args.exit_on_stdin_eof or args.spare is not None:
+        # The agent holds our stdin open (a spare's function comes on it); EOF means it is gone.
+        reader = asyncio.StreamReader(limit=MAX_BODY)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    if args.spare is not None:
+        # A spare listens (and the agent connects) before it has a function: a cold start is the import.
+        server = await _listen(loop, args, dispatcher)
+        args.handler = await _await_function(args.ready_fd, reader)
     try:
-        handle = load_handler(args.handler)
+        dispatcher.bind(load_handler(args.handler))
     except BaseException as exc:  # SyntaxError, ImportError, anything the module raises
         text = user_traceback(exc)
         sys.stderr.write(text)
@@ -887,30 +914,14 @@ async def serve(args):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(3)
-
-    dispatcher = Dispatcher(loop, handle, int(os.environ.get("FAAS_WORKER_THREADS", "64")))
-    protocol = FrameProtocol if args.protocol == "frame" else HttpProtocol
-    kind, _, address = args.listen.partition(":")
-    if kind == "unix":
-        if os.path.exists(address):
-            os.unlink(address)
-        server = await loop.create_unix_server(lambda: protocol(dispatcher), address, backlog=1024)
-    elif kind == "tcp":
-        host, _, port = address.rpartition(":")
-        server = await loop.create_server(lambda: protocol(dispatcher), host or "0.0.0.0", int(port), backlog=1024, reuse_address=True)
-        for sock in server.sockets:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    else:
-        raise SystemExit(f"--listen must be unix:PATH or tcp:HOST:PORT, got {args.listen!r}")
+    if server is None:
+        server = await _listen(loop, args, dispatcher)
 
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     if args.exit_on_stdin_eof:
-        # The agent holds our stdin open; EOF means it is gone, so we must not linger as an orphan.
-        reader = asyncio.StreamReader()
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-
+        # EOF on stdin means the agent is gone, so we must not linger as an orphan.
         async def watch_parent():
             while await reader.read(4096):
                 pass
@@ -941,9 +952,7 @@ def main():
     parser.add_argument("--exit-on-stdin-eof", action="store_true")
     parser.add_argument("--spare", metavar="ROOM", help="start without a function and wait for one on stdin (the agent's warm pool); ROOM is ignored text that keeps room in the command line for --handler PATH")
     args = parser.parse_args()
-    if args.spare is not None:
-        args.handler = _await_function(args.ready_fd)
-    elif not args.handler:
+    if args.spare is None and not args.handler:
         parser.error("--handler is required")
     if args.check:
         check(args)
