@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS invocations (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS invocations_idempotency ON invocations(function_id, idempotency_key) WHERE idempotency_key <> '';
 CREATE INDEX IF NOT EXISTS invocations_queue ON invocations(function_id, status, seq);
+CREATE INDEX IF NOT EXISTS invocations_by_function ON invocations(function_id, seq);
 CREATE INDEX IF NOT EXISTS invocations_due ON invocations(status, next_attempt_at);
 CREATE INDEX IF NOT EXISTS invocations_finished ON invocations(finished_at) WHERE finished_at > 0;
 CREATE INDEX IF NOT EXISTS invocations_callbacks ON invocations(callback_status) WHERE callback_status = 'pending';
@@ -55,6 +56,11 @@ CREATE INDEX IF NOT EXISTS invocations_callbacks ON invocations(callback_status)
 export const COLUMNS = [
   "id", "function_id", "status", "payload", "callback_url", "idempotency_key", "attempts", "max_attempts", "created_at",
   "updated_at", "started_at", "finished_at", "next_attempt_at", "execution_time", "cold_start", "result", "error", "callback_status",
+] as const;
+
+/** The columns an update may change (the rest never change after the insert, and the indexes on them stay untouched). */
+export const MUTABLE_COLUMNS = [
+  "status", "attempts", "updated_at", "started_at", "finished_at", "next_attempt_at", "execution_time", "cold_start", "result", "error", "callback_status",
 ] as const;
 
 export function toRow(r: InvocationRecord): Omit<Row, "seq"> {

@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { decodeToken, encodeToken, queueFull, recoveredAfterDeath } from "./records.ts";
-import { COLUMNS, fromRow, SCHEMA, toRow, type Row } from "./sqlite-rows.ts";
+import { COLUMNS, fromRow, MUTABLE_COLUMNS, SCHEMA, toRow, type Row } from "./sqlite-rows.ts";
 import type { InvocationBackend, InvocationRecord, InvocationStatus, ListFilter, ListPage, RunAttempt } from "./types.ts";
 
 /**
@@ -34,7 +34,7 @@ export class SqliteBackend implements InvocationBackend {
     const db = this.db;
     this.sql = {
       insert: db.prepare(`INSERT INTO invocations (${COLUMNS.join(", ")}) VALUES (${COLUMNS.map((c) => "@" + c).join(", ")})`),
-      update: db.prepare(`UPDATE invocations SET ${COLUMNS.filter((c) => c !== "id").map((c) => `${c} = @${c}`).join(", ")} WHERE id = @id`),
+      update: db.prepare(`UPDATE invocations SET ${MUTABLE_COLUMNS.map((c) => `${c} = @${c}`).join(", ")} WHERE id = @id`),
       get: db.prepare<[string], Row>("SELECT * FROM invocations WHERE id = ?"),
       byKey: db.prepare<[string, string], Row>("SELECT * FROM invocations WHERE function_id = ? AND idempotency_key = ?"),
       count: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM invocations"),
