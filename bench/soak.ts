@@ -5,16 +5,33 @@
  * handlers of test/hostile-runtime.test.ts (output floods, busy loops past the invoke timeout,
  * unrenderable exceptions, results over the limit, control-pipe junk at import). Reports the
  * agent's open fds, RSS, child processes and state-directory size at the start and at the end, and
- * the calls of well-behaved functions that failed (must be 0). Exits 1 when any failed or a figure
- * grew past its bound. Not part of `npm test`.
+ * the calls of well-behaved functions that failed (must be 0). Not part of `npm test`.
+ *
+ * Both figures are taken the same way, on a quiet agent: the start after the deploys and a first
+ * call of each function plus START_SETTLE_S of quiet (the agent's idle collection, src/idle-gc.ts,
+ * may run), the end after the load has stopped plus END_SETTLE_S of quiet (FAAS_IDLE_TIMEOUT
+ * stops the workers, then the idle collection runs). Flat means: RSS within RSS_TOLERANCE_MIB of
+ * the start, no more fds or child processes than at the start (+ FD_SLACK), and a state directory
+ * within its bound (16 MiB of logs per function). Exits 1 when a figure is not flat, a call of a
+ * well-behaved function failed, or /health does not answer 200.
  */
 import { request as httpRequest, type ClientRequest } from "node:http";
 import { readdirSync, statSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { descendants, fdCount, rssMiB, startProcessAgent, type ProcessAgent } from "../test/support/process-agent.ts";
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 300);
 const INVOKE_TIMEOUT_S = 3;
+const IDLE_TIMEOUT_S = 20;
+/** Quiet before the start figure: one idle-collection period (10 s) and some. */
+const START_SETTLE_S = 15;
+/** Quiet before the end figure: the workers' idle timeout, then an idle-collection period, and some. */
+const END_SETTLE_S = IDLE_TIMEOUT_S + 25;
+const RSS_TOLERANCE_MIB = 25;
+const FD_SLACK = 5;
+/** The log bound of one function on disk (adapters/local/logs.ts), and room for revisions and records. */
+const LOG_BOUND_MIB = 16;
 
 interface Figures {
   fds: number;
@@ -116,14 +133,15 @@ function follow(id: string, read: boolean): ClientRequest {
 }
 
 async function main(): Promise<void> {
-  agent = await startProcessAgent({ FAAS_IDLE_TIMEOUT: "20", FAAS_INVOKE_TIMEOUT: String(INVOKE_TIMEOUT_S), FAAS_WORKER_THREADS: "4", FAAS_SHUTDOWN_GRACE: "1", FAAS_DEPLOY_TIMEOUT: "20" });
+  agent = await startProcessAgent({ FAAS_IDLE_TIMEOUT: String(IDLE_TIMEOUT_S), FAAS_INVOKE_TIMEOUT: String(INVOKE_TIMEOUT_S), FAAS_WORKER_THREADS: "4", FAAS_SHUTDOWN_GRACE: "1", FAAS_DEPLOY_TIMEOUT: "20" });
   const deadline = Date.now() + SECONDS * 1000;
   try {
     for (const [id, handler] of Object.entries({ ...WELL_BEHAVED, ...HOSTILE })) await deploy(id, handler);
     for (const id of Object.keys(WELL_BEHAVED)) await post("/invoke", { id, payload: { n: 0 } });
-    await new Promise((r) => setTimeout(r, 1000));
+    await new Promise((r) => setTimeout(r, START_SETTLE_S * 1000));
     const start = figures();
-    process.stdout.write(`soak: ${SECONDS} s against agent pid ${agent.pid}; start ${JSON.stringify(start)}\n`);
+    const loadAtStart = loadavg()[0];
+    process.stdout.write(`soak: ${SECONDS} s against agent pid ${agent.pid}; start (after ${START_SETTLE_S} s quiet) ${JSON.stringify(start)}, load ${loadAtStart.toFixed(2)}\n`);
 
     const stalled = follow("firehose", false);
     const running = () => Date.now() < deadline;
@@ -177,21 +195,26 @@ async function main(): Promise<void> {
     );
     await Promise.all(loops);
     stalled.destroy();
-    // Let retired and idle workers finish stopping before the last measurement.
-    await new Promise((r) => setTimeout(r, 25_000));
+    const loadUnderLoad = loadavg()[0];
+    // Quiet: idle workers stop, the agent collects its heap; the figures every 5 s show the way down.
+    for (let waited = 5; waited <= END_SETTLE_S; waited += 5) {
+      await new Promise((r) => setTimeout(r, 5_000));
+      process.stdout.write(`soak: quiet +${waited} s ${JSON.stringify(figures())}\n`);
+    }
     const health = await fetch(`${agent.url}/health`).then((r) => r.status);
     const end = figures();
-    process.stdout.write(`soak: end ${JSON.stringify(end)}; /health ${health}\n`);
+    process.stdout.write(`soak: end (after ${END_SETTLE_S} s quiet) ${JSON.stringify(end)}; /health ${health}; load average ${loadAtStart.toFixed(2)} at the start, ${loadUnderLoad.toFixed(2)} when the load stopped\n`);
     process.stdout.write(`soak: calls of well-behaved functions ${counts.wellBehaved}, failed ${failures.length}; churn cycles ${counts.churn}; hostile requests ${counts.hostile}; follower lines ${counts.followerLines} over ${counts.followerReopens} follows\n`);
     for (const f of failures.slice(0, 20)) process.stdout.write(`  failed: ${f}\n`);
     const table = (["fds", "rssMiB", "children", "stateMiB"] as const).map((k) => `| ${k} | ${start[k]} | ${end[k]} |`).join("\n");
     process.stdout.write(`\n| figure | start | end |\n|---|---|---|\n${table}\n\n`);
     const grew: string[] = [];
-    if (end.fds > start.fds + 20) grew.push(`fds ${start.fds} → ${end.fds}`);
-    if (end.children > start.children + 4) grew.push(`children ${start.children} → ${end.children}`);
-    if (end.rssMiB > start.rssMiB + 300) grew.push(`RSS ${start.rssMiB} → ${end.rssMiB} MiB`);
-    // Logs are bounded at 16 MiB per function: a dozen functions stay well under 250 MiB.
-    if (end.stateMiB > 250) grew.push(`state dir ${end.stateMiB} MiB`);
+    if (end.fds > start.fds + FD_SLACK) grew.push(`fds ${start.fds} → ${end.fds}`);
+    if (end.children > start.children) grew.push(`children ${start.children} → ${end.children}`);
+    if (end.rssMiB > start.rssMiB + RSS_TOLERANCE_MIB) grew.push(`RSS ${start.rssMiB} → ${end.rssMiB} MiB (more than ${RSS_TOLERANCE_MIB} MiB above the start)`);
+    // Logs are bounded at 16 MiB per function (the current and one rotated file); the rest is small.
+    const stateBound = LOG_BOUND_MIB * Object.keys({ ...WELL_BEHAVED, ...HOSTILE }).length + 8;
+    if (end.stateMiB > stateBound) grew.push(`state dir ${end.stateMiB} MiB (bound ${stateBound} MiB)`);
     if (health !== 200) grew.push(`/health ${health}`);
     if (failures.length > 0 || grew.length > 0) {
       process.stdout.write(`soak: FAIL ${[...grew, failures.length ? `${failures.length} failed calls` : ""].filter(Boolean).join("; ")}\n`);

@@ -13,6 +13,7 @@ import { openInvocations } from "./invocations/open.ts";
 import type { InvocationService } from "./invocations/service.ts";
 import { createAgentServer, type AgentServerOptions } from "./server/server.ts";
 import { besideSource, PACKAGE_ROOT } from "./paths.ts";
+import { startIdleCollector } from "./idle-gc.ts";
 
 /** The agent's version, from package.json. */
 export const VERSION: string = (JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string }).version;
@@ -94,6 +95,8 @@ export async function startAgent(
     throw error;
   }
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  // Once a burst of load is over, the heap is collected rather than left at its high-water mark.
+  const idleCollector = startIdleCollector({ logger });
   let stopping: Promise<void> | undefined;
   return {
     address,
@@ -105,6 +108,7 @@ export async function startAgent(
     metrics,
     stop() {
       stopping ??= (async () => {
+        idleCollector.stop();
         core.markShuttingDown();
         // Before the platform closes: an attempt cut short by the shutdown is queued again, not failed.
         await invocations.close();
