@@ -18,7 +18,7 @@ describe("faas command line", () => {
   it("has no short letter twice within one command, nor one that a global option uses", () => {
     const globalShorts = Object.values(GLOBAL_OPTIONS).flatMap((o) => ("short" in o && o.short ? [o.short] : []));
     for (const [name, command] of Object.entries(COMMANDS)) {
-      const shorts = Object.values(command.options).flatMap((o) => (o.short ? [o.short] : []));
+      const shorts = Object.values(command.options as Record<string, { short?: string }>).flatMap((o) => (o.short ? [o.short] : []));
       expect(new Set(shorts).size, name).toBe(shorts.length);
       for (const s of shorts) expect(globalShorts, `${name} -${s}`).not.toContain(s);
     }
