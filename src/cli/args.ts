@@ -17,11 +17,13 @@ export interface ParsedLine {
  * sentence saying so, never Node's parser message. `--help` and `--version` parse without a command.
  */
 export function parseLine(argv: string[], globals: Record<string, OptionSpec>, commands: Record<string, Command>): ParsedLine {
-  // First pass, lenient and knowing every option of every command: which command is it?
-  const every: Record<string, OptionSpec> = { ...globals };
-  for (const c of Object.values(commands)) Object.assign(every, c.options);
-  const loose = parseArgs({ args: argv, options: toParseArgs(every), strict: false, allowPositionals: true, tokens: true });
-  const positionals = loose.tokens.filter((t) => t.kind === "positional").map((t) => t.value);
+  // First pass, lenient and knowing every long option of every command (which take values): which
+  // command is it? Short letters are left out: two commands may give one letter different meanings.
+  const every: Record<string, OptionSpec> = {};
+  for (const c of Object.values(commands)) for (const [n, spec] of Object.entries(c.options)) every[n] = { ...spec, short: undefined };
+  Object.assign(every, globals);
+  const first = parseArgs({ args: argv, options: toParseArgs(every), strict: false, allowPositionals: true, tokens: true });
+  const positionals = first.tokens.filter((t) => t.kind === "positional").map((t) => t.value);
   const name = positionals[0];
   const command = name === undefined ? undefined : commands[name];
   if (name !== undefined && !command) throw new CliError(`unknown command "${name}" (see faas --help)`, EXIT_USAGE);
@@ -29,12 +31,16 @@ export function parseLine(argv: string[], globals: Record<string, OptionSpec>, c
   // Second pass: only the options this command takes.
   const allowed: Record<string, OptionSpec> = { ...globals, ...command?.options };
   const where = name ? `faas ${name}` : "faas";
+  const loose = parseArgs({ args: argv, options: toParseArgs(allowed), strict: false, allowPositionals: true, tokens: true });
   for (const token of loose.tokens) {
     if (token.kind === "option-terminator") break;
     if (token.kind !== "option") continue;
     const spec = allowed[token.name];
     if (!spec) {
-      const elsewhere = Object.entries(commands).filter(([, c]) => Object.hasOwn(c.options, token.name)).map(([n]) => n);
+      const short = token.rawName.startsWith("--") ? undefined : token.name;
+      const elsewhere = Object.entries(commands)
+        .filter(([, c]) => Object.hasOwn(c.options, token.name) || (short !== undefined && Object.values(c.options).some((o) => o.short === short)))
+        .map(([n]) => n);
       throw new CliError(
         elsewhere.length > 0 && name
           ? `${where} does not take ${token.rawName} (${elsewhere.join(", ")} ${elsewhere.length > 1 ? "do" : "does"}; see faas ${name} --help)`
