@@ -2,11 +2,11 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { DescService } from "@bufbuild/protobuf";
 import type { JsonReadOptions, JsonWriteOptions } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues, type HandlerContext, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
 import { compressionNegotiate, createMethodSerializationLookup, invokeUnaryImplementation, type Compression } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus, errorToJsonBytes, parseContentType, parseTimeout, trailerMux } from "@connectrpc/connect/protocol-connect";
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
-import { callSignal, headerObject, headerValue, requestHeaders, unarySpecs, type UnarySpec } from "./unary-path.ts";
+import { callSignal, headerObject, headerValue, unaryContext, unarySpecs, type UnarySpec } from "./unary-path.ts";
 
 /** What the fast path serves, and with the same settings as the Connect adapter beside it. */
 export interface ConnectUnaryOptions {
@@ -93,19 +93,7 @@ async function serve(
     if (timeout.error) throw timeout.error;
     const bytes = await readBody(req, options.readMaxBytes);
     const input = serialization.getI(binary).parse(bytes);
-    const context: HandlerContext = {
-      method: spec.method,
-      service: spec.method.parent,
-      signal: call.signal,
-      timeoutMs: () => (call.deadline === undefined ? undefined : call.deadline - Date.now()),
-      requestMethod: "POST",
-      requestHeader: requestHeaders(req.headers),
-      responseHeader,
-      responseTrailer,
-      protocolName: "connect",
-      values: createContextValues(),
-      url: req.url ?? "/",
-    };
+    const context = unaryContext(spec, "connect", call, req, responseHeader, responseTrailer);
     const output = await invokeUnaryImplementation(spec, context, input, options.interceptors);
     body = serialization.getO(binary).serialize(output);
   } catch (error) {

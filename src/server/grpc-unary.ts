@@ -1,9 +1,9 @@
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { fromBinary, toBinary, type DescMethodUnary, type DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues, type HandlerContext, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
 import { invokeUnaryImplementation } from "@connectrpc/connect/protocol";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import { callSignal, headerObject, headerValue, requestHeaders, unarySpecs, type UnarySpec } from "./unary-path.ts";
+import { callSignal, headerObject, headerValue, unaryContext, unarySpecs, type UnarySpec } from "./unary-path.ts";
 
 /** What the fast path serves, and with the same settings as the Connect adapter beside it. */
 export interface GrpcUnaryOptions {
@@ -66,19 +66,7 @@ async function serve(spec: UnarySpec, req: Http2ServerRequest, res: Http2ServerR
     if (timeout.error) throw timeout.error;
     const body = await readBody(req, options.readMaxBytes);
     const input = parseEnvelope(spec.method, body);
-    const context: HandlerContext = {
-      method: spec.method,
-      service: spec.method.parent,
-      signal: call.signal,
-      timeoutMs: () => (call.deadline === undefined ? undefined : call.deadline - Date.now()),
-      requestMethod: "POST",
-      requestHeader: requestHeaders(req.headers),
-      responseHeader,
-      responseTrailer,
-      protocolName: "grpc",
-      values: createContextValues(),
-      url: req.url,
-    };
+    const context = unaryContext(spec, "grpc", call, req, responseHeader, responseTrailer);
     const output = await invokeUnaryImplementation(spec, context, input, options.interceptors);
     const bytes = toBinary(spec.method.output, output as never);
     if (bytes.byteLength > options.writeMaxBytes) {

@@ -118,6 +118,15 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
   const agentService = createFaasAgentService(options.core, options.invocations);
   // Outermost first: errors are converted last. Credentials are checked by the guard, before this.
   const interceptors = [errorInterceptor(options.logger), createValidateInterceptor({ validator: validation.validator })];
+  // The same settings for the Connect adapter and both fast paths beside it.
+  const shared = {
+    interceptors,
+    jsonOptions: STRICT_UTF8_JSON,
+    readMaxBytes: options.maxBodyBytes,
+    writeMaxBytes: options.maxBodyBytes * 2,
+    maxTimeoutMs: options.maxTimeoutMs,
+    shutdownSignal: shutdown.signal,
+  };
   const handler = connectNodeAdapter({
     routes: (router) => {
       rpcPrefixes.clear();
@@ -131,33 +140,14 @@ export function createAgentServer(options: AgentServerOptions): AgentServer {
       for (const h of router.handlers) rpcPrefixes.add(`/${h.service.typeName}/`);
     },
     fallback: rest,
-    interceptors,
-    jsonOptions: STRICT_UTF8_JSON,
-    readMaxBytes: options.maxBodyBytes,
-    writeMaxBytes: options.maxBodyBytes * 2,
-    maxTimeoutMs: options.maxTimeoutMs,
-    shutdownSignal: shutdown.signal,
+    ...shared,
   });
   // Unary FaasAgent calls over gRPC take a narrow fast path on the HTTP/2 stream (grpc-unary.ts),
   // unary Connect POSTs one on either HTTP version (connect-unary.ts); everything else, and every
   // other protocol, goes through the Connect adapter.
-  const grpcUnary = createGrpcUnaryHandler({
-    services: [{ desc: FaasAgent, impl: agentService as never }],
-    interceptors,
-    readMaxBytes: options.maxBodyBytes,
-    writeMaxBytes: options.maxBodyBytes * 2,
-    maxTimeoutMs: options.maxTimeoutMs,
-    shutdownSignal: shutdown.signal,
-  });
-  const connectUnary = createConnectUnaryHandler({
-    services: [{ desc: FaasAgent, impl: agentService as never }],
-    interceptors,
-    jsonOptions: STRICT_UTF8_JSON,
-    readMaxBytes: options.maxBodyBytes,
-    writeMaxBytes: options.maxBodyBytes * 2,
-    maxTimeoutMs: options.maxTimeoutMs,
-    shutdownSignal: shutdown.signal,
-  });
+  const fastServices = [{ desc: FaasAgent, impl: agentService as never }];
+  const grpcUnary = createGrpcUnaryHandler({ services: fastServices, ...shared });
+  const connectUnary = createConnectUnaryHandler({ services: fastServices, ...shared });
 
   // Requests in flight per HTTP/1.1 socket, so that shutdown can close the idle ones at once;
   // every socket, so that whatever is left after the grace period can be destroyed.

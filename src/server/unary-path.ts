@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, type MethodImplSpec, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues, type HandlerContext, type MethodImplSpec, type ServiceImpl } from "@connectrpc/connect";
 
 /**
  * What the two narrow unary fast paths (grpc-unary.ts, connect-unary.ts) share: the unary methods
@@ -61,6 +61,30 @@ export function callSignal(res: Closing, shutdownSignal: AbortSignal, timeoutMs:
       shutdownSignal.removeEventListener("abort", onShutdown);
       res.off("close", onClose);
     },
+  };
+}
+
+/** The HandlerContext of one fast-path call, as Connect's own handlers make it for the implementation. */
+export function unaryContext(
+  spec: UnarySpec,
+  protocolName: "grpc" | "connect",
+  call: { signal: AbortSignal; deadline: number | undefined },
+  req: { headers: IncomingHttpHeaders; url?: string },
+  responseHeader: Headers,
+  responseTrailer: Headers,
+): HandlerContext {
+  return {
+    method: spec.method,
+    service: spec.method.parent,
+    signal: call.signal,
+    timeoutMs: () => (call.deadline === undefined ? undefined : call.deadline - Date.now()),
+    requestMethod: "POST",
+    requestHeader: requestHeaders(req.headers),
+    responseHeader,
+    responseTrailer,
+    protocolName,
+    values: createContextValues(),
+    url: req.url ?? "/",
   };
 }
 
