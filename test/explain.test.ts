@@ -46,6 +46,7 @@ describe("explain", () => {
     expect(pip("ERROR: Cannot install a==1 and b==2 because these package versions have conflicting dependencies.\nERROR: ResolutionImpossible: ...")).toBe("pip could not install the requirements: their versions conflict");
     expect(pip("WARNING: Retrying ... Failed to establish a new connection: [Errno -2] Name or service not known\nERROR: Could not install x")).toBe("pip could not reach the package index");
     expect(pip("ERROR: something new")).toBe("pip could not install the requirements: something new");
+    expect(pip("WARNING: Retrying ... Failed to establish a new connection\nERROR: No matching distribution found for x==1")).toBe("pip could not reach the package index to install x==1");
     // The docker platform's build failure names the step and the engine's error.
     const docker = explain({ code: "failed_precondition", message: "installing requirements failed (step 4/7): The command returned a non-zero code: 1", reason: "DEPENDENCY_INSTALL_FAILED", metadata: { step: "step 4/7", docker_error: "The command returned a non-zero code: 1" } }, { shown: new Set(PIP_OUTPUT) });
     expect(docker.summary).toBe("pip could not install requests==2.31.0: no matching distribution");

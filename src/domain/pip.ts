@@ -22,10 +22,11 @@ export function pipSentence(lines: readonly string[]): string | undefined {
     return undefined;
   };
   let m: RegExpExecArray | undefined;
+  const wanted = find(/No matching distribution found for (\S+)/) ?? find(/Could not find a version that satisfies the requirement (\S+)/);
   if (find(/Failed to establish a new connection|Could not fetch URL|Max retries exceeded|Name or service not known|Temporary failure in name resolution/)) {
-    return "pip could not reach the package index";
+    return `pip could not reach the package index${wanted ? ` to install ${wanted[1]}` : ""}`;
   }
-  if ((m = find(/No matching distribution found for (\S+)/) ?? find(/Could not find a version that satisfies the requirement (\S+)/))) {
+  if ((m = wanted)) {
     return `pip could not install ${m[1]}: no matching distribution`;
   }
   if ((m = find(/Invalid requirement: '([^']*)'(?: \(from line (\d+))?/))) {
