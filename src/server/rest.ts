@@ -84,9 +84,9 @@ export function createRestHandler(options: RestOptions): (req: Request, res: Res
         const format = streamFormatOf(req.headers.accept);
         if (format) return sendStream(res as ServerResponse, core.invokeStream(request.id, payloadJson(payload), signal, requestIdOf(req)), format, (e) => sendError(res, e, logger));
         const out = await core.invoke(request.id, payloadJson(payload), signal, requestIdOf(req));
-        // The result text was checked to be exactly one JSON value (core.invoke), so splicing it in
-        // cannot add fields, and it is not serialised a second time.
-        sendText(res, 200, `{"result":${out.resultJson},"status":"success","execution_time":${out.executionTime},"platform":${JSON.stringify(out.platform)},"cold_start":${out.coldStart}}`);
+        // Built from the validated result, never from the worker's bytes (issue 14: a result such as
+        // {"a":1,"a":2} would reach clients as the worker wrote it, not as the agent read it).
+        send(res, 200, { result: out.result, status: "success", execution_time: out.executionTime, platform: out.platform, cold_start: out.coldStart });
       },
     },
     "/deploy": {
@@ -206,12 +206,8 @@ function sendError(res: Response, error: unknown, logger: Logger): void {
 }
 
 function send(res: Response, status: number, body: unknown): void {
-  sendText(res, status, JSON.stringify(body));
-}
-
-/** Sends JSON text that is already serialised. */
-function sendText(res: Response, status: number, json: string): void {
   if (res.headersSent || res.destroyed) return;
+  const json = JSON.stringify(body);
   res.writeHead(status, { ...JSON_HEADERS, "content-length": Buffer.byteLength(json) });
   res.end(json);
 }
